@@ -1,1 +1,66 @@
-pub mod placeholder {}
+//! Typed async client for the [Dialpad API v2](https://developers.dialpad.com/).
+//!
+//! ```no_run
+//! use dialpad::{Auth, BaseUrl, Client};
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> Result<(), dialpad::Error> {
+//! let client = Client::builder()
+//!     .base_url(BaseUrl::Sandbox)
+//!     .auth(Auth::api_key(std::env::var("DIALPAD_API_KEY").unwrap_or_default()))
+//!     .build()?;
+//!
+//! let me = client.users().me().await?;
+//! println!("hello {:?}", me.display_name);
+//!
+//! // One page…
+//! let page = client.contacts().list().limit(50).send().await?;
+//! println!("{} contacts, more: {}", page.items.len(), page.has_more());
+//!
+//! // …or every item, following cursors.
+//! let mut calls = client.calls().list().started_after_millis(1_700_000_000_000).stream();
+//! while let Some(call) = calls.try_next().await? {
+//!     println!("{:?} {:?}", call.call_id, call.state);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Design notes:
+//! - every request goes through one internal send path, which injects the
+//!   bearer token and asks the [`TokenProvider`] for a fresh one after a 401;
+//! - response models tolerate `null`/absent fields, unknown fields and
+//!   unknown enum values (kept as `Unknown(String)`), and accept `int64`
+//!   values as JSON strings or numbers (see [`wire`]);
+//! - secrets are [`secrecy::SecretString`]s and never appear in `Debug`
+//!   output or errors.
+
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+pub mod auth;
+pub mod calls;
+pub mod channels;
+pub mod client;
+pub mod company;
+pub mod contacts;
+pub mod devices;
+pub mod error;
+pub mod oauth;
+pub mod offices;
+pub mod pagination;
+pub mod raw;
+pub mod sms;
+pub mod subscriptions;
+pub mod transcripts;
+pub mod users;
+pub mod webhooks;
+pub mod wire;
+
+pub use auth::{Auth, TokenProvider};
+pub use client::{BaseUrl, Client, ClientBuilder};
+pub use error::{Error, Result};
+pub use pagination::{ItemStream, ListRequest, Page};
+pub use wire::Timestamp;
+
+pub use reqwest::{header, Method, StatusCode};
+pub use secrecy::{ExposeSecret, SecretString};

@@ -1,0 +1,46 @@
+//! Simulator configuration: what a test or the `sim` subcommand can choose.
+
+use std::time::Duration;
+
+/// An OAuth client the simulator's authorization server accepts.
+#[derive(Clone, Debug)]
+pub struct OAuthClientConfig {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Seed of the deterministic data set; the same seed always gives the same company.
+    pub seed: u64,
+    /// Company API keys accepted as `Authorization: Bearer` or `?apikey=`.
+    /// They carry every scope, as a Dialpad company key does.
+    pub api_keys: Vec<String>,
+    pub oauth_clients: Vec<OAuthClientConfig>,
+    /// Approve the consent page without a click (headless tests).
+    pub auto_consent: bool,
+    /// Lifetime of OAuth access tokens.
+    pub access_token_ttl: Duration,
+    /// Dialpad's rate limits (added by the realism work; off keeps the simulator out of the way
+    /// of throughput benchmarks).
+    pub rate_limit: bool,
+    /// When set, `/_sim/` control routes require `Authorization: Bearer <admin_key>`.
+    pub admin_key: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            api_keys: vec!["sim-api-key".to_owned()],
+            oauth_clients: vec![OAuthClientConfig {
+                client_id: "sim-client".to_owned(),
+                client_secret: "sim-client-secret".to_owned(),
+            }],
+            auto_consent: false,
+            access_token_ttl: Duration::from_secs(3600),
+            rate_limit: false,
+            admin_key: None,
+        }
+    }
+}

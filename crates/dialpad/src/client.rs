@@ -1,0 +1,506 @@
+//! The [`Client`], its builder and the single request path.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+
+use crate::auth::Auth;
+use crate::error::{Error, Result};
+
+const DEFAULT_USER_AGENT: &str = concat!("dialpad-rs/", env!("CARGO_PKG_VERSION"));
+
+/// Which Dialpad deployment to talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BaseUrl {
+    /// `https://dialpad.com`
+    Production,
+    /// `https://sandbox.dialpad.com`
+    Sandbox,
+    /// Any other root, e.g. a simulator at `http://127.0.0.1:PORT`. A path
+    /// prefix is kept (`http://host/prefix` + `/api/v2/...`).
+    Custom(Url),
+}
+
+impl BaseUrl {
+    /// Parses a custom base URL.
+    pub fn custom(url: &str) -> Result<Self> {
+        Url::parse(url)
+            .map(BaseUrl::Custom)
+            .map_err(|e| Error::Config(format!("invalid base URL: {e}")))
+    }
+
+    /// The root URL.
+    pub fn url(&self) -> Url {
+        match self {
+            // Literals are valid URLs; `expect` can only fire if they are edited wrongly.
+            BaseUrl::Production => Url::parse("https://dialpad.com").expect("static URL"),
+            BaseUrl::Sandbox => Url::parse("https://sandbox.dialpad.com").expect("static URL"),
+            BaseUrl::Custom(u) => u.clone(),
+        }
+    }
+}
+
+impl From<Url> for BaseUrl {
+    fn from(u: Url) -> Self {
+        BaseUrl::Custom(u)
+    }
+}
+
+/// Builder for [`Client`]; start with [`Client::builder`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base_url: BaseUrl,
+    auth: Option<Auth>,
+    http: Option<reqwest::Client>,
+    timeout: Option<Duration>,
+    user_agent: String,
+}
+
+impl ClientBuilder {
+    /// Production (default), sandbox or a custom root.
+    pub fn base_url(mut self, base: impl Into<BaseUrl>) -> Self {
+        self.base_url = base.into();
+        self
+    }
+
+    /// Credentials. Without them only the OAuth token endpoints work.
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Shorthand for `.auth(Auth::ApiKey(key))`.
+    pub fn api_key(self, key: impl Into<SecretString>) -> Self {
+        self.auth(Auth::ApiKey(key.into()))
+    }
+
+    /// Use this reqwest client (connection pool, proxy, TLS settings).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Per-request timeout (default: 30 s). Covers the whole exchange
+    /// including reading the body, also for [`raw`](Client::raw) streams.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Disables the per-request timeout (for long raw downloads).
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// `User-Agent` header value.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Validates the settings and builds the client.
+    pub fn build(self) -> Result<Client> {
+        let base = self.base_url.url();
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Config(format!("base URL {base} is not an http(s) URL")));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::Config("base URL must not have a query or fragment".into()));
+        }
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("user agent is not a valid header value".into()))?;
+        let http = match self.http {
+            Some(h) => h,
+            None => reqwest::Client::builder()
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth: self.auth,
+                timeout: self.timeout,
+                user_agent,
+            }),
+        })
+    }
+}
+
+/// A Dialpad API v2 client. Cheap to clone (shared connection pool).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    auth: Option<Auth>,
+    timeout: Option<Duration>,
+    user_agent: HeaderValue,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base.as_str())
+            .field("auth", &self.inner.auth)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts a builder (production URL, 30 s timeout, no credentials).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            base_url: BaseUrl::Production,
+            auth: None,
+            http: None,
+            timeout: Some(Duration::from_secs(30)),
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+        }
+    }
+
+    /// The root URL requests are sent to.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// Builds the full URL for a request.
+    fn url_for(&self, spec: &RequestSpec) -> Result<Url> {
+        let mut url = self.inner.base.clone();
+        match &spec.path {
+            ReqPath::Segments(segs) => {
+                url.path_segments_mut()
+                    .map_err(|_| Error::Config("base URL cannot have a path".into()))?
+                    .pop_if_empty()
+                    .extend(segs.iter().map(String::as_str));
+            }
+            ReqPath::Raw(p) => {
+                // Caller-supplied path is already percent-encoded (proxy use).
+                let prefix = url.path().trim_end_matches('/').to_owned();
+                url.set_path(&format!("{prefix}/{}", p.trim_start_matches('/')));
+            }
+        }
+        if let Some(q) = spec.raw_query.as_deref().filter(|q| !q.is_empty()) {
+            url.set_query(Some(q));
+        }
+        if !spec.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(spec.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        Ok(url)
+    }
+
+    // ------------------------------------------------------------------
+    // THE SINGLE REQUEST CHOKE POINT.
+    //
+    // Every call in this crate, typed or raw, goes through `execute`. It is
+    // the one place that injects credentials, handles the 401 -> refresh ->
+    // retry-once dance and turns error statuses into `Error`s. Rate limiting
+    // and retries belong here too (planned), so keep other code from
+    // calling `reqwest` directly.
+    // ------------------------------------------------------------------
+    pub(crate) async fn execute(&self, spec: RequestSpec) -> Result<reqwest::Response> {
+        let url = self.url_for(&spec)?;
+        let mut token = match &spec.auth {
+            AuthMode::Client => Some(
+                self.inner
+                    .auth
+                    .as_ref()
+                    .ok_or_else(|| Error::Config("no credentials configured".into()))?
+                    .token()
+                    .await?,
+            ),
+            AuthMode::Token(t) => Some(t.clone()),
+            AuthMode::None => None,
+        };
+        let mut retried_auth = false;
+        loop {
+            let resp = self.send_once(&spec, &url, token.as_ref()).await?;
+            let status = resp.status();
+            tracing::debug!(method = %spec.method, path = %spec.display_path(), %status, "dialpad request");
+
+            if status == reqwest::StatusCode::UNAUTHORIZED && !retried_auth {
+                if let (AuthMode::Client, Some(auth), Some(rejected)) =
+                    (&spec.auth, self.inner.auth.as_ref(), token.as_ref())
+                {
+                    if let Some(fresh) = auth.refresh_after_401(rejected).await? {
+                        retried_auth = true;
+                        token = Some(fresh);
+                        continue;
+                    }
+                }
+            }
+
+            if spec.passthrough_status || status.is_success() {
+                return Ok(resp);
+            }
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?;
+            return Err(Error::from_response_parts(status, &headers, &body));
+        }
+    }
+
+    async fn send_once(
+        &self,
+        spec: &RequestSpec,
+        url: &Url,
+        token: Option<&SecretString>,
+    ) -> Result<reqwest::Response> {
+        let mut headers = spec.headers.clone();
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, self.inner.user_agent.clone());
+        }
+        match token {
+            Some(t) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose_secret()))
+                    .map_err(|_| Error::Config("token is not a valid header value".into()))?;
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+            // Never forward a caller's credentials to endpoints that must not get them.
+            None => {
+                headers.remove(AUTHORIZATION);
+            }
+        }
+        let mut req = self
+            .inner
+            .http
+            .request(spec.method.clone(), url.clone())
+            .headers(headers);
+        if let Some(t) = self.inner.timeout {
+            req = req.timeout(t);
+        }
+        if let Some(body) = &spec.body {
+            // `Bytes` clones are cheap, which is what makes the 401 retry possible.
+            req = req.body(body.clone());
+        }
+        Ok(req.send().await?)
+    }
+
+    /// Sends and decodes a JSON response.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, spec: RequestSpec) -> Result<T> {
+        let path = spec.display_path();
+        let resp = self.execute(spec).await?;
+        let bytes = resp.bytes().await?;
+        decode(&path, &bytes)
+    }
+
+    /// Sends and ignores the (possibly empty) response body.
+    pub(crate) async fn empty(&self, spec: RequestSpec) -> Result<()> {
+        let resp = self.execute(spec).await?;
+        // Drain so the connection can be reused.
+        let _ = resp.bytes().await?;
+        Ok(())
+    }
+}
+
+/// Decodes a response body; an empty body is treated as `{}` because some
+/// Dialpad endpoints answer deletes with nothing at all.
+pub(crate) fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T> {
+    let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Path of a request.
+#[derive(Debug, Clone)]
+pub(crate) enum ReqPath {
+    /// Unencoded segments; each is percent-encoded when the URL is built.
+    Segments(Vec<String>),
+    /// Already-encoded path (raw requests).
+    Raw(String),
+}
+
+/// Which credentials a request carries.
+#[derive(Clone)]
+pub(crate) enum AuthMode {
+    /// The client's configured [`Auth`].
+    Client,
+    /// No `Authorization` header (OAuth token endpoint).
+    None,
+    /// This explicit token (e.g. deauthorizing a specific token).
+    Token(SecretString),
+}
+
+/// Everything needed to send one request.
+#[derive(Clone)]
+pub(crate) struct RequestSpec {
+    pub method: Method,
+    pub path: ReqPath,
+    pub query: Vec<(String, String)>,
+    pub raw_query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+    pub auth: AuthMode,
+    /// Return error statuses as responses instead of `Error`s (raw proxying).
+    pub passthrough_status: bool,
+}
+
+impl RequestSpec {
+    pub fn new<I, S>(method: Method, segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequestSpec {
+            method,
+            path: ReqPath::Segments(segments.into_iter().map(Into::into).collect()),
+            query: Vec::new(),
+            raw_query: None,
+            headers: HeaderMap::new(),
+            body: None,
+            auth: AuthMode::Client,
+            passthrough_status: false,
+        }
+    }
+
+    pub fn get<I: IntoIterator<Item = S>, S: Into<String>>(segments: I) -> Self {
+        Self::new(Method::GET, segments)
+    }
+
+    pub fn query(mut self, key: &str, value: impl ToString) -> Self {
+        self.query.push((key.to_owned(), value.to_string()));
+        self
+    }
+
+    pub fn query_opt(self, key: &str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.query(key, v),
+            None => self,
+        }
+    }
+
+    pub fn set_query(&mut self, key: &str, value: impl ToString) {
+        self.query.retain(|(k, _)| k != key);
+        self.query.push((key.to_owned(), value.to_string()));
+    }
+
+    pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Result<Self> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::Config(format!("cannot serialize request body: {e}")))?;
+        self.body = Some(Bytes::from(bytes));
+        self.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(self)
+    }
+
+    pub fn form(mut self, pairs: &[(&str, &str)]) -> Result<Self> {
+        let body = serde_urlencoded::to_string(pairs)
+            .map_err(|e| Error::Config(format!("cannot encode form: {e}")))?;
+        self.body = Some(Bytes::from(body));
+        self.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        Ok(self)
+    }
+
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    pub fn auth(mut self, auth: AuthMode) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Path for logs and decode errors: never includes host or query.
+    pub fn display_path(&self) -> String {
+        match &self.path {
+            ReqPath::Segments(s) => format!("/{}", s.join("/")),
+            ReqPath::Raw(p) => p.clone(),
+        }
+    }
+}
+
+/// A request to `/api/v2/<parts...>`; each part is percent-encoded, so ids
+/// containing `/` or spaces cannot escape their segment.
+pub(crate) fn api(method: Method, parts: &[&str]) -> RequestSpec {
+    RequestSpec::new(
+        method,
+        ["api", "v2"].into_iter().chain(parts.iter().copied()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str) -> Client {
+        Client::builder()
+            .base_url(BaseUrl::custom(base).unwrap())
+            .api_key(SecretString::from("sk_live_very_secret"))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn debug_never_prints_key() {
+        let c = client("http://127.0.0.1:9");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("very_secret"), "{dbg}");
+        assert!(dbg.contains("REDACTED"));
+    }
+
+    #[test]
+    fn urls_encode_segments_and_keep_prefix() {
+        let c = client("http://127.0.0.1:9/prefix/");
+        let spec = RequestSpec::get(["api", "v2", "contacts", "shared/a b"]).query("cursor", "x y");
+        let url = c.url_for(&spec).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/prefix/api/v2/contacts/shared%2Fa%20b?cursor=x+y"
+        );
+        let mut raw = RequestSpec::get(Vec::<String>::new());
+        raw.path = ReqPath::Raw("/api/v2/users/me".into());
+        raw.raw_query = Some("a=1&b=%20".into());
+        assert_eq!(
+            c.url_for(&raw).unwrap().as_str(),
+            "http://127.0.0.1:9/prefix/api/v2/users/me?a=1&b=%20"
+        );
+    }
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(BaseUrl::Production.url().as_str(), "https://dialpad.com/");
+        assert_eq!(BaseUrl::Sandbox.url().as_str(), "https://sandbox.dialpad.com/");
+        assert!(Client::builder()
+            .base_url(BaseUrl::custom("mailto:x@y").unwrap())
+            .build()
+            .is_err());
+    }
+
+    #[test]
+    fn empty_body_decodes_as_empty_object() {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(default)]
+        struct X {
+            a: Option<i64>,
+        }
+        let x: X = decode("/p", b"").unwrap();
+        assert_eq!(x.a, None);
+        let err = decode::<X>("/api/v2/x", b"[1").err().unwrap();
+        assert!(matches!(err, Error::Decode { ref path, .. } if path == "/api/v2/x"));
+    }
+}
