@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -374,10 +374,6 @@ impl RequestSpec {
         }
     }
 
-    pub fn get<I: IntoIterator<Item = S>, S: Into<String>>(segments: I) -> Self {
-        Self::new(Method::GET, segments)
-    }
-
     pub fn query(mut self, key: &str, value: impl ToString) -> Self {
         self.query.push((key.to_owned(), value.to_string()));
         self
@@ -413,11 +409,6 @@ impl RequestSpec {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         Ok(self)
-    }
-
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.insert(name, value);
-        self
     }
 
     pub fn auth(mut self, auth: AuthMode) -> Self {
@@ -466,13 +457,13 @@ mod tests {
     #[test]
     fn urls_encode_segments_and_keep_prefix() {
         let c = client("http://127.0.0.1:9/prefix/");
-        let spec = RequestSpec::get(["api", "v2", "contacts", "shared/a b"]).query("cursor", "x y");
+        let spec = RequestSpec::new(Method::GET, ["api", "v2", "contacts", "shared/a b"]).query("cursor", "x y");
         let url = c.url_for(&spec).unwrap();
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:9/prefix/api/v2/contacts/shared%2Fa%20b?cursor=x+y"
         );
-        let mut raw = RequestSpec::get(Vec::<String>::new());
+        let mut raw = RequestSpec::new(Method::GET, Vec::<String>::new());
         raw.path = ReqPath::Raw("/api/v2/users/me".into());
         raw.raw_query = Some("a=1&b=%20".into());
         assert_eq!(

@@ -320,7 +320,7 @@ mod tests {
         let rest: User = serde_json::from_str(
             r#"{"id":"5734470963462144","company_id":"4","office_id":"6",
                 "admin_office_ids":["6"],"state":"active","license":"talk",
-                "date_added":"2024-01-02T03:04:05.123456","on_duty_status":"meditating",
+                "date_added":"2024-01-02T03:04:05.123","on_duty_status":"meditating",
                 "emails":["a@example.com"],"voicemail":null,"group_details":null}"#,
         )
         .unwrap();
