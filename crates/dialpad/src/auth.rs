@@ -23,7 +23,10 @@ pub trait TokenProvider: Send + Sync {
     /// give up with [`Error::Unauthorized`]. Passing the rejected token lets
     /// implementations avoid refreshing twice when concurrent requests fail
     /// with the same stale token.
-    async fn on_unauthorized(&self, rejected: &SecretString) -> Result<Option<SecretString>, Error> {
+    async fn on_unauthorized(
+        &self,
+        rejected: &SecretString,
+    ) -> Result<Option<SecretString>, Error> {
         let _ = rejected;
         Ok(None)
     }

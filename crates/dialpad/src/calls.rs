@@ -511,7 +511,8 @@ mod tests {
 
     #[test]
     fn unknown_call_state_round_trips() {
-        let c: Call = serde_json::from_str(r#"{"state":"teleporting","direction":"sideways"}"#).unwrap();
+        let c: Call =
+            serde_json::from_str(r#"{"state":"teleporting","direction":"sideways"}"#).unwrap();
         assert_eq!(c.state, Some(CallState::Unknown("teleporting".into())));
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["state"], "teleporting");
@@ -538,6 +539,9 @@ mod tests {
             serde_json::json!({"participant":{"number":"+15555550100"}})
         );
         let ring = serde_json::to_value(RingCall::new(7, "+15555550100")).unwrap();
-        assert_eq!(ring, serde_json::json!({"phone_number":"+15555550100","user_id":7}));
+        assert_eq!(
+            ring,
+            serde_json::json!({"phone_number":"+15555550100","user_id":7})
+        );
     }
 }

@@ -48,7 +48,11 @@ pub struct CreateChannel {
 }
 
 impl CreateChannel {
-    pub fn new(name: impl Into<String>, description: impl Into<String>, privacy: PrivacyType) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        privacy: PrivacyType,
+    ) -> Self {
         CreateChannel {
             name: name.into(),
             description: description.into(),
@@ -115,7 +119,9 @@ impl Channels<'_> {
     pub async fn remove_member(&self, channel_id: i64, user_id: i64) -> Result<()> {
         let id = channel_id.to_string();
         self.client
-            .empty(api(Method::DELETE, &["channels", &id, "members"]).json(&MemberBody { user_id })?)
+            .empty(
+                api(Method::DELETE, &["channels", &id, "members"]).json(&MemberBody { user_id })?,
+            )
             .await
     }
 }

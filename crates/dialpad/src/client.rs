@@ -112,10 +112,14 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let base = self.base_url.url();
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
-            return Err(Error::Config(format!("base URL {base} is not an http(s) URL")));
+            return Err(Error::Config(format!(
+                "base URL {base} is not an http(s) URL"
+            )));
         }
         if base.query().is_some() || base.fragment().is_some() {
-            return Err(Error::Config("base URL must not have a query or fragment".into()));
+            return Err(Error::Config(
+                "base URL must not have a query or fragment".into(),
+            ));
         }
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config("user agent is not a valid header value".into()))?;
@@ -457,7 +461,8 @@ mod tests {
     #[test]
     fn urls_encode_segments_and_keep_prefix() {
         let c = client("http://127.0.0.1:9/prefix/");
-        let spec = RequestSpec::new(Method::GET, ["api", "v2", "contacts", "shared/a b"]).query("cursor", "x y");
+        let spec = RequestSpec::new(Method::GET, ["api", "v2", "contacts", "shared/a b"])
+            .query("cursor", "x y");
         let url = c.url_for(&spec).unwrap();
         assert_eq!(
             url.as_str(),
@@ -475,7 +480,10 @@ mod tests {
     #[test]
     fn base_urls() {
         assert_eq!(BaseUrl::Production.url().as_str(), "https://dialpad.com/");
-        assert_eq!(BaseUrl::Sandbox.url().as_str(), "https://sandbox.dialpad.com/");
+        assert_eq!(
+            BaseUrl::Sandbox.url().as_str(),
+            "https://sandbox.dialpad.com/"
+        );
         assert!(Client::builder()
             .base_url(BaseUrl::custom("mailto:x@y").unwrap())
             .build()

@@ -222,7 +222,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.id.as_deref(), Some("5734470963462144"));
         assert!(c.emails.is_empty());
-        assert_eq!(c.contact_type, Some(ContactType::Unknown("federated".into())));
+        assert_eq!(
+            c.contact_type,
+            Some(ContactType::Unknown("federated".into()))
+        );
         assert_eq!(
             serde_json::to_value(&c).unwrap()["type"],
             serde_json::json!("federated")
@@ -232,6 +235,9 @@ mod tests {
     #[test]
     fn create_body_omits_unset() {
         let v = serde_json::to_value(CreateContact::new("Ada", "Lovelace")).unwrap();
-        assert_eq!(v, serde_json::json!({"first_name":"Ada","last_name":"Lovelace"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"first_name":"Ada","last_name":"Lovelace"})
+        );
     }
 }

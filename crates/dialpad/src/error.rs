@@ -262,7 +262,8 @@ mod tests {
 
     #[test]
     fn envelope_without_top_message_uses_item() {
-        let body = br#"{"error":{"code":400,"errors":[{"message":"bad phone","reason":"invalid"}]}}"#;
+        let body =
+            br#"{"error":{"code":400,"errors":[{"message":"bad phone","reason":"invalid"}]}}"#;
         let env = parse_envelope(body).unwrap();
         assert_eq!(env.message.as_deref(), Some("bad phone"));
         assert_eq!(env.reason.as_deref(), Some("invalid"));
@@ -288,7 +289,8 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let empty = Error::from_response_parts(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new(), b"");
+        let empty =
+            Error::from_response_parts(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new(), b"");
         assert!(matches!(&empty, Error::Api { message, .. } if message == "Service Unavailable"));
         assert!(empty.is_retryable());
     }
@@ -304,9 +306,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         let e = Error::from_response_parts(StatusCode::TOO_MANY_REQUESTS, &h, b"slow down");
-        assert!(matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)));
+        assert!(
+            matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7))
+        );
         let e = Error::from_response_parts(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), b"");
-        assert!(matches!(e, Error::RateLimited { retry_after: None, .. }));
+        assert!(matches!(
+            e,
+            Error::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ));
         let e = Error::from_response_parts(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b"{}");
         assert!(matches!(e, Error::Unauthorized { .. }));
     }

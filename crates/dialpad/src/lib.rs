@@ -56,6 +56,9 @@ pub mod users;
 pub mod webhooks;
 pub mod wire;
 
+#[cfg(test)]
+mod http_tests;
+
 pub use auth::{Auth, TokenProvider};
 pub use client::{BaseUrl, Client, ClientBuilder};
 pub use error::{Error, Result};

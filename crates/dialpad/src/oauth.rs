@@ -142,7 +142,10 @@ impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenResponse")
             .field("access_token", &"[REDACTED]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .field("expires_in", &self.expires_in)
             .field("token_type", &self.token_type)
             .field("id_token", &self.id_token.as_ref().map(|_| "[REDACTED]"))
@@ -254,7 +257,10 @@ mod tests {
         assert_eq!(p.challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
         let g = Pkce::generate();
         assert_eq!(g.verifier.expose_secret().len(), 64);
-        assert_ne!(g.verifier.expose_secret(), Pkce::generate().verifier.expose_secret());
+        assert_ne!(
+            g.verifier.expose_secret(),
+            Pkce::generate().verifier.expose_secret()
+        );
         assert!(!format!("{g:?}").contains(g.verifier.expose_secret()));
     }
 

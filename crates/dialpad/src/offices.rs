@@ -107,7 +107,10 @@ pub struct RoutingRule {
     pub action_target_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action_target_type: Option<TargetType>,
-    #[serde(deserialize_with = "wire::null_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        deserialize_with = "wire::null_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub dtmf: Vec<DtmfMapping>,
     /// `fixedorder`, `longestidle`, `mostskilled`, `random`, `roundrobin`, `simultaneous`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -346,7 +349,11 @@ impl Offices<'_> {
     }
 
     /// `PATCH /api/v2/offices/{id}` (hours).
-    pub async fn update(&self, id: impl Display, body: &UpdateOffice) -> Result<OfficeUpdateResponse> {
+    pub async fn update(
+        &self,
+        id: impl Display,
+        body: &UpdateOffice,
+    ) -> Result<OfficeUpdateResponse> {
         let id = id.to_string();
         self.client
             .json(api(Method::PATCH, &["offices", &id]).json(body)?)

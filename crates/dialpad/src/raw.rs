@@ -169,7 +169,10 @@ mod tests {
             .build()
             .unwrap();
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer caller"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer caller"),
+        );
         h.insert(header::HOST, HeaderValue::from_static("evil"));
         h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
         let r = c

@@ -408,6 +408,9 @@ mod tests {
             serde_json::to_value(&b).unwrap(),
             serde_json::json!({"contact_type":"shared","enabled":true})
         );
-        assert_eq!(<AgentStatusEvents as SubscriptionKind>::PATH, "agent_status");
+        assert_eq!(
+            <AgentStatusEvents as SubscriptionKind>::PATH,
+            "agent_status"
+        );
     }
 }

@@ -19,7 +19,10 @@ use crate::wire;
 pub struct Signature {
     /// e.g. `HS256`.
     pub algo: Option<String>,
-    #[serde(deserialize_with = "wire::opt_secret", serialize_with = "ser_opt_secret")]
+    #[serde(
+        deserialize_with = "wire::opt_secret",
+        serialize_with = "ser_opt_secret"
+    )]
     pub secret: Option<SecretString>,
     /// e.g. `jwt`.
     #[serde(rename = "type")]
@@ -36,7 +39,10 @@ impl fmt::Debug for Signature {
     }
 }
 
-pub(crate) fn ser_opt_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_opt_secret<S: Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.serialize_str(v.expose_secret()),
         None => s.serialize_none(),
@@ -72,7 +78,10 @@ pub struct WebhookRequest {
     /// Required on create.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hook_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_secret")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_secret"
+    )]
     pub secret: Option<SecretString>,
 }
 

@@ -241,7 +241,8 @@ impl<'de> Deserialize<'de> for Timestamp {
                 self.visit_i64(v.trunc() as i64)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                Timestamp::parse(v).ok_or_else(|| E::custom(format!("unrecognised timestamp {v:?}")))
+                Timestamp::parse(v)
+                    .ok_or_else(|| E::custom(format!("unrecognised timestamp {v:?}")))
             }
         }
         d.deserialize_any(V)
@@ -409,10 +410,9 @@ mod tests {
 
     #[test]
     fn int64_string_or_number() {
-        let a: T = serde_json::from_str(
-            r#"{"req":"5734470963462144","opt":"12","ids":["1",2,"3"]}"#,
-        )
-        .unwrap();
+        let a: T =
+            serde_json::from_str(r#"{"req":"5734470963462144","opt":"12","ids":["1",2,"3"]}"#)
+                .unwrap();
         let b: T =
             serde_json::from_str(r#"{"req":5734470963462144,"opt":12,"ids":[1,"2",3]}"#).unwrap();
         assert_eq!(a, b);
@@ -433,8 +433,8 @@ mod tests {
 
     #[test]
     fn null_and_absent() {
-        let a: T = serde_json::from_str(r#"{"opt":null,"ids":null,"names":null,"at":null}"#)
-            .unwrap();
+        let a: T =
+            serde_json::from_str(r#"{"opt":null,"ids":null,"names":null,"at":null}"#).unwrap();
         assert_eq!(a, T::default());
         let b: T = serde_json::from_str("{}").unwrap();
         assert_eq!(b, T::default());
