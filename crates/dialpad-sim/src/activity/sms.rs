@@ -1,0 +1,194 @@
+//! `POST /api/v2/sms`: sending an SMS on behalf of a user or group.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use crate::body::JsonBody;
+use crate::contacts::check_e164;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{Caller, Sim};
+use crate::wire::{self, reply, Reply};
+
+/// An SMS as Dialpad returns it (`protos.sms.SMSProto`); `created_date` is epoch ms, printed as
+/// a naive ISO date-time.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sms {
+    #[serde(with = "wire::id")]
+    pub id: i64,
+    pub contact_id: Option<String>,
+    #[serde(serialize_with = "wire::opt_naive_iso")]
+    pub created_date: Option<i64>,
+    pub device_type: Option<String>,
+    pub direction: String,
+    pub from_number: Option<String>,
+    pub message_delivery_result: Option<String>,
+    pub message_status: String,
+    #[serde(with = "wire::opt_id")]
+    pub target_id: Option<i64>,
+    pub target_type: Option<String>,
+    pub text: Option<String>,
+    pub to_numbers: Vec<String>,
+    #[serde(with = "wire::opt_id")]
+    pub user_id: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SendSms {
+    #[serde(default, deserialize_with = "wire::flex::opt_i64")]
+    user_id: Option<i64>,
+    to_numbers: Option<Vec<String>>,
+    text: Option<String>,
+    channel_hashtag: Option<String>,
+    from_number: Option<String>,
+    infer_country_code: Option<bool>,
+    media: Option<String>,
+    #[serde(default, deserialize_with = "wire::flex::opt_i64")]
+    sender_group_id: Option<i64>,
+    sender_group_type: Option<String>,
+}
+
+const SENDER_GROUP_TYPES: &[&str] = &["callcenter", "department", "office"];
+/// Dialpad caps MMS attachments at 500 KiB of raw data.
+const MAX_MEDIA: usize = 500 * 1024;
+
+/// `sms.send`: stores the outbound message (`pending`, accepted for delivery) and returns it.
+pub(super) async fn send(
+    State(sim): State<Sim>,
+    caller: Caller,
+    JsonBody(req): JsonBody<SendSms>,
+) -> ApiResult<Reply> {
+    let user_id = req
+        .user_id
+        .or(caller.user_id)
+        .ok_or_else(|| ApiError::missing_field("user_id"))?;
+    let to_numbers: Vec<String> = req
+        .to_numbers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .collect();
+    let hashtag = req
+        .channel_hashtag
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty());
+    if to_numbers.is_empty() && hashtag.is_none() {
+        return Err(ApiError::missing_field("to_numbers"));
+    }
+    if to_numbers.len() > 10 {
+        return Err(ApiError::invalid_field("to_numbers", "at most 10 numbers"));
+    }
+    if !req.infer_country_code.unwrap_or(false) {
+        check_e164("to_numbers", &to_numbers)?;
+    } else if let Some(bad) = to_numbers.iter().find(|n| {
+        n.trim_start_matches('+').is_empty()
+            || !n
+                .trim_start_matches('+')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+    }) {
+        return Err(ApiError::invalid_field(
+            "to_numbers",
+            format!("{bad:?} is not a phone number"),
+        ));
+    }
+    let text = req.text.filter(|t| !t.is_empty());
+    let media = req.media.filter(|m| !m.is_empty());
+    if text.is_none() && media.is_none() {
+        return Err(ApiError::missing_field("text"));
+    }
+    if let Some(m) = &media {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(m.trim())
+            .map_err(|_| ApiError::invalid_field("media", "not valid base64"))?;
+        if raw.len() > MAX_MEDIA {
+            return Err(ApiError::invalid_field(
+                "media",
+                "attachments are limited to 500 KiB",
+            ));
+        }
+    }
+    if let Some(t) = &req.sender_group_type {
+        if !SENDER_GROUP_TYPES.contains(&t.as_str()) {
+            return Err(ApiError::invalid_field(
+                "sender_group_type",
+                format!("{t:?} is not one of {}", SENDER_GROUP_TYPES.join(", ")),
+            ));
+        }
+    }
+    if req.sender_group_id.is_some() != req.sender_group_type.is_some() {
+        let missing = if req.sender_group_id.is_some() {
+            "sender_group_type"
+        } else {
+            "sender_group_id"
+        };
+        return Err(ApiError::missing_field(missing));
+    }
+    let from = req
+        .from_number
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if let Some(f) = &from {
+        check_e164("from_number", std::slice::from_ref(f))?;
+    }
+    let mut db = sim.db().write();
+    let user = db
+        .user_card(user_id)
+        .ok_or_else(|| ApiError::invalid_field("user_id", format!("no user with id {user_id}")))?;
+    if let Some(tag) = &hashtag {
+        let name = tag.trim_start_matches('#');
+        if !db
+            .channels
+            .values()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+        {
+            return Err(ApiError::invalid_field(
+                "channel_hashtag",
+                format!("no channel {tag:?}"),
+            ));
+        }
+    }
+    let (target_id, target_type) = match (req.sender_group_id, req.sender_group_type) {
+        (Some(gid), Some(kind)) => {
+            if kind == "office" && !db.offices.contains_key(&gid) {
+                return Err(ApiError::invalid_field(
+                    "sender_group_id",
+                    format!("no office with id {gid}"),
+                ));
+            }
+            (gid, kind)
+        }
+        _ => (user_id, "user".to_owned()),
+    };
+    let from_number = from
+        .or_else(|| {
+            if target_type == "office" {
+                db.office_card(target_id).and_then(|o| o.phone)
+            } else {
+                None
+            }
+        })
+        .or(user.phone);
+    let contact_id = to_numbers
+        .first()
+        .and_then(|n| db.contact_for_number(n))
+        .and_then(|c| c.id);
+    let id = db.next_id();
+    let sms = Sms {
+        id,
+        contact_id,
+        created_date: Some(wire::now_ms()),
+        device_type: Some("public_api".to_owned()),
+        direction: "outbound".to_owned(),
+        from_number,
+        message_delivery_result: Some("accepted".to_owned()),
+        message_status: "pending".to_owned(),
+        target_id: Some(target_id),
+        target_type: Some(target_type),
+        text,
+        to_numbers,
+        user_id: Some(user_id),
+    };
+    db.sms.insert(id, sms.clone());
+    Ok(reply(&sms))
+}
