@@ -25,6 +25,31 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Resources (each a handler borrowed from the [`Client`]):
+//! [`contacts`](Client::contacts), [`users`](Client::users),
+//! [`offices`](Client::offices), [`company`](Client::company),
+//! [`calls`](Client::calls) (incl. call labels and AI recaps),
+//! [`transcripts`](Client::transcripts), [`channels`](Client::channels),
+//! [`sms`](Client::sms), [`webhooks`](Client::webhooks),
+//! [`subscriptions`](Client::subscriptions) (call, sms, contact, agent
+//! status, changelog), [`devices`](Client::devices), [`oauth`](Client::oauth)
+//! and [`raw`](Client::raw) for proxying:
+//!
+//! ```no_run
+//! # async fn run(client: dialpad::Client) -> Result<(), dialpad::Error> {
+//! use futures::TryStreamExt;
+//! let resp = client
+//!     .raw(dialpad::Method::GET, "/api/v2/users?state=active")
+//!     .send()
+//!     .await?; // any status comes back as a response, not an error
+//! let (status, headers, mut body) = resp.into_parts();
+//! while let Some(chunk) = body.try_next().await? {
+//!     // forward `chunk` without buffering the whole body
+//! #   let _ = (&status, &headers, chunk);
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Design notes:
 //! - every request goes through one internal send path, which injects the
 //!   bearer token and asks the [`TokenProvider`] for a fresh one after a 401;
