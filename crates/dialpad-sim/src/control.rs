@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::body::JsonBody;
 use crate::error::ApiError;
+use crate::faults::{Fault, Faults};
 use crate::state::Sim;
 
 pub fn routes(sim: Sim) -> Router<Sim> {
@@ -17,6 +18,11 @@ pub fn routes(sim: Sim) -> Router<Sim> {
         .route("/_sim/reset", post(reset))
         .route("/_sim/seed", post(reseed))
         .route("/_sim/stats", get(stats))
+        .route(
+            "/_sim/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route("/_sim/tokens/expire", post(expire_tokens))
         .route_layer(middleware::from_fn_with_state(sim, require_admin))
 }
 
@@ -47,11 +53,46 @@ struct SeedRequest {
 }
 
 /// Replace all data with another seed's data set.
-async fn reseed(State(sim): State<Sim>, JsonBody(req): JsonBody<SeedRequest>) -> Json<serde_json::Value> {
+async fn reseed(
+    State(sim): State<Sim>,
+    JsonBody(req): JsonBody<SeedRequest>,
+) -> Json<serde_json::Value> {
     sim.reset(req.seed);
     Json(serde_json::json!({"seed": req.seed}))
 }
 
 async fn stats(State(sim): State<Sim>) -> Json<crate::state::Stats> {
     Json(sim.stats().lock().clone())
+}
+
+async fn add_fault(
+    State(sim): State<Sim>,
+    JsonBody(fault): JsonBody<Fault>,
+) -> Result<Json<Vec<Fault>>, ApiError> {
+    Faults::validate(&fault).map_err(ApiError::bad_request)?;
+    sim.0.faults.add(fault);
+    Ok(Json(sim.0.faults.list()))
+}
+
+async fn list_faults(State(sim): State<Sim>) -> Json<Vec<Fault>> {
+    Json(sim.0.faults.list())
+}
+
+async fn clear_faults(State(sim): State<Sim>) -> Json<serde_json::Value> {
+    sim.0.faults.clear();
+    Json(serde_json::json!({}))
+}
+
+/// Expires every OAuth access token now, so the next call with one gets 401 (refresh tests).
+async fn expire_tokens(State(sim): State<Sim>) -> Json<serde_json::Value> {
+    let mut db = sim.db().write();
+    let now = crate::wire::now_ms();
+    let mut expired = 0;
+    for t in db.oauth.access_tokens.values_mut() {
+        if t.expires_at_ms > now {
+            t.expires_at_ms = now - 1;
+            expired += 1;
+        }
+    }
+    Json(serde_json::json!({"expired": expired}))
 }

@@ -20,11 +20,13 @@ mod config;
 mod contacts;
 mod control;
 mod error;
+mod faults;
 mod oauth;
 pub mod operations;
 mod org;
 mod pagination;
 mod params;
+mod ratelimit;
 mod seed;
 mod state;
 mod subscriptions;
@@ -59,8 +61,14 @@ pub fn router(sim: Sim) -> Router {
         .merge(control::routes(sim.clone()))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed", "Method not allowed")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "methodNotAllowed",
+                "Method not allowed",
+            )
         })
+        .layer(middleware::from_fn_with_state(sim.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(sim.clone(), inject_faults))
         .layer(middleware::from_fn_with_state(sim.clone(), count_requests))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .with_state(sim)
@@ -77,6 +85,64 @@ async fn count_requests(State(sim): State<Sim>, req: Request, next: Next) -> Res
     next.run(req).await
 }
 
+/// Injected faults (`/_sim/faults`): latency first, then either an error answered *before* the
+/// handler runs (nothing happened), or a connection dropped *after* it ran (the change happened
+/// but the caller never learns it: the case that must stop a client from repeating a POST).
+async fn inject_faults(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+    let faults = &sim.0.faults;
+    if faults.is_empty() || req.uri().path().starts_with("/_sim/") {
+        return next.run(req).await;
+    }
+    let verdict = faults.verdict(req.method().as_str(), req.uri().path());
+    if !verdict.delay.is_zero() {
+        tokio::time::sleep(verdict.delay).await;
+    }
+    if let Some(status) = verdict.fail_with {
+        let status = axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        return ApiError::new(status, "backendError", "Injected fault").into_response();
+    }
+    let resp = next.run(req).await;
+    if verdict.drop {
+        sim.stats().lock().connections_dropped += 1;
+        // A body that fails makes hyper abort the connection mid-response.
+        let failing = futures::stream::once(async {
+            Err::<axum::body::Bytes, _>(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "injected drop",
+            ))
+        });
+        return Response::builder()
+            .status(resp.status())
+            .body(axum::body::Body::from_stream(failing))
+            .unwrap_or(resp);
+    }
+    resp
+}
+
+/// Applies Dialpad's rate limits to `/api/v2` when the configuration turns them on.
+async fn rate_limit(State(sim): State<Sim>, req: Request, next: Next) -> Response {
+    if sim.config().rate_limit {
+        if let Some(path) = req.extensions().get::<MatchedPath>() {
+            let path = path.as_str();
+            if path.starts_with("/api/v2/") {
+                let method = req.method().as_str();
+                let mut limits = vec![("company".to_owned(), ratelimit::COMPANY_LIMIT)];
+                if let Some(limit) = ratelimit::operation_limit(method, path) {
+                    limits.push((format!("{method} {path}"), limit));
+                }
+                if let Err(wait) = sim.0.rate_limiter.check(&limits) {
+                    sim.stats().lock().rate_limited += 1;
+                    // Retry-After is whole seconds; never tell a client to retry at once.
+                    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                    return ApiError::rate_limited(secs.max(1)).into_response();
+                }
+            }
+        }
+    }
+    next.run(req).await
+}
+
 /// Serves the simulator on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -85,9 +151,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Dialpad accepts trailing slashes; strip them before routing.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(sim));
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// A simulator running in the background on an ephemeral loopback port (for tests).
@@ -122,7 +191,13 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
         })
         .await;
     });
-    Ok(SimHandle { addr, base_url: format!("http://{addr}"), api_key, sim, _shutdown: tx })
+    Ok(SimHandle {
+        addr,
+        base_url: format!("http://{addr}"),
+        api_key,
+        sim,
+        _shutdown: tx,
+    })
 }
 
 impl IntoResponse for Stats {

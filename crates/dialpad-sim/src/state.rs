@@ -23,12 +23,20 @@ pub struct SimInner {
     pub config: SimConfig,
     pub db: RwLock<Db>,
     pub stats: Mutex<Stats>,
+    pub rate_limiter: crate::ratelimit::RateLimiter,
+    pub faults: crate::faults::Faults,
 }
 
 impl Sim {
     pub fn new(config: SimConfig) -> Self {
         let db = crate::seed::build(config.seed);
-        Sim(Arc::new(SimInner { config, db: RwLock::new(db), stats: Mutex::new(Stats::default()) }))
+        Sim(Arc::new(SimInner {
+            config,
+            db: RwLock::new(db),
+            stats: Mutex::new(Stats::default()),
+            rate_limiter: Default::default(),
+            faults: Default::default(),
+        }))
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -158,4 +166,5 @@ pub struct Stats {
     pub tokens_refreshed: u64,
     pub events_delivered: u64,
     pub events_failed: u64,
+    pub connections_dropped: u64,
 }
