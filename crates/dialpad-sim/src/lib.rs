@@ -45,7 +45,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 pub use config::{OAuthClientConfig, SimConfig};
 pub use operations::Op;
-pub use state::{Sim, Stats};
+pub use state::{AccessToken, Sim, Stats};
 
 use error::ApiError;
 
