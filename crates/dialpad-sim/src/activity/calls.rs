@@ -59,7 +59,7 @@ pub(super) async fn list(
             _ => true,
         })
         .collect();
-    items.sort_by(|a, b| (b.date_started, b.call_id).cmp(&(a.date_started, a.call_id)));
+    items.sort_by_key(|c| std::cmp::Reverse((c.date_started, c.call_id)));
     Ok(reply(&paginate(items, &params)?))
 }
 
@@ -222,7 +222,7 @@ pub(super) async fn ring(
     Ok(reply(&RingCallReply { call_id: id }))
 }
 
-fn active_call<'a>(db: &'a mut Db, id: i64) -> Result<&'a mut Call, ApiError> {
+fn active_call(db: &mut Db, id: i64) -> Result<&mut Call, ApiError> {
     let call = db
         .calls
         .get_mut(&id)
