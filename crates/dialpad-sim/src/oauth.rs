@@ -665,20 +665,22 @@ fn token_inner(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Result<TokenRespo
         db.issue_tokens(&client_id, stored.user_id, stored.scopes, ttl)
     } else {
         let presented = require(&f, "refresh_token")?;
-        let stored = match db.oauth.refresh_tokens.get(presented) {
-            Some(r) if r.client_id == client_id => db.oauth.refresh_tokens.remove(presented),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            OAuthError::new(
-                "invalid_grant",
-                "Unknown, revoked or already used refresh token",
-            )
-        })?;
-        // An optional narrower scope (RFC 6749 §6).
+        let stored = db
+            .oauth
+            .refresh_tokens
+            .get(presented)
+            .filter(|r| r.client_id == client_id)
+            .cloned()
+            .ok_or_else(|| {
+                OAuthError::new(
+                    "invalid_grant",
+                    "Unknown, revoked or already used refresh token",
+                )
+            })?;
+        // An optional narrower scope (RFC 6749 §6); a refused request leaves the token usable.
         let scopes = match f.get("scope") {
             Some(s) => {
-                let asked: BTreeSet<String> = s.split_whitespace().map(str::to_owned).collect();
+                let mut asked: BTreeSet<String> = s.split_whitespace().map(str::to_owned).collect();
                 if !asked.is_subset(&stored.scopes) {
                     return Err(OAuthError::new(
                         "invalid_scope",
@@ -686,12 +688,13 @@ fn token_inner(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Result<TokenRespo
                     ));
                 }
                 // The new pair keeps offline access so it can be refreshed again.
-                let mut asked = asked;
                 asked.insert(OFFLINE_ACCESS.to_owned());
                 asked
             }
-            None => stored.scopes,
+            None => stored.scopes.clone(),
         };
+        // Rotation: the presented refresh token is spent from here on.
+        db.oauth.refresh_tokens.remove(presented);
         if db
             .live_user(stored.user_id)
             .is_none_or(|u| u.state != "active")
