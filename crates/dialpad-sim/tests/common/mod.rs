@@ -125,14 +125,12 @@ pub fn request_schema(method: &str, path: &str) -> Option<&'static Value> {
 pub fn deref(schema: &'static Value) -> &'static Value {
     let mut s = schema;
     for _ in 0..16 {
-        match s.get("$ref").and_then(Value::as_str) {
-            Some(r) => match r
-                .strip_prefix("#/")
-                .map(|p| p.split('/').fold(Some(spec()), |v, k| v?.get(k)))
-            {
-                Some(Some(target)) => s = target,
-                _ => return s,
-            },
+        let Some(r) = s.get("$ref").and_then(Value::as_str) else {
+            return s;
+        };
+        // `#/components/schemas/X` is a JSON pointer into the spec (schema names have no '/').
+        match r.strip_prefix('#').and_then(|p| spec().pointer(p)) {
+            Some(target) => s = target,
             None => return s,
         }
     }

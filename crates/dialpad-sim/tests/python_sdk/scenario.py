@@ -133,6 +133,9 @@ def offices():
     # The SDK has no office PATCH; its office update is the e911 address.
     if served("GET", "/api/v2/offices/{id}/e911"):
         ok("offices.get_e911_address", dp.offices.get_e911_address(int(o["id"])))
+    if served("PUT", "/api/v2/offices/{id}/e911"):
+        ok("offices.update_e911_address", dp.offices.update_e911_address(int(new_office["id"]), {
+            "address": "2 Test St", "city": "Vancouver", "state": "BC", "zip": "V6B 1A1", "country": "CA"}))
     if served("GET", "/api/v2/offices/{id}/operators"):
         ok("offices.list_operators", dp.offices.list_operators(int(o["id"])))
     if served("GET", "/api/v2/offices/{office_id}/plan"):
