@@ -5,14 +5,17 @@
 //! accepted too) and embed it in their responses. Delivery of events is not done here.
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Json;
 use axum::Router;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::operations::Op;
-use crate::pagination::paginate;
+use crate::pagination::{paginate, Page};
 use crate::params::Params;
 use crate::state::{Caller, Db, Sim};
 use crate::wire::{self, reply, Reply};
@@ -587,6 +590,52 @@ struct SubscriptionBody {
     agent_type: Option<String>,
 }
 
+/// Dialpad omits null fields, but the spec lists some message fields of the channel
+/// subscription proto (and its collection's `cursor`) as required. A required message that
+/// is unset (the websocket of a webhook subscription) is sent as an empty message `{}`, the
+/// only value the spec's `$ref` allows; `cursor` is an explicit `null` on the last page.
+fn required_messages(kind: SubKind) -> &'static [&'static str] {
+    match kind {
+        SubKind::Channel => &["webhook", "websocket"],
+        _ => &[],
+    }
+}
+
+fn keep_required(kind: SubKind, v: &mut Value) {
+    if let Value::Object(map) = v {
+        for k in required_messages(kind) {
+            map.entry(*k)
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+    }
+}
+
+/// One subscription in Dialpad's wire format.
+fn sub_reply(kind: SubKind, view: &SubscriptionView) -> Response {
+    let mut v = serde_json::to_value(view).unwrap_or_default();
+    wire::strip_empty(&mut v);
+    keep_required(kind, &mut v);
+    Json(v).into_response()
+}
+
+/// A page of subscriptions in Dialpad's wire format.
+fn page_reply(kind: SubKind, page: &Page<SubscriptionView>) -> Response {
+    let mut v = serde_json::to_value(page).unwrap_or_default();
+    wire::strip_empty(&mut v);
+    if let Value::Object(map) = &mut v {
+        if kind == SubKind::Channel {
+            map.entry("cursor").or_insert(Value::Null);
+        }
+        let items = map
+            .entry("items")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(items) = items {
+            items.iter_mut().for_each(|i| keep_required(kind, i));
+        }
+    }
+    Json(v).into_response()
+}
+
 fn authorize(caller: &Caller, kind: SubKind) -> Result<(), ApiError> {
     match kind.scope() {
         Some(scope) => caller.require_scope(scope),
@@ -689,7 +738,7 @@ async fn list_subs(
     State(sim): State<Sim>,
     caller: Caller,
     params: Params,
-) -> ApiResult<Reply> {
+) -> ApiResult<Response> {
     authorize(&caller, kind)?;
     let target_type = params.one_of("target_type", kind.target_types())?;
     let target_id = params.i64("target_id")?;
@@ -702,7 +751,7 @@ async fn list_subs(
         .filter(|s| target_id.is_none() || s.target_id == target_id)
         .map(|s| s.view(&db))
         .collect();
-    Ok(reply(&paginate(items, &params)?))
+    Ok(page_reply(kind, &paginate(items, &params)?))
 }
 
 async fn create_sub(
@@ -710,7 +759,7 @@ async fn create_sub(
     State(sim): State<Sim>,
     caller: Caller,
     JsonBody(req): JsonBody<SubscriptionBody>,
-) -> ApiResult<Reply> {
+) -> ApiResult<Response> {
     authorize(&caller, kind)?;
     req.validate(kind, true)?;
     let endpoint_id = req
@@ -767,7 +816,10 @@ async fn create_sub(
         },
     };
     db.subscriptions.insert(id, sub);
-    let view = db.subscriptions.get(&id).map(|s| reply(&s.view(&db)));
+    let view = db
+        .subscriptions
+        .get(&id)
+        .map(|s| sub_reply(kind, &s.view(&db)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
 
@@ -784,11 +836,14 @@ async fn get_sub(
     State(sim): State<Sim>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Reply> {
+) -> ApiResult<Response> {
     authorize(&caller, kind)?;
     let db = sim.db().read();
     let id = find(&db, kind, &id)?;
-    let view = db.subscriptions.get(&id).map(|s| reply(&s.view(&db)));
+    let view = db
+        .subscriptions
+        .get(&id)
+        .map(|s| sub_reply(kind, &s.view(&db)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
 
@@ -798,7 +853,7 @@ async fn update_sub(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<SubscriptionBody>,
-) -> ApiResult<Reply> {
+) -> ApiResult<Response> {
     authorize(&caller, kind)?;
     req.validate(kind, false)?;
     let mut db = sim.db().write();
@@ -852,7 +907,10 @@ async fn update_sub(
     if matches!(kind, SubKind::Call | SubKind::Sms | SubKind::Fax) && req.target_type.is_some() {
         sub.target_type = req.target_type;
     }
-    let view = db.subscriptions.get(&id).map(|s| reply(&s.view(&db)));
+    let view = db
+        .subscriptions
+        .get(&id)
+        .map(|s| sub_reply(kind, &s.view(&db)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
 
@@ -862,11 +920,11 @@ async fn delete_sub(
     State(sim): State<Sim>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Reply> {
+) -> ApiResult<Response> {
     authorize(&caller, kind)?;
     let mut db = sim.db().write();
     let id = find(&db, kind, &id)?;
     let removed = db.subscriptions.remove(&id);
-    let view = removed.map(|s| reply(&s.view(&db)));
+    let view = removed.map(|s| sub_reply(kind, &s.view(&db)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
