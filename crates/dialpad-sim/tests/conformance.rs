@@ -792,3 +792,43 @@ async fn oauth_scenario(run: &mut Run, base: &str) -> Vec<String> {
     }
     vec![format!("{m} {t}"), "POST /oauth2/deauthorize".to_owned()]
 }
+
+/// The harness itself can fail: the adjusted schema still rejects what the spec forbids, and
+/// accepts only what the two wire adjustments allow.
+#[test]
+fn the_validator_accepts_only_the_two_documented_adjustments() {
+    let schema = common::response_schema("GET", "/api/v2/call/{id}").unwrap_or(&Value::Null);
+    let v = common::validator_for_schema(schema).unwrap_or_else(|e| panic!("{e}"));
+    // (a) int64 as a string of digits, or as a number.
+    assert!(common::schema_errors(&v, &json!({"call_id": "4503599627370497"})).is_empty());
+    assert!(common::schema_errors(&v, &json!({"call_id": 4503599627370497_i64})).is_empty());
+    // ...but not any string, and a double stays a number.
+    assert!(!common::schema_errors(&v, &json!({"call_id": "12ab"})).is_empty());
+    assert!(!common::schema_errors(&v, &json!({"duration": "851585.0"})).is_empty());
+    assert!(!common::schema_errors(&v, &json!({"call_id": {"id": 1}})).is_empty());
+    // Undeclared properties are reported.
+    let undeclared =
+        common::undeclared_properties(schema, &json!({"call_id": "1", "invented": true}));
+    assert_eq!(undeclared, vec!["/invented".to_owned()]);
+
+    // (b) formats are annotations: a naive date-time (no zone, as Dialpad prints it) passes
+    // where `date-time` is declared, though an asserting validator would refuse it.
+    let date = json!({"type": "string", "format": "date-time"});
+    let naive = json!("2024-01-02T03:04:05.123000");
+    let v = common::validator_for_schema(&date).unwrap_or_else(|e| panic!("{e}"));
+    assert!(common::schema_errors(&v, &naive).is_empty());
+    assert!(!common::schema_errors(&v, &json!(20240102)).is_empty());
+    let strict = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&date);
+    assert!(
+        strict.is_ok_and(|s| !s.is_valid(&naive)),
+        "a naive date-time should fail an asserting validator"
+    );
+
+    // Required properties stay required (the one collection whose spec requires them).
+    let subs =
+        common::response_schema("GET", "/api/v2/subscriptions/channel").unwrap_or(&Value::Null);
+    let v = common::validator_for_schema(subs).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!common::schema_errors(&v, &json!({})).is_empty());
+}
