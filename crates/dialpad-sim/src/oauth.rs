@@ -134,36 +134,41 @@ fn html_error(message: &str) -> Response {
         .into_response()
 }
 
+/// An authorization problem, shown on the HTML error page.
+fn bad(message: &str) -> String {
+    message.to_owned()
+}
+
 /// Checks an authorization request (query of the GET, or the consent form's fields).
 /// Every problem answers an HTML 400 page; nothing redirects to a URI that failed checks.
-fn validate_authz(sim: &Sim, db: &Db, p: &Params) -> Result<AuthzRequest, Response> {
+fn validate_authz(sim: &Sim, db: &Db, p: &Params) -> Result<AuthzRequest, String> {
     let client_id = p
         .str("client_id")
-        .ok_or_else(|| html_error("Missing client_id."))?;
+        .ok_or_else(|| bad("Missing client_id."))?;
     if !sim
         .config()
         .oauth_clients
         .iter()
         .any(|c| c.client_id == client_id)
     {
-        return Err(html_error(&format!("Unknown client_id {client_id:?}.")));
+        return Err(bad(&format!("Unknown client_id {client_id:?}.")));
     }
     let redirect_uri = p
         .str("redirect_uri")
-        .ok_or_else(|| html_error("Missing redirect_uri."))?;
+        .ok_or_else(|| bad("Missing redirect_uri."))?;
     match url::Url::parse(redirect_uri) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.fragment().is_none() => {}
         Ok(_) => {
-            return Err(html_error(
+            return Err(bad(
                 "redirect_uri must be an http(s) URI without a fragment.",
             ));
         }
-        Err(_) => return Err(html_error("redirect_uri is not an absolute URI.")),
+        Err(_) => return Err(bad("redirect_uri is not an absolute URI.")),
     }
     match p.str("response_type") {
         None | Some("code") => {}
         Some(other) => {
-            return Err(html_error(&format!(
+            return Err(bad(&format!(
                 "Unsupported response_type {other:?}: only \"code\" is supported."
             )))
         }
@@ -172,12 +177,12 @@ fn validate_authz(sim: &Sim, db: &Db, p: &Params) -> Result<AuthzRequest, Respon
     let code_challenge_method = match (p.str("code_challenge_method"), &code_challenge) {
         (Some(m @ ("S256" | "plain")), Some(_)) => Some(m.to_owned()),
         (Some(m @ ("S256" | "plain")), None) => {
-            return Err(html_error(&format!(
+            return Err(bad(&format!(
                 "code_challenge_method {m} given without a code_challenge."
             )))
         }
         (Some(other), _) => {
-            return Err(html_error(&format!(
+            return Err(bad(&format!(
                 "Unsupported code_challenge_method {other:?}: use S256 or plain."
             )))
         }
@@ -196,19 +201,16 @@ fn validate_authz(sim: &Sim, db: &Db, p: &Params) -> Result<AuthzRequest, Respon
             let id: i64 = raw
                 .trim()
                 .parse()
-                .map_err(|_| html_error("user_id must be an integer."))?;
+                .map_err(|_| bad("user_id must be an integer."))?;
             match db.users.get(&id) {
                 Some(u) if u.state == "active" => id,
-                Some(_) => {
-                    return Err(html_error(
-                        "That user is not active and cannot grant access.",
-                    ))
-                }
-                None => return Err(html_error("No such user.")),
+                Some(_) => return Err(bad("That user is not active and cannot grant access.")),
+                None => return Err(bad("No such user.")),
             }
         }
-        None => default_user(db)
-            .ok_or_else(|| html_error("The company has no active user to sign in."))?,
+        None => {
+            default_user(db).ok_or_else(|| bad("The company has no active user to sign in."))?
+        }
     };
     Ok(AuthzRequest {
         client_id: client_id.to_owned(),
@@ -298,13 +300,13 @@ async fn authorize(State(sim): State<Sim>, params: Params) -> Response {
         let mut db = sim.db().write();
         return match validate_authz(&sim, &db, &params) {
             Ok(req) => approve(&mut db, req),
-            Err(resp) => resp,
+            Err(msg) => html_error(&msg),
         };
     }
     let db = sim.db().read();
     let req = match validate_authz(&sim, &db, &params) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(msg) => return html_error(&msg),
     };
     let hidden = |name: &str, v: Option<&str>| match v {
         Some(v) => format!(
@@ -376,7 +378,7 @@ async fn consent(State(sim): State<Sim>, body: Bytes) -> Response {
     let mut db = sim.db().write();
     let req = match validate_authz(&sim, &db, &params) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(msg) => return html_error(&msg),
     };
     if params.str("decision") == Some("approve") {
         approve(&mut db, req)
@@ -454,7 +456,7 @@ fn token_fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, Stri
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-    let trimmed = body.iter().skip_while(|b| b.is_ascii_whitespace()).next();
+    let trimmed = body.iter().find(|b| !b.is_ascii_whitespace());
     if is_json || trimmed == Some(&b'{') {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
             .map_err(|e| OAuthError::new("invalid_request", format!("Malformed JSON body: {e}")))?;

@@ -67,7 +67,7 @@ fn resolve_user_id(caller: &Caller, field: &str, raw: &str) -> Result<i64, ApiEr
 
 /// Dialpad's office hours: pairs of `"HH:MM"` open/close times in increasing order.
 fn check_hours(field: &str, hours: &[String]) -> Result<(), ApiError> {
-    if hours.len() % 2 != 0 {
+    if !hours.len().is_multiple_of(2) {
         return Err(ApiError::invalid_field(
             field,
             "expected pairs of opening and closing times",
