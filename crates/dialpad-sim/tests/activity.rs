@@ -681,7 +681,8 @@ async fn channels_and_members() {
     assert_eq!(v, json!({}));
     let left: Vec<Value> = all_pages(&h, &format!("/api/v2/channels/{id}/members")).await;
     assert_eq!(left.len(), 2);
-    assert!(left.iter().all(|m| m["id"] != users[1].to_string()));
+    let gone = users[1].to_string();
+    assert!(left.iter().all(|m| m["id"] != gone.as_str()));
     let (s, v) = call(
         &h,
         Method::DELETE,

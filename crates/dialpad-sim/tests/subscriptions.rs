@@ -252,7 +252,8 @@ async fn call_event_subscriptions() {
         &format!("/api/v2/subscriptions/call?target_type=user&target_id={user}"),
     )
     .await;
-    assert!(listed.iter().all(|s| s["target_id"] == user.to_string()));
+    let user_str = user.to_string();
+    assert!(listed.iter().all(|s| s["target_id"] == user_str.as_str()));
     for body in [
         json!({"endpoint_id": hook["id"], "call_states": ["exploded"]}),
         json!({"endpoint_id": hook["id"], "target_type": "user"}),
