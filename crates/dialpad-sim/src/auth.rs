@@ -28,13 +28,22 @@ impl Caller {
 }
 
 fn presented_token(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
-        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
             return Some(t.trim().to_owned());
         }
     }
-    Params::parse(parts.uri.query().unwrap_or("")).str("apikey").map(str::to_owned)
+    Params::parse(parts.uri.query().unwrap_or(""))
+        .str("apikey")
+        .map(str::to_owned)
 }
 
 impl FromRequestParts<Sim> for Caller {
@@ -44,13 +53,17 @@ impl FromRequestParts<Sim> for Caller {
         let token = presented_token(parts)
             .ok_or_else(|| ApiError::unauthorized("Missing API key or access token"))?;
         if sim.config().api_keys.iter().any(|k| k == &token) {
-            return Ok(Caller { user_id: None, scopes: None });
+            return Ok(Caller {
+                user_id: None,
+                scopes: None,
+            });
         }
         let db = sim.db().read();
         match db.oauth.access_tokens.get(&token) {
-            Some(t) if t.expires_at_ms > now_ms() => {
-                Ok(Caller { user_id: Some(t.user_id), scopes: Some(t.scopes.clone()) })
-            }
+            Some(t) if t.expires_at_ms > now_ms() => Ok(Caller {
+                user_id: Some(t.user_id),
+                scopes: Some(t.scopes.clone()),
+            }),
             Some(_) => Err(ApiError::unauthorized("Access token expired")),
             None => Err(ApiError::unauthorized("Invalid API key or access token")),
         }

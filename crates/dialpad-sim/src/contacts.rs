@@ -28,8 +28,14 @@ pub const OPERATIONS: &[Op] = &[
 
 pub fn routes() -> Router<Sim> {
     Router::new()
-        .route("/api/v2/contacts", get(list).post(create).put(create_with_uid))
-        .route("/api/v2/contacts/{id}", get(get_one).patch(update).delete(delete))
+        .route(
+            "/api/v2/contacts",
+            get(list).post(create).put(create_with_uid),
+        )
+        .route(
+            "/api/v2/contacts/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
 }
 
 /// A contact as Dialpad stores and returns it (`protos.contact.ContactProto`).
@@ -57,7 +63,9 @@ pub struct Contact {
 
 impl Contact {
     fn refresh_derived(&mut self) {
-        self.display_name = format!("{} {}", self.first_name, self.last_name).trim().to_owned();
+        self.display_name = format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_owned();
         self.primary_email = self.emails.first().cloned();
         self.primary_phone = self.phones.first().cloned();
     }
@@ -101,7 +109,10 @@ pub fn check_e164(field: &str, phones: &[String]) -> Result<(), ApiError> {
     for p in phones {
         let digits = p.strip_prefix('+').unwrap_or("");
         if digits.len() < 8 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::invalid_field(field, format!("{p:?} is not an E.164 phone number")));
+            return Err(ApiError::invalid_field(
+                field,
+                format!("{p:?} is not an E.164 phone number"),
+            ));
         }
     }
     Ok(())
@@ -133,7 +144,12 @@ impl Db {
             urls: req.urls.unwrap_or_default(),
             primary_email: None,
             primary_phone: None,
-            kind: if req.owner_id.is_some() { "local" } else { "shared" }.to_owned(),
+            kind: if req.owner_id.is_some() {
+                "local"
+            } else {
+                "shared"
+            }
+            .to_owned(),
             owner_id: req.owner_id,
             trunk_group: req.trunk_group,
         };
@@ -159,13 +175,20 @@ async fn list(State(sim): State<Sim>, _caller: Caller, params: Params) -> ApiRes
     Ok(reply(&paginate(items, &params)?))
 }
 
-async fn create(State(sim): State<Sim>, _caller: Caller, JsonBody(req): JsonBody<CreateContact>) -> ApiResult<Reply> {
+async fn create(
+    State(sim): State<Sim>,
+    _caller: Caller,
+    JsonBody(req): JsonBody<CreateContact>,
+) -> ApiResult<Reply> {
     check_names(&req.first_name, &req.last_name)?;
     check_e164("phones", req.phones.as_deref().unwrap_or_default())?;
     let mut db = sim.db().write();
     if let Some(owner) = req.owner_id {
         if !db.users.contains_key(&owner) {
-            return Err(ApiError::invalid_field("owner_id", format!("no user with id {owner}")));
+            return Err(ApiError::invalid_field(
+                "owner_id",
+                format!("no user with id {owner}"),
+            ));
         }
     }
     let id = db.next_id().to_string();
@@ -185,14 +208,27 @@ async fn create_with_uid(
         Some(u) if !u.is_empty() => u.to_owned(),
         _ => return Err(ApiError::missing_field("uid")),
     };
-    let req = CreateContact { owner_id: None, ..req };
-    let c = sim.db().write().insert_contact(format!("shared_uid_{uid}"), req);
+    let req = CreateContact {
+        owner_id: None,
+        ..req
+    };
+    let c = sim
+        .db()
+        .write()
+        .insert_contact(format!("shared_uid_{uid}"), req);
     Ok(reply(&c))
 }
 
-async fn get_one(State(sim): State<Sim>, _caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+async fn get_one(
+    State(sim): State<Sim>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
     let db = sim.db().read();
-    db.contacts.get(&id).map(reply).ok_or_else(|| ApiError::not_found("Contact"))
+    db.contacts
+        .get(&id)
+        .map(reply)
+        .ok_or_else(|| ApiError::not_found("Contact"))
 }
 
 async fn update(
@@ -205,13 +241,19 @@ async fn update(
         check_e164("phones", phones)?;
     }
     // Validate before touching the stored record: a refused update changes nothing.
-    for (field, v) in [("first_name", &req.first_name), ("last_name", &req.last_name)] {
+    for (field, v) in [
+        ("first_name", &req.first_name),
+        ("last_name", &req.last_name),
+    ] {
         if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
             return Err(ApiError::invalid_field(field, "must not be empty"));
         }
     }
     let mut db = sim.db().write();
-    let c = db.contacts.get_mut(&id).ok_or_else(|| ApiError::not_found("Contact"))?;
+    let c = db
+        .contacts
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::not_found("Contact"))?;
     if let Some(v) = req.first_name {
         c.first_name = v;
     }
@@ -244,7 +286,13 @@ async fn update(
 }
 
 /// Dialpad answers a delete with the deleted contact.
-async fn delete(State(sim): State<Sim>, _caller: Caller, Path(id): Path<String>) -> ApiResult<Reply> {
+async fn delete(
+    State(sim): State<Sim>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Reply> {
     let removed = sim.db().write().contacts.remove(&id);
-    removed.map(|c| reply(&c)).ok_or_else(|| ApiError::not_found("Contact"))
+    removed
+        .map(|c| reply(&c))
+        .ok_or_else(|| ApiError::not_found("Contact"))
 }

@@ -17,7 +17,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { status, reason, message: message.into(), retry_after: None }
+        Self {
+            status,
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
     }
     /// 400 for a request Dialpad would refuse; the message names the offending field.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -36,16 +41,28 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "notFound", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "notFound",
+            format!("{what} not found"),
+        )
     }
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
     pub fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "requestTooLarge", "Request body exceeds 1 MiB")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "requestTooLarge",
+            "Request body exceeds 1 MiB",
+        )
     }
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rateLimitExceeded", "Rate limit exceeded");
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rateLimitExceeded",
+            "Rate limit exceeded",
+        );
         e.retry_after = Some(retry_after_secs);
         e
     }
@@ -62,7 +79,8 @@ impl IntoResponse for ApiError {
         });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
         }
         resp
     }

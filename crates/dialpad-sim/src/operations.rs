@@ -11,7 +11,11 @@ pub struct Op {
 
 impl Op {
     pub const fn new(method: &'static str, path: &'static str, operation_id: &'static str) -> Self {
-        Op { method, path, operation_id }
+        Op {
+            method,
+            path,
+            operation_id,
+        }
     }
 }
 

@@ -32,16 +32,19 @@ impl Params {
             None => Ok(None),
             Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(Some(true)),
             Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(Some(false)),
-            Some(v) => Err(ApiError::invalid_field(name, format!("expected a boolean, got {v:?}"))),
+            Some(v) => Err(ApiError::invalid_field(
+                name,
+                format!("expected a boolean, got {v:?}"),
+            )),
         }
     }
 
     pub fn i64(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.str(name)
             .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::invalid_field(name, format!("expected an integer, got {v:?}")))
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::invalid_field(name, format!("expected an integer, got {v:?}"))
+                })
             })
             .transpose()
     }

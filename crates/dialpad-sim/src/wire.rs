@@ -43,7 +43,10 @@ impl IntoResponse for Reply {
         let body = serde_json::to_vec(&self.0).unwrap_or_else(|_| b"{}".to_vec());
         (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response()
