@@ -32,6 +32,9 @@ pub struct SimArgs {
     /// Lifetime of OAuth access tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     access_token_ttl: u64,
+    /// Number of finished calls in the seeded call history.
+    #[arg(long, default_value_t = 400)]
+    call_history: usize,
     /// Require this key (as `Authorization: Bearer`) on the `/_sim/` control API.
     #[arg(long)]
     admin_key: Option<String>,
@@ -48,6 +51,7 @@ pub async fn run(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
         auto_consent: args.auto_consent,
         access_token_ttl: Duration::from_secs(args.access_token_ttl),
         rate_limit: !args.no_rate_limit,
+        call_history: args.call_history,
         admin_key: args.admin_key,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -56,7 +60,10 @@ pub async fn run(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     println!("dialpad-sim listening on http://{addr}");
     println!("api key: {}", args.api_key);
-    println!("oauth client: {} (secret as given by --oauth-client-secret)", args.oauth_client_id);
+    println!(
+        "oauth client: {} (secret as given by --oauth-client-secret)",
+        args.oauth_client_id
+    );
     dialpad_sim::serve(listener, Sim::new(config), shutdown_signal()).await?;
     Ok(())
 }
@@ -68,7 +75,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

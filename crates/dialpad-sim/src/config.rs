@@ -24,6 +24,8 @@ pub struct SimConfig {
     /// Dialpad's rate limits (added by the realism work; off keeps the simulator out of the way
     /// of throughput benchmarks).
     pub rate_limit: bool,
+    /// Number of finished calls in the seeded call history (benchmarks ask for thousands).
+    pub call_history: usize,
     /// When set, `/_sim/` control routes require `Authorization: Bearer <admin_key>`.
     pub admin_key: Option<String>,
 }
@@ -40,6 +42,7 @@ impl Default for SimConfig {
             auto_consent: false,
             access_token_ttl: Duration::from_secs(3600),
             rate_limit: false,
+            call_history: 400,
             admin_key: None,
         }
     }

@@ -29,7 +29,7 @@ pub struct SimInner {
 
 impl Sim {
     pub fn new(config: SimConfig) -> Self {
-        let db = crate::seed::build(config.seed);
+        let db = crate::seed::build(config.seed, config.call_history);
         Sim(Arc::new(SimInner {
             config,
             db: RwLock::new(db),
@@ -53,7 +53,7 @@ impl Sim {
 
     /// Replaces all data with the seed data set `seed` (tokens and stats included).
     pub fn reset(&self, seed: u64) {
-        *self.0.db.write() = crate::seed::build(seed);
+        *self.0.db.write() = crate::seed::build(seed, self.0.config.call_history);
         *self.0.stats.lock() = Stats::default();
     }
 }

@@ -124,10 +124,6 @@ pub mod flex {
         }
     }
 
-    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        parse(NumOrStr::deserialize(d)?)
-    }
-
     pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         match Option::<NumOrStr>::deserialize(d)? {
             Some(v) => parse(v).map(Some),

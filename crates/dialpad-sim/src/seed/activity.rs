@@ -18,7 +18,6 @@ use crate::wire;
 /// 2024-01-01T00:00:00Z; the reference instant falls 180–360 days later.
 const BASE_MS: i64 = 1_704_067_200_000;
 const DAY_MS: i64 = 86_400_000;
-const CALLS: usize = 400;
 
 const LABELS: &[&str] = &[
     "billing",
@@ -127,7 +126,7 @@ const CHANNELS: &[(&str, &str, &str)] = &[
     ("random", "Watercooler", "public"),
 ];
 
-pub fn seed(db: &mut Db) {
+pub fn seed(db: &mut Db, calls: usize) {
     let reference = BASE_MS + db.rng.random_range(180..360) * DAY_MS;
     db.call_labels = LABELS.iter().map(|s| (*s).to_owned()).collect();
 
@@ -147,7 +146,7 @@ pub fn seed(db: &mut Db) {
         .flat_map(|c| c.phones.iter().cloned())
         .collect();
 
-    seed_calls(db, reference, &users, &offices, &contact_numbers);
+    seed_calls(db, calls, reference, &users, &offices, &contact_numbers);
     seed_sms(db, reference, &users, &contact_numbers);
     seed_channels(db, &users);
 }
@@ -174,13 +173,14 @@ fn talk_seconds(db: &mut Db) -> i64 {
 
 fn seed_calls(
     db: &mut Db,
+    calls: usize,
     reference: i64,
     users: &[Card],
     offices: &[Card],
     contact_numbers: &[String],
 ) {
     // Start times first, oldest first, so ids grow with time as Dialpad's do.
-    let mut starts: Vec<i64> = (0..CALLS)
+    let mut starts: Vec<i64> = (0..calls)
         .map(|_| {
             let day = db.rng.random_range(0..30);
             // Business hours, 08:00–19:00 UTC.

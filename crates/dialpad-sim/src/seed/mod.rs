@@ -6,9 +6,10 @@ mod org;
 
 use crate::state::Db;
 
-pub fn build(seed: u64) -> Db {
+/// `call_history` finished calls are generated (400 by default).
+pub fn build(seed: u64, call_history: usize) -> Db {
     let mut db = Db::new(seed);
     org::seed(&mut db);
-    activity::seed(&mut db);
+    activity::seed(&mut db, call_history);
     db
 }
