@@ -10,10 +10,13 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::Instrument;
 use url::Url;
 
 use crate::auth::Auth;
-use crate::error::{Error, Result};
+use crate::error::{parse_retry_after, Error, Result};
+use crate::limits::{RateLimiter, RateLimits};
+use crate::retry::{is_idempotent, Counters, Metrics, RetryPolicy};
 
 const DEFAULT_USER_AGENT: &str = concat!("dialpad-rs/", env!("CARGO_PKG_VERSION"));
 
@@ -63,6 +66,8 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     timeout: Option<Duration>,
     user_agent: String,
+    limiter: Option<Arc<RateLimiter>>,
+    retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -108,6 +113,35 @@ impl ClientBuilder {
         self
     }
 
+    /// Share this rate limiter (one per Dialpad company) with other clients
+    /// for the same company. Without it each client gets its own limiter
+    /// with Dialpad's published limits at a 95 % margin (its clones share
+    /// it); see [`Client::rate_limiter`].
+    pub fn rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// A new limiter with these limits (custom limits or margin); an empty
+    /// [`RateLimits::none`] turns pacing off.
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limiter = (!limits.is_empty()).then(|| Arc::new(RateLimiter::new(limits)));
+        self
+    }
+
+    /// No client-side pacing (429s are still retried per the retry policy).
+    pub fn no_rate_limit(mut self) -> Self {
+        self.limiter = None;
+        self
+    }
+
+    /// When to retry (default: [`RetryPolicy::default`], 4 attempts and at
+    /// most 30 s of waiting; [`RetryPolicy::none`] sends every call once).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<Client> {
         let base = self.base_url.url();
@@ -136,6 +170,9 @@ impl ClientBuilder {
                 auth: self.auth,
                 timeout: self.timeout,
                 user_agent,
+                limiter: self.limiter,
+                retry: self.retry,
+                counters: Counters::default(),
             }),
         })
     }
@@ -153,6 +190,9 @@ struct Inner {
     auth: Option<Auth>,
     timeout: Option<Duration>,
     user_agent: HeaderValue,
+    limiter: Option<Arc<RateLimiter>>,
+    retry: RetryPolicy,
+    counters: Counters,
 }
 
 impl fmt::Debug for Client {
@@ -161,6 +201,8 @@ impl fmt::Debug for Client {
             .field("base_url", &self.inner.base.as_str())
             .field("auth", &self.inner.auth)
             .field("timeout", &self.inner.timeout)
+            .field("rate_limited", &self.inner.limiter.is_some())
+            .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
     }
 }
@@ -174,7 +216,27 @@ impl Client {
             http: None,
             timeout: Some(Duration::from_secs(30)),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            limiter: Some(Arc::new(RateLimiter::default())),
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// The rate limiter pacing this client (shared by its clones), if any.
+    /// Pass it to [`ClientBuilder::rate_limiter`] to let another client for
+    /// the same company share it.
+    pub fn rate_limiter(&self) -> Option<Arc<RateLimiter>> {
+        self.inner.limiter.clone()
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    /// Politeness counters (retries, rate-limit waits, 429s received) of
+    /// this client and its clones, since it was built.
+    pub fn metrics(&self) -> Metrics {
+        self.inner.counters.snapshot()
     }
 
     /// The root URL requests are sent to.
@@ -211,14 +273,49 @@ impl Client {
     // ------------------------------------------------------------------
     // THE SINGLE REQUEST CHOKE POINT.
     //
-    // Every call in this crate, typed or raw, goes through `execute`. It is
-    // the one place that injects credentials, handles the 401 -> refresh ->
-    // retry-once dance and turns error statuses into `Error`s. Rate limiting
-    // and retries belong here too (planned), so keep other code from
-    // calling `reqwest` directly.
+    // Every call in this crate, typed or raw, goes through `execute` (or
+    // `execute_with`, for typed calls that read the whole body). It is the
+    // one place that paces requests under Dialpad's rate limits, injects
+    // credentials, handles the 401 -> refresh -> retry-once dance, retries
+    // per the `RetryPolicy` (see `retry.rs` for the rules) and turns error
+    // statuses into `Error`s. Keep other code from calling `reqwest`
+    // directly.
     // ------------------------------------------------------------------
     pub(crate) async fn execute(&self, spec: RequestSpec) -> Result<reqwest::Response> {
+        self.execute_with(spec, |resp| async move { Ok(resp) })
+            .await
+    }
+
+    /// Sends `spec` and hands a success response (any response, for raw
+    /// passthrough requests) to `finish`. A `finish` failure (the body
+    /// breaking off mid-read) counts as a transport error, so an idempotent
+    /// request is retried whole.
+    pub(crate) async fn execute_with<T, F, Fut>(&self, spec: RequestSpec, finish: F) -> Result<T>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, reqwest::Error>>,
+    {
         let url = self.url_for(&spec)?;
+        // Path only: never the host, the query (it may carry `apikey=`) or headers.
+        let path = spec.display_path();
+        let span = tracing::debug_span!("dialpad_request", method = %spec.method, path = %path);
+        self.run(spec, url, path, finish).instrument(span).await
+    }
+
+    async fn run<T, F, Fut>(
+        &self,
+        spec: RequestSpec,
+        url: Url,
+        path: String,
+        finish: F,
+    ) -> Result<T>
+    where
+        F: Fn(reqwest::Response) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, reqwest::Error>>,
+    {
+        let policy = &self.inner.retry;
+        let counters = &self.inner.counters;
+        let idempotent = is_idempotent(&spec.method);
         let mut token = match &spec.auth {
             AuthMode::Client => Some(
                 self.inner
@@ -232,29 +329,121 @@ impl Client {
             AuthMode::None => None,
         };
         let mut retried_auth = false;
+        let mut attempt: u32 = 0;
+        let mut waited = Duration::ZERO;
         loop {
-            let resp = self.send_once(&spec, &url, token.as_ref()).await?;
-            let status = resp.status();
-            tracing::debug!(method = %spec.method, path = %spec.display_path(), %status, "dialpad request");
+            attempt += 1;
+            self.pace(&spec.method, &path).await;
+            Counters::add(&counters.requests_sent, 1);
+            let failure = match self.send_once(&spec, &url, token.as_ref()).await {
+                Err(e) => Failure::Transport(e),
+                Ok(resp) => {
+                    let status = resp.status();
+                    tracing::debug!(%status, attempt, "dialpad response");
 
-            if status == reqwest::StatusCode::UNAUTHORIZED && !retried_auth {
-                if let (AuthMode::Client, Some(auth), Some(rejected)) =
-                    (&spec.auth, self.inner.auth.as_ref(), token.as_ref())
-                {
-                    if let Some(fresh) = auth.refresh_after_401(rejected).await? {
-                        retried_auth = true;
-                        token = Some(fresh);
-                        continue;
+                    if status == reqwest::StatusCode::UNAUTHORIZED && !retried_auth {
+                        if let (AuthMode::Client, Some(auth), Some(rejected)) =
+                            (&spec.auth, self.inner.auth.as_ref(), token.as_ref())
+                        {
+                            if let Some(fresh) = auth.refresh_after_401(rejected).await? {
+                                retried_auth = true;
+                                token = Some(fresh);
+                                // A refresh is not a retry: it does not use up an attempt.
+                                attempt -= 1;
+                                continue;
+                            }
+                        }
+                    }
+
+                    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                        Counters::add(&counters.throttled_429s, 1);
+                        let retry_after = parse_retry_after(resp.headers());
+                        Failure::Throttled(resp, retry_after)
+                    } else if status.is_server_error() {
+                        Failure::Server(resp)
+                    } else if spec.passthrough_status || status.is_success() {
+                        match finish(resp).await {
+                            Ok(v) => return Ok(v),
+                            Err(e) => Failure::Transport(Error::from(e)),
+                        }
+                    } else {
+                        return Err(error_from_response(resp).await);
                     }
                 }
-            }
+            };
 
-            if spec.passthrough_status || status.is_success() {
-                return Ok(resp);
+            let (retryable, wanted) = match &failure {
+                // Dialpad did not execute the request: safe for every method.
+                Failure::Throttled(_, retry_after) => {
+                    let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt));
+                    if let Some(limiter) = &self.inner.limiter {
+                        let held = limiter.penalize(&spec.method, &path, wait);
+                        tracing::info!(
+                            retry_after_ms = wait.as_millis() as u64,
+                            limit = held.as_deref().unwrap_or("none"),
+                            "Dialpad answered 429; holding back this limit"
+                        );
+                    }
+                    (true, wait)
+                }
+                Failure::Server(_) => (idempotent, policy.backoff(attempt)),
+                Failure::Transport(e) => (
+                    idempotent && transport_retryable(e),
+                    policy.backoff(attempt),
+                ),
+            };
+            let reason = failure.reason();
+            if retryable {
+                if let Some(delay) = policy.next_delay(attempt, waited, wanted) {
+                    tracing::info!(
+                        attempt,
+                        next_attempt = attempt + 1,
+                        reason = %reason,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying Dialpad request"
+                    );
+                    Counters::add(&counters.retries, 1);
+                    Counters::add(&counters.retry_wait_micros, delay.as_micros() as u64);
+                    // Drops (closes) a failed response before waiting.
+                    drop(failure);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    waited += delay;
+                    continue;
+                }
+                Counters::add(&counters.gave_up, 1);
+                tracing::info!(attempt, reason = %reason, "retry budget spent; returning the failure");
+            } else if !idempotent {
+                Counters::add(&counters.not_retried_unsafe, 1);
+                tracing::info!(
+                    reason = %reason,
+                    "not repeating a non-idempotent request whose outcome is unknown"
+                );
             }
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await?;
-            return Err(Error::from_response_parts(status, &headers, &body));
+            return match failure {
+                Failure::Transport(e) => Err(e),
+                Failure::Throttled(resp, _) | Failure::Server(resp) => {
+                    if spec.passthrough_status {
+                        finish(resp).await.map_err(Error::from)
+                    } else {
+                        Err(error_from_response(resp).await)
+                    }
+                }
+            };
+        }
+    }
+
+    /// Waits (async) for a slot under the rate limits, if pacing is on.
+    async fn pace(&self, method: &Method, path: &str) {
+        let Some(limiter) = &self.inner.limiter else {
+            return;
+        };
+        let r = limiter.acquire(method, path).await;
+        if !r.wait.is_zero() {
+            let counters = &self.inner.counters;
+            Counters::add(&counters.rate_limit_waits, 1);
+            Counters::add(&counters.rate_limit_wait_micros, r.wait.as_micros() as u64);
         }
     }
 
@@ -298,17 +487,50 @@ impl Client {
     /// Sends and decodes a JSON response.
     pub(crate) async fn json<T: DeserializeOwned>(&self, spec: RequestSpec) -> Result<T> {
         let path = spec.display_path();
-        let resp = self.execute(spec).await?;
-        let bytes = resp.bytes().await?;
+        let bytes = self.execute_with(spec, reqwest::Response::bytes).await?;
         decode(&path, &bytes)
     }
 
     /// Sends and ignores the (possibly empty) response body.
     pub(crate) async fn empty(&self, spec: RequestSpec) -> Result<()> {
-        let resp = self.execute(spec).await?;
         // Drain so the connection can be reused.
-        let _ = resp.bytes().await?;
+        self.execute_with(spec, reqwest::Response::bytes).await?;
         Ok(())
+    }
+}
+
+/// Why an attempt failed, keeping what is needed to return it.
+enum Failure {
+    /// 429, with `Retry-After`.
+    Throttled(reqwest::Response, Option<Duration>),
+    /// 5xx.
+    Server(reqwest::Response),
+    /// No (complete) response.
+    Transport(Error),
+}
+
+impl Failure {
+    fn reason(&self) -> String {
+        match self {
+            Failure::Throttled(r, _) | Failure::Server(r) => r.status().as_u16().to_string(),
+            Failure::Transport(e) => e.to_string(),
+        }
+    }
+}
+
+/// Transport failures worth retrying for an idempotent request: anything
+/// but a request that could not be built or a redirect loop.
+fn transport_retryable(e: &Error) -> bool {
+    matches!(e, Error::Transport(t) if !t.is_builder() && !t.is_redirect())
+}
+
+/// Reads an error response into an [`Error`].
+async fn error_from_response(resp: reqwest::Response) -> Error {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    match resp.bytes().await {
+        Ok(body) => Error::from_response_parts(status, &headers, &body),
+        Err(e) => Error::from(e),
     }
 }
 

@@ -210,7 +210,13 @@ async fn rate_limit_and_non_json_errors() {
         reply(200, r#"{"id":"not-a-number"}"#),
     ])
     .await;
-    let c = client(&url, Auth::api_key("k"));
+    // Single-shot: this test is about error mapping, not retries.
+    let c = Client::builder()
+        .base_url(BaseUrl::custom(&url).unwrap())
+        .auth(Auth::api_key("k"))
+        .retry_policy(crate::RetryPolicy::none())
+        .build()
+        .unwrap();
     let e = c.offices().get(1).await.unwrap_err();
     assert!(matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 3));
     let e = c.offices().get(1).await.unwrap_err();
