@@ -48,6 +48,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     // Anything after the JSON value (`{"a":1}}`) makes the body malformed, as in Dialpad.
-    de.end().map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
     Ok(value)
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::operations::Op;
 use crate::pagination::paginate;
 use crate::params::Params;
@@ -175,7 +176,7 @@ async fn list(State(sim): State<Sim>, _caller: Caller, params: Params) -> ApiRes
     Ok(reply(&paginate(items, &params)?))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(sim): State<Sim>,
     _caller: Caller,
     JsonBody(req): JsonBody<CreateContact>,
@@ -193,11 +194,12 @@ async fn create(
     }
     let id = db.next_id().to_string();
     let c = db.insert_contact(id, req);
+    sim.emit(&db, Event::Contact("Created", &c));
     Ok(reply(&c))
 }
 
 /// `PUT /contacts`: creates the shared contact `shared_uid_<uid>`, or replaces it if it exists.
-async fn create_with_uid(
+pub(crate) async fn create_with_uid(
     State(sim): State<Sim>,
     _caller: Caller,
     JsonBody(req): JsonBody<CreateContact>,
@@ -212,10 +214,12 @@ async fn create_with_uid(
         owner_id: None,
         ..req
     };
-    let c = sim
-        .db()
-        .write()
-        .insert_contact(format!("shared_uid_{uid}"), req);
+    let mut db = sim.db().write();
+    let id = format!("shared_uid_{uid}");
+    let existed = db.contacts.contains_key(&id);
+    let c = db.insert_contact(id, req);
+    let event = if existed { "Updated" } else { "Created" };
+    sim.emit(&db, Event::Contact(event, &c));
     Ok(reply(&c))
 }
 
@@ -231,7 +235,7 @@ async fn get_one(
         .ok_or_else(|| ApiError::not_found("Contact"))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(sim): State<Sim>,
     _caller: Caller,
     Path(id): Path<String>,
@@ -282,17 +286,22 @@ async fn update(
         c.trunk_group = req.trunk_group;
     }
     c.refresh_derived();
-    Ok(reply(&*c))
+    let c = c.clone();
+    sim.emit(&db, Event::Contact("Updated", &c));
+    Ok(reply(&c))
 }
 
 /// Dialpad answers a delete with the deleted contact.
-async fn delete(
+pub(crate) async fn delete(
     State(sim): State<Sim>,
     _caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Reply> {
-    let removed = sim.db().write().contacts.remove(&id);
-    removed
-        .map(|c| reply(&c))
-        .ok_or_else(|| ApiError::not_found("Contact"))
+    let mut db = sim.db().write();
+    let c = db
+        .contacts
+        .remove(&id)
+        .ok_or_else(|| ApiError::not_found("Contact"))?;
+    sim.emit(&db, Event::Contact("Deleted", &c));
+    Ok(reply(&c))
 }

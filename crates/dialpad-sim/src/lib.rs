@@ -20,6 +20,7 @@ mod config;
 mod contacts;
 mod control;
 mod error;
+mod events;
 mod faults;
 mod oauth;
 pub mod operations;
@@ -44,6 +45,7 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 pub use config::{OAuthClientConfig, SimConfig};
+pub use events::{Delivery, DeliveryPolicy};
 pub use operations::Op;
 pub use state::{AccessToken, Sim, Stats};
 

@@ -25,6 +25,7 @@ pub struct SimInner {
     pub stats: Mutex<Stats>,
     pub rate_limiter: crate::ratelimit::RateLimiter,
     pub faults: crate::faults::Faults,
+    pub events: crate::events::Hub,
 }
 
 impl Sim {
@@ -36,6 +37,7 @@ impl Sim {
             stats: Mutex::new(Stats::default()),
             rate_limiter: Default::default(),
             faults: Default::default(),
+            events: Default::default(),
         }))
     }
 
@@ -55,6 +57,7 @@ impl Sim {
     pub fn reset(&self, seed: u64) {
         *self.0.db.write() = crate::seed::build(seed, self.0.config.call_history);
         *self.0.stats.lock() = Stats::default();
+        self.0.events.clear();
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! A webhook is an endpoint (`hook_url` plus an optional JWT signing secret); event
 //! subscriptions of every type point at one through `endpoint_id` (the legacy `webhook_id` is
-//! accepted too) and embed it in their responses. Delivery of events is not done here.
+//! accepted too) and embed it in their responses. Events are delivered by `crate::events`.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -529,6 +529,9 @@ pub struct Subscription {
     pub status: Option<bool>,
     pub contact_type: Option<String>,
     pub agent_type: Option<String>,
+    /// Whoever created it (an API key holds every scope). Its scopes decide whether SMS events
+    /// carry the message text.
+    pub creator: Caller,
 }
 
 /// The response shape shared by every `*EventSubscriptionProto`.
@@ -814,6 +817,7 @@ async fn create_sub(
         } else {
             None
         },
+        creator: caller.clone(),
     };
     db.subscriptions.insert(id, sub);
     let view = db

@@ -8,6 +8,7 @@ use super::{external_party, Call, CallContact};
 use crate::body::JsonBody;
 use crate::contacts::check_e164;
 use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::pagination::paginate;
 use crate::params::Params;
 use crate::state::{Caller, Db, Sim};
@@ -218,6 +219,7 @@ pub(super) async fn ring(
         target_type: "user".to_owned(),
         office_id: user.office_id,
     };
+    sim.emit(&db, Event::Call(&call));
     db.calls.insert(id, call);
     Ok(reply(&RingCallReply { call_id: id }))
 }
@@ -252,6 +254,8 @@ pub(super) async fn hangup(
     call.event_timestamp = Some(now);
     call.duration = Some(call.date_connected.map_or(0, |c| (now - c).max(0)) as f64);
     call.total_duration = Some(call.date_started.map_or(0, |s| (now - s).max(0)) as f64);
+    let snapshot = call.clone();
+    sim.emit(&db, Event::Call(&snapshot));
     Ok(wire::empty())
 }
 
@@ -379,6 +383,8 @@ pub(super) async fn transfer(
     if let Some(s) = &req.transfer_state {
         call.state = s.clone();
     }
+    let snapshot = call.clone();
+    sim.emit(&db, Event::Call(&snapshot));
     Ok(reply(&TransferredCall {
         call_id: id,
         transferred_to_number: number,
@@ -438,6 +444,7 @@ pub(super) async fn add_participant(
         voicemail_share_link: None,
         ..base
     };
+    sim.emit(&db, Event::Call(&leg));
     db.calls.insert(leg_id, leg);
     Ok(reply(&RingCallReply { call_id: leg_id }))
 }

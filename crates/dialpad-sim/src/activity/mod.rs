@@ -2,7 +2,7 @@
 //! `/api/v2/transcripts`, `/api/v2/sms`).
 
 mod calls;
-mod sms;
+pub mod sms;
 mod transcripts;
 
 use axum::routing::{get, post, put};

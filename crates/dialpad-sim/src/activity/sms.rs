@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::body::JsonBody;
 use crate::contacts::check_e164;
 use crate::error::{ApiError, ApiResult};
+use crate::events::Event;
 use crate::state::{Caller, Sim};
 use crate::wire::{self, reply, Reply};
 
@@ -190,5 +191,125 @@ pub(super) async fn send(
         user_id: Some(user_id),
     };
     db.sms.insert(id, sms.clone());
+    sim.emit(
+        &db,
+        Event::Sms {
+            sms: &sms,
+            status_update: false,
+        },
+    );
+    drop(db);
+    tokio::spawn(settle(sim.clone(), id));
+    Ok(reply(&sms))
+}
+
+/// A moment after sending, the carrier accepts the message: `pending` becomes `success`, told
+/// to subscriptions that asked for status events (`status: true`).
+async fn settle(sim: Sim, id: i64) {
+    let delay = sim.delivery_policy().sms_status_delay_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    let mut db = sim.db().write();
+    let Some(sms) = db.sms.get_mut(&id) else {
+        return;
+    };
+    sms.message_status = "success".to_owned();
+    let sms = sms.clone();
+    sim.emit(
+        &db,
+        Event::Sms {
+            sms: &sms,
+            status_update: true,
+        },
+    );
+}
+
+#[derive(Deserialize)]
+pub struct InboundSms {
+    from_number: Option<String>,
+    /// The Dialpad number it was sent to (a user's or an office's); or name the user.
+    to_number: Option<String>,
+    #[serde(default, deserialize_with = "wire::flex::opt_i64")]
+    user_id: Option<i64>,
+    text: Option<String>,
+}
+
+/// `POST /_sim/sms/inbound`: someone outside texts a Dialpad number.
+pub async fn inbound(
+    State(sim): State<Sim>,
+    JsonBody(req): JsonBody<InboundSms>,
+) -> ApiResult<Reply> {
+    let from = req
+        .from_number
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::missing_field("from_number"))?;
+    check_e164("from_number", std::slice::from_ref(&from))?;
+    let text = req.text.unwrap_or_default();
+    let mut db = sim.db().write();
+    let to = req.to_number.map(|n| n.trim().to_owned());
+    let (target_id, target_type, to_number) = match (req.user_id, to) {
+        (Some(uid), to) => {
+            let u = db.user_card(uid).ok_or_else(|| {
+                ApiError::invalid_field("user_id", format!("no user with id {uid}"))
+            })?;
+            (uid, "user", to.or(u.phone))
+        }
+        (None, Some(n)) => {
+            let user = db
+                .users
+                .keys()
+                .filter_map(|id| db.user_card(*id))
+                .find(|c| c.phone.as_deref() == Some(n.as_str()));
+            let office = db
+                .offices
+                .keys()
+                .filter_map(|id| db.office_card(*id))
+                .find(|c| c.phone.as_deref() == Some(n.as_str()));
+            match (user, office) {
+                (Some(u), _) => (u.id, "user", Some(n)),
+                (None, Some(o)) => (o.id, "office", Some(n)),
+                _ => {
+                    return Err(ApiError::invalid_field(
+                        "to_number",
+                        format!("{n:?} is not a number of this company"),
+                    ))
+                }
+            }
+        }
+        (None, None) => {
+            let u = db
+                .users
+                .keys()
+                .next()
+                .and_then(|id| db.user_card(*id))
+                .ok_or_else(|| ApiError::missing_field("user_id"))?;
+            (u.id, "user", u.phone)
+        }
+    };
+    let contact_id = db.contact_for_number(&from).and_then(|c| c.id);
+    let id = db.next_id();
+    let sms = Sms {
+        id,
+        contact_id,
+        created_date: Some(wire::now_ms()),
+        device_type: None,
+        direction: "inbound".to_owned(),
+        from_number: Some(from),
+        message_delivery_result: None,
+        message_status: "success".to_owned(),
+        target_id: Some(target_id),
+        target_type: Some(target_type.to_owned()),
+        text: Some(text),
+        to_numbers: to_number.into_iter().collect(),
+        user_id: (target_type == "user").then_some(target_id),
+    };
+    db.sms.insert(id, sms.clone());
+    sim.emit(
+        &db,
+        Event::Sms {
+            sms: &sms,
+            status_update: false,
+        },
+    );
     Ok(reply(&sms))
 }

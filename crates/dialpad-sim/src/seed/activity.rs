@@ -308,7 +308,7 @@ fn seed_calls(
     }
 }
 
-fn transcript(
+pub(crate) fn transcript(
     db: &mut Db,
     call_id: i64,
     agent: &Card,

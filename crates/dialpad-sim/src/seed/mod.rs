@@ -1,7 +1,7 @@
 //! Deterministic seed data: `--seed N` always yields the same company, offices, users,
 //! contacts, call history with transcripts, and channels.
 
-mod activity;
+pub(crate) mod activity;
 mod org;
 
 use crate::state::Db;
