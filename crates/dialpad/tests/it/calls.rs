@@ -97,7 +97,7 @@ pub async fn scenario(t: &TestSim) {
         .await
         .unwrap();
     assert_eq!(by_target.len(), expected_target);
-    assert!(by_target.len() >= 1);
+    assert!(!by_target.is_empty());
 
     // Get a listed call: same object.
     let first = all[0].clone();
