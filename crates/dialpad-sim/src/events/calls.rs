@@ -211,7 +211,8 @@ pub async fn play_call(
     }
     let total = steps.last().map_or(0, |s| s.0);
     let now = wire::now_ms();
-    let t0 = now - (total as f64 * (1.0 - 1.0 / speed)) as i64;
+    // Slower than real time (speed < 1) keeps real timestamps rather than future ones.
+    let t0 = now - (total as f64 * (1.0 - 1.0 / speed)).max(0.0) as i64;
 
     let id = db.next_id();
     let contact = external_party(&db, &number);
