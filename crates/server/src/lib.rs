@@ -1,0 +1,1 @@
+//! The Dialpad connector HTTP server (being built).
