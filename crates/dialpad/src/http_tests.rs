@@ -210,11 +210,13 @@ async fn rate_limit_and_non_json_errors() {
         reply(200, r#"{"id":"not-a-number"}"#),
     ])
     .await;
-    // Single-shot: this test is about error mapping, not retries.
+    // Single-shot and unpaced: this test is about error mapping, not
+    // retries (nor the 3 s hold-back the 429 would impose on later calls).
     let c = Client::builder()
         .base_url(BaseUrl::custom(&url).unwrap())
         .auth(Auth::api_key("k"))
         .retry_policy(crate::RetryPolicy::none())
+        .no_rate_limit()
         .build()
         .unwrap();
     let e = c.offices().get(1).await.unwrap_err();

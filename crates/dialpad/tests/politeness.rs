@@ -2,6 +2,7 @@
 //! Dialpad's rate limits, retries of idempotent requests on 5xx, no repeated
 //! POSTs whose outcome is unknown, and `Retry-After` honoured.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dialpad::contacts::CreateContact;
@@ -218,4 +219,67 @@ async fn retry_after_is_honoured() {
         "{elapsed:?}"
     );
     assert_eq!(sim.stats().rate_limited, 2);
+}
+
+/// Serves `replies` (raw HTTP/1.1 status line + headers, empty body) one
+/// per connection and counts the requests.
+async fn scripted(replies: Vec<&'static str>) -> (String, std::sync::Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        for head in replies {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            seen.fetch_add(1, Ordering::SeqCst);
+            let body = "{}";
+            let resp = format!(
+                "{head}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            sock.write_all(resp.as_bytes()).await.unwrap();
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_backs_off_and_a_long_one_is_not_waited_for() {
+    let (url, count) = scripted(vec![
+        "HTTP/1.1 429 Too Many Requests",
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 120",
+    ])
+    .await;
+    let c = Client::builder()
+        .base_url(BaseUrl::custom(&url).unwrap())
+        .api_key("k".to_owned())
+        .no_rate_limit()
+        .retry_policy(quick_retries())
+        .build()
+        .unwrap();
+    // No Retry-After: jittered backoff, then success.
+    c.company().get().await.expect("retried after backoff");
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+    // Retry-After beyond the 30 s budget: returned at once, not slept on.
+    let started = Instant::now();
+    let e = c.company().get().await.unwrap_err();
+    assert!(
+        matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(120)),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+    let m = c.metrics();
+    assert_eq!((m.throttled_429s, m.retries, m.gave_up), (2, 1, 1));
 }
