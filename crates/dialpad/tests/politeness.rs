@@ -76,11 +76,16 @@ async fn burst_of_100_concurrent_requests_is_paced_without_429s() {
         ma.throttled_429s + mb.throttled_429s
     );
     assert_eq!(served(&sim, "GET /api/v2/company"), 100);
-    assert_eq!(stats.rate_limited, 0, "pacing should prevent every 429");
-    assert_eq!(ma.throttled_429s + mb.throttled_429s, 0);
-    assert_eq!(ma.retries + mb.retries, 0);
-    // A burst of 19, then 19/s: the other 81 were held back.
-    assert_eq!(ma.rate_limit_waits + mb.rate_limit_waits, 81);
+    // Pacing prevents 429s (0 in every run so far). A task descheduled for
+    // 100+ ms on a loaded machine could in theory bunch up with the next
+    // ones, so allow a stray 429 — it is retried, and never reaches the
+    // caller either way.
+    assert!(stats.rate_limited <= 2, "{} 429s", stats.rate_limited);
+    assert_eq!(ma.throttled_429s + mb.throttled_429s, stats.rate_limited);
+    // A burst of 19, then 19/s: the other 81 were held back (a few fewer if
+    // spawning the tasks took longer than one 53 ms interval).
+    let waits = ma.rate_limit_waits + mb.rate_limit_waits;
+    assert!((70..=81).contains(&waits), "{waits}");
     assert!(elapsed >= Duration::from_secs(4), "{elapsed:?}");
 }
 
