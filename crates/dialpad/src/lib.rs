@@ -57,7 +57,14 @@
 //!   unknown enum values (kept as `Unknown(String)`), and accept `int64`
 //!   values as JSON strings or numbers (see [`wire`]);
 //! - secrets are [`secrecy::SecretString`]s and never appear in `Debug`
-//!   output or errors.
+//!   output or errors;
+//! - requests are paced below Dialpad's published rate limits (20 req/s per
+//!   company plus each operation's own limit, at 95 % by default; see
+//!   [`RateLimits`], and share one [`RateLimiter`] between clients of the same
+//!   company); a 429 waits for `Retry-After` and is retried; GET/PUT/DELETE are
+//!   retried on 5xx and transport errors with bounded, jittered backoff
+//!   ([`RetryPolicy`]); a POST or PATCH whose outcome is unknown is never
+//!   repeated. [`Client::metrics`] counts what the client did.
 
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]

@@ -72,8 +72,9 @@ impl RawRequest {
         self
     }
 
-    /// Request body. It is kept in memory so it can be replayed once if the
-    /// token provider refreshes after a 401.
+    /// Request body. It is kept in memory so it can be re-sent when the token
+    /// provider refreshes after a 401, after a 429, and (for idempotent methods
+    /// only) on the retries the [`RetryPolicy`](crate::RetryPolicy) allows.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.spec.body = Some(body.into());
         self
