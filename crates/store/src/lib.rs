@@ -8,6 +8,7 @@
 //! ciphertext for rotation); our own API secret keys and session tokens are stored as SHA-256
 //! hashes (they are high-entropy random strings, so a fast hash is the right tool).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,6 +34,31 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+mod common;
+mod crypto;
+mod sqlite;
+
+pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV};
+pub use sqlite::SqliteStore;
+
+/// Opens the store named by `database_url`: `sqlite:path`, `sqlite://path` or
+/// `sqlite::memory:` for SQLite (WAL, created if missing, foreign keys on, 5 s busy timeout);
+/// `postgres://…` or `postgresql://…` for PostgreSQL. Does not migrate: call
+/// [`Store::migrate`].
+pub async fn connect(database_url: &str, cipher: Cipher) -> Result<Arc<dyn Store>> {
+    let scheme = database_url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        "sqlite" => Ok(Arc::new(SqliteStore::connect(database_url, cipher).await?)),
+        _ => Err(StoreError::Config(
+            "database URL must start with sqlite: or postgres://".into(),
+        )),
+    }
+}
 
 /// Where a connection stands (the contract's `status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -166,7 +192,11 @@ pub trait Store: Send + Sync + 'static {
     // --- connections
     /// `Conflict` if the (connector_id, owner_id) pair exists.
     async fn insert_connection(&self, new: NewConnection) -> Result<Connection>;
-    async fn get_connection(&self, connector_id: &str, owner_id: &str) -> Result<Option<Connection>>;
+    async fn get_connection(
+        &self,
+        connector_id: &str,
+        owner_id: &str,
+    ) -> Result<Option<Connection>>;
     /// Writes operations, scopes, missing_scopes and status; bumps `updated_at`.
     async fn update_connection(&self, connection: &Connection) -> Result<Connection>;
     /// Deletes the connection and everything bound to it (credentials, sessions, states).
@@ -182,7 +212,11 @@ pub trait Store: Send + Sync + 'static {
     // --- credentials (sealed at rest)
     async fn get_credentials(&self, connection_id: &str) -> Result<Option<StoredCredentials>>;
     /// Replaces the credentials (new version).
-    async fn put_credentials(&self, connection_id: &str, credentials: &Credentials) -> Result<StoredCredentials>;
+    async fn put_credentials(
+        &self,
+        connection_id: &str,
+        credentials: &Credentials,
+    ) -> Result<StoredCredentials>;
     async fn delete_credentials(&self, connection_id: &str) -> Result<()>;
     /// Runs `f` while holding this connection's refresh lock, which is exclusive across every
     /// task of this process and, on PostgreSQL, across every server instance sharing the

@@ -1,0 +1,313 @@
+//! Pieces shared by both backends: random tokens and ids, hashing, the credentials blob, list
+//! columns, cursors and the in-process refresh locks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{Cipher, Sealed};
+use crate::{ConnectionStatus, Credentials, Result, StoreError};
+
+/// `n` random bytes, base64url without padding.
+pub(crate) fn random_token(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rand::rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// A random id with a readable prefix (`con_…`, `key_…`): 16 random bytes in hex.
+pub(crate) fn random_id(prefix: &str) -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    let mut s = String::with_capacity(prefix.len() + 33);
+    s.push_str(prefix);
+    s.push('_');
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+/// SHA-256 in lowercase hex.
+pub(crate) fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A new API secret key: `sk_` and 32 random bytes (base64url, 43 characters).
+pub(crate) fn new_api_key() -> (SecretString, String, String) {
+    let key = format!("sk_{}", random_token(32));
+    let prefix = key[..8].to_string();
+    let hash = sha256_hex(&key);
+    (SecretString::from(key), prefix, hash)
+}
+
+/// Now, truncated to microseconds (what both backends keep), so values read back compare equal.
+pub(crate) fn now() -> DateTime<Utc> {
+    truncate_micros(Utc::now())
+}
+
+pub(crate) fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+pub(crate) fn status_str(s: ConnectionStatus) -> &'static str {
+    match s {
+        ConnectionStatus::Unauthorized => "unauthorized",
+        ConnectionStatus::AwaitingAuthorization => "awaitingAuthorization",
+        ConnectionStatus::Authorized => "authorized",
+        ConnectionStatus::RefreshFailed => "refreshFailed",
+    }
+}
+
+pub(crate) fn parse_status(s: &str) -> Result<ConnectionStatus> {
+    Ok(match s {
+        "unauthorized" => ConnectionStatus::Unauthorized,
+        "awaitingAuthorization" => ConnectionStatus::AwaitingAuthorization,
+        "authorized" => ConnectionStatus::Authorized,
+        "refreshFailed" => ConnectionStatus::RefreshFailed,
+        other => {
+            return Err(StoreError::Database(format!(
+                "unknown connection status {other:?}"
+            )))
+        }
+    })
+}
+
+pub(crate) fn list_to_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn list_from_json(s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad list column: {e}")))
+}
+
+/// Cursors are the creation sequence number, base64url-wrapped so callers treat them as
+/// opaque. A malformed cursor is `NotFound` (it points nowhere).
+pub(crate) fn encode_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("c{seq}"))
+}
+
+pub(crate) fn decode_cursor(c: &str) -> Result<i64> {
+    URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix('c').and_then(|n| n.parse().ok()))
+        .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn clamp_limit(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000))
+}
+
+pub(crate) fn credentials_kind(c: &Credentials) -> &'static str {
+    match c {
+        Credentials::OAuth { .. } => "oauth",
+        Credentials::ApiKey { .. } => "api_key",
+    }
+}
+
+pub(crate) fn credentials_expires_at(c: &Credentials) -> Option<DateTime<Utc>> {
+    match c {
+        Credentials::OAuth { expires_at, .. } => expires_at.map(truncate_micros),
+        Credentials::ApiKey { .. } => None,
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Blob {
+    Oauth {
+        access_token: String,
+        refresh_token: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+    },
+    ApiKey {
+        api_key: String,
+    },
+}
+
+fn credentials_aad(connection_id: &str) -> Vec<u8> {
+    format!("dpc/credentials/{connection_id}").into_bytes()
+}
+
+/// Seals the whole credentials value (one JSON blob) bound to its connection.
+pub(crate) fn seal_credentials(
+    cipher: &Cipher,
+    connection_id: &str,
+    c: &Credentials,
+) -> Result<Sealed> {
+    let blob = match c {
+        Credentials::OAuth {
+            access_token,
+            refresh_token,
+            expires_at,
+        } => Blob::Oauth {
+            access_token: access_token.expose_secret().to_string(),
+            refresh_token: refresh_token
+                .as_ref()
+                .map(|r| r.expose_secret().to_string()),
+            expires_at: expires_at.map(truncate_micros),
+        },
+        Credentials::ApiKey { api_key } => Blob::ApiKey {
+            api_key: api_key.expose_secret().to_string(),
+        },
+    };
+    let json = serde_json::to_vec(&blob)
+        .map_err(|_| StoreError::Crypto("credentials (encoding)".into()))?;
+    cipher.seal(&json, &credentials_aad(connection_id))
+}
+
+pub(crate) fn open_credentials(
+    cipher: &Cipher,
+    connection_id: &str,
+    sealed: &Sealed,
+) -> Result<Credentials> {
+    let what = "credentials";
+    let json = cipher.open(sealed, &credentials_aad(connection_id), what)?;
+    let blob: Blob = serde_json::from_slice(&json)
+        .map_err(|_| StoreError::Crypto(format!("{what} (bad content)")))?;
+    Ok(match blob {
+        Blob::Oauth {
+            access_token,
+            refresh_token,
+            expires_at,
+        } => Credentials::OAuth {
+            access_token: SecretString::from(access_token),
+            refresh_token: refresh_token.map(SecretString::from),
+            expires_at,
+        },
+        Blob::ApiKey { api_key } => Credentials::ApiKey {
+            api_key: SecretString::from(api_key),
+        },
+    })
+}
+
+fn pkce_aad(state_hash: &str) -> Vec<u8> {
+    format!("dpc/oauth_state/{state_hash}/pkce_verifier").into_bytes()
+}
+
+pub(crate) fn seal_pkce(
+    cipher: &Cipher,
+    state_hash: &str,
+    verifier: &SecretString,
+) -> Result<Sealed> {
+    cipher.seal(verifier.expose_secret().as_bytes(), &pkce_aad(state_hash))
+}
+
+pub(crate) fn open_pkce(
+    cipher: &Cipher,
+    state_hash: &str,
+    sealed: &Sealed,
+) -> Result<SecretString> {
+    let what = "PKCE verifier";
+    let b = cipher.open(sealed, &pkce_aad(state_hash), what)?;
+    String::from_utf8(b)
+        .map(SecretString::from)
+        .map_err(|_| StoreError::Crypto(format!("{what} (bad content)")))
+}
+
+/// Per-connection async mutexes so the tasks of one process queue in memory before touching
+/// the database. Entries are removed when nobody holds or waits for them.
+#[derive(Default)]
+pub(crate) struct LockMap {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+pub(crate) struct LockEntry<'a> {
+    map: &'a LockMap,
+    key: String,
+    mutex: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl LockMap {
+    pub(crate) fn entry(&self, key: &str) -> LockEntry<'_> {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mutex = m.entry(key.to_string()).or_default().clone();
+        LockEntry {
+            map: self,
+            key: key.to_string(),
+            mutex: Some(mutex),
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
+}
+
+impl LockEntry<'_> {
+    pub(crate) fn mutex(&self) -> &tokio::sync::Mutex<()> {
+        self.mutex.as_deref().expect("present until drop")
+    }
+}
+
+impl Drop for LockEntry<'_> {
+    fn drop(&mut self) {
+        let mut m = self.map.map.lock().unwrap_or_else(|p| p.into_inner());
+        drop(self.mutex.take());
+        if let Some(e) = m.get(&self.key) {
+            // Only the map holds it: nobody is using or waiting on this lock.
+            if Arc::strong_count(e) == 1 {
+                m.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Maps database errors; unique violations become `Conflict`, foreign key violations
+/// `NotFound`. sqlx's error text names the statement problem, not bound values.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        match d.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => return StoreError::Conflict,
+            sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::NotFound,
+            _ => {}
+        }
+    }
+    StoreError::Database(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        assert!(matches!(decode_cursor("zz!"), Err(StoreError::NotFound)));
+    }
+
+    #[test]
+    fn api_key_shape() {
+        let (k, prefix, hash) = new_api_key();
+        let k = k.expose_secret();
+        assert!(k.starts_with("sk_") && k.len() == 46, "{}", k.len());
+        assert!(k.starts_with(&prefix));
+        assert_eq!(hash, sha256_hex(k));
+        assert_eq!(hash.len(), 64);
+    }
+
+    #[tokio::test]
+    async fn lock_map_cleans_up() {
+        let m = LockMap::default();
+        {
+            let e = m.entry("a");
+            let _g = e.mutex().lock().await;
+            let e2 = m.entry("a");
+            assert!(e2.mutex().try_lock().is_err());
+            assert_eq!(m.len(), 1);
+        }
+        assert_eq!(m.len(), 0);
+    }
+}

@@ -1,0 +1,911 @@
+//! One conformance suite, run against every backend: SQLite always (a fresh temp file per
+//! test), PostgreSQL when `TEST_DATABASE_URL` is set (a fresh `dpc_test_<random>` database per
+//! test, created through that admin URL and dropped afterwards; set-but-unreachable fails).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dpc_store::{
+    connect, Cipher, ConnectionStatus, Credentials, LockedRefreshError, NewConnection, OAuthState,
+    RefreshDecision, RefreshFn, Session, Store, StoreError, StoredCredentials,
+};
+use futures::FutureExt as _;
+use secrecy::{ExposeSecret as _, SecretString};
+
+// ---------------------------------------------------------------- harness
+
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        _dir: tempfile::TempDir,
+    },
+    Postgres,
+}
+
+struct TestDb {
+    url: String,
+    backend: Backend,
+    key: String,
+}
+
+impl TestDb {
+    fn cipher(&self) -> Cipher {
+        Cipher::from_base64(&self.key, &[]).unwrap()
+    }
+
+    /// A new store (its own pool) on this database, migrated, with the test's key.
+    async fn store(&self) -> Arc<dyn Store> {
+        self.store_with(self.cipher()).await
+    }
+
+    async fn store_with(&self, cipher: Cipher) -> Arc<dyn Store> {
+        let s = connect(&self.url, cipher).await.expect("connect");
+        s.migrate().await.expect("migrate");
+        s
+    }
+}
+
+async fn with_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let url = format!("sqlite://{}", path.display());
+    test(TestDb {
+        url,
+        backend: Backend::Sqlite { path, _dir: dir },
+        key: Cipher::generate_key_base64(),
+    })
+    .await
+}
+
+async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL conformance skipped");
+        return;
+    };
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+    let name = format!(
+        "dpc_test_{}",
+        Cipher::generate_key_base64()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    let db = TestDb {
+        url: url.to_string(),
+        backend: Backend::Postgres,
+        key: Cipher::generate_key_base64(),
+    };
+    let outcome = std::panic::AssertUnwindSafe(test(db)).catch_unwind().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop test database");
+    admin.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::with_sqlite(super::$name).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::with_postgres(super::$name).await
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrate_is_idempotent,
+    connections_crud_and_conflict,
+    list_connections_paginates_to_the_end,
+    credentials_round_trip_and_versions,
+    wrong_key_fails_and_old_key_in_ring_opens,
+    delete_connection_cascades,
+    api_keys_create_verify_list_revoke,
+    sessions_create_get_delete_and_expiry,
+    oauth_state_single_use_and_expiry,
+    refresh_lock_50_tasks_one_replace,
+    refresh_lock_two_pools_one_replace,
+    refresh_error_writes_nothing,
+    purge_expired_respects_grace,
+    secrets_are_not_stored_in_plaintext,
+);
+
+// ---------------------------------------------------------------- helpers
+
+fn new_conn(connector: &str, owner: &str) -> NewConnection {
+    NewConnection {
+        connector_id: connector.into(),
+        owner_id: owner.into(),
+        operations: vec!["call::list".into(), "sms::send".into()],
+    }
+}
+
+fn secs(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap()
+}
+
+fn oauth(access: &str, refresh: Option<&str>, expires_at: Option<DateTime<Utc>>) -> Credentials {
+    Credentials::OAuth {
+        access_token: SecretString::from(access.to_string()),
+        refresh_token: refresh.map(|r| SecretString::from(r.to_string())),
+        expires_at,
+    }
+}
+
+fn access_of(c: &StoredCredentials) -> String {
+    match &c.credentials {
+        Credentials::OAuth { access_token, .. } => access_token.expose_secret().to_string(),
+        Credentials::ApiKey { api_key } => api_key.expose_secret().to_string(),
+    }
+}
+
+fn refresh_fn<F, Fut>(f: F) -> RefreshFn
+where
+    F: FnOnce(Option<StoredCredentials>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<RefreshDecision, dpc_store::RefreshError>> + Send + 'static,
+{
+    Box::new(move |cur| f(cur).boxed())
+}
+
+fn state(connector: &str, owner: &str, verifier: &str, expires_at: DateTime<Utc>) -> OAuthState {
+    OAuthState {
+        connector_id: connector.into(),
+        owner_id: owner.into(),
+        pkce_verifier: SecretString::from(verifier.to_string()),
+        redirect_url: Some("https://app.example/back".into()),
+        scopes: vec!["calls:list".into(), "offline_access".into()],
+        expires_at,
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+async fn migrate_is_idempotent(db: TestDb) {
+    let s = db.store().await;
+    s.migrate().await.unwrap();
+    s.migrate().await.unwrap();
+}
+
+async fn connections_crud_and_conflict(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "alice")).await.unwrap();
+    assert!(!c.id.is_empty());
+    assert_eq!(c.status, ConnectionStatus::Unauthorized);
+    assert_eq!(c.operations, vec!["call::list", "sms::send"]);
+    assert!(c.scopes.is_empty() && c.missing_scopes.is_empty());
+    assert_eq!(
+        s.get_connection("app", "alice").await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(s.get_connection("app", "bob").await.unwrap(), None);
+    assert_eq!(s.get_connection("other", "alice").await.unwrap(), None);
+
+    assert!(matches!(
+        s.insert_connection(new_conn("app", "alice")).await,
+        Err(StoreError::Conflict)
+    ));
+    // Same owner, other app: fine.
+    let other = s
+        .insert_connection(new_conn("other", "alice"))
+        .await
+        .unwrap();
+    assert_ne!(other.id, c.id);
+
+    let mut changed = c.clone();
+    changed.status = ConnectionStatus::Authorized;
+    changed.scopes = vec!["calls:list".into(), "offline_access".into()];
+    changed.missing_scopes = vec!["message_content_export".into()];
+    changed.operations = vec!["call::list".into()];
+    let updated = s.update_connection(&changed).await.unwrap();
+    assert_eq!(updated.status, ConnectionStatus::Authorized);
+    assert_eq!(updated.scopes, changed.scopes);
+    assert_eq!(updated.missing_scopes, changed.missing_scopes);
+    assert_eq!(updated.operations, changed.operations);
+    assert_eq!(updated.created_at, c.created_at);
+    assert!(updated.updated_at >= c.updated_at);
+    assert_eq!(
+        s.get_connection("app", "alice").await.unwrap(),
+        Some(updated.clone())
+    );
+
+    let mut ghost = updated.clone();
+    ghost.id = "con_missing".into();
+    assert!(matches!(
+        s.update_connection(&ghost).await,
+        Err(StoreError::NotFound)
+    ));
+
+    s.delete_connection("app", "alice").await.unwrap();
+    assert_eq!(s.get_connection("app", "alice").await.unwrap(), None);
+    assert!(matches!(
+        s.delete_connection("app", "alice").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.get_connection("other", "alice").await.unwrap().is_some());
+    // The pair is free again.
+    s.insert_connection(new_conn("app", "alice")).await.unwrap();
+}
+
+async fn list_connections_paginates_to_the_end(db: TestDb) {
+    let s = db.store().await;
+    let mut a_ids = Vec::new();
+    for i in 0..7 {
+        a_ids.push(
+            s.insert_connection(new_conn("a", &format!("owner{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+        if i < 5 {
+            s.insert_connection(new_conn("b", &format!("owner{i}")))
+                .await
+                .unwrap();
+        }
+    }
+    // Connector a, pages of 3: 3 + 3 + 1, in creation order, then no cursor.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let (page, next) = s
+            .list_connections(Some("a"), cursor.as_deref(), 3)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.len() <= 3);
+        assert!(page.iter().all(|c| c.connector_id == "a"));
+        seen.extend(page.into_iter().map(|c| c.id));
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, a_ids);
+
+    // Exact multiple: 5 in pages of 5 is one page with no next.
+    let (page, next) = s.list_connections(Some("b"), None, 5).await.unwrap();
+    assert_eq!((page.len(), next), (5, None));
+    // All connectors.
+    let (page, next) = s.list_connections(None, None, 100).await.unwrap();
+    assert_eq!((page.len(), next), (12, None));
+    // Unknown connector: empty.
+    assert_eq!(
+        s.list_connections(Some("zzz"), None, 10).await.unwrap(),
+        (vec![], None)
+    );
+    // Garbage cursor.
+    assert!(matches!(
+        s.list_connections(None, Some("%%garbage"), 10).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn credentials_round_trip_and_versions(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "alice")).await.unwrap();
+    assert!(s.get_credentials(&c.id).await.unwrap().is_none());
+
+    let exp = secs(Utc::now()) + chrono::Duration::hours(1);
+    let v1 = s
+        .put_credentials(&c.id, &oauth("access-1", Some("refresh-1"), Some(exp)))
+        .await
+        .unwrap();
+    assert_eq!(v1.version, 1);
+    let got = s.get_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!(got.version, 1);
+    match &got.credentials {
+        Credentials::OAuth {
+            access_token,
+            refresh_token,
+            expires_at,
+        } => {
+            assert_eq!(access_token.expose_secret(), "access-1");
+            assert_eq!(refresh_token.as_ref().unwrap().expose_secret(), "refresh-1");
+            assert_eq!(*expires_at, Some(exp));
+        }
+        other => panic!("wrong kind {other:?}"),
+    }
+    // Debug never shows secrets.
+    assert!(!format!("{got:?}").contains("access-1"));
+
+    let v2 = s
+        .put_credentials(&c.id, &oauth("access-2", None, None))
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let v3 = s
+        .put_credentials(
+            &c.id,
+            &Credentials::ApiKey {
+                api_key: SecretString::from("dialpad-api-key".to_string()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(v3.version, 3);
+    let got = s.get_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!(got.version, 3);
+    assert!(
+        matches!(&got.credentials, Credentials::ApiKey { api_key } if api_key.expose_secret() == "dialpad-api-key")
+    );
+
+    s.delete_credentials(&c.id).await.unwrap();
+    assert!(s.get_credentials(&c.id).await.unwrap().is_none());
+    s.delete_credentials(&c.id).await.unwrap();
+
+    // No connection, no credentials.
+    assert!(matches!(
+        s.put_credentials("con_missing", &oauth("x", None, None))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn wrong_key_fails_and_old_key_in_ring_opens(db: TestDb) {
+    let old_key = db.key.clone();
+    let s_old = db.store().await;
+    let c = s_old
+        .insert_connection(new_conn("app", "alice"))
+        .await
+        .unwrap();
+    s_old
+        .put_credentials(&c.id, &oauth("sealed-with-old", Some("r"), None))
+        .await
+        .unwrap();
+    let st = s_old
+        .create_oauth_state(&state(
+            "app",
+            "alice",
+            "verifier-old",
+            Utc::now() + chrono::Duration::minutes(5),
+        ))
+        .await
+        .unwrap();
+
+    // A different key alone cannot open them.
+    let new_key = Cipher::generate_key_base64();
+    let s_wrong = db
+        .store_with(Cipher::from_base64(&new_key, &[]).unwrap())
+        .await;
+    assert!(matches!(
+        s_wrong.get_credentials(&c.id).await,
+        Err(StoreError::Crypto(_))
+    ));
+
+    // The new key with the old one in the ring opens old rows...
+    let s_rotated = db
+        .store_with(Cipher::from_base64(&new_key, &[&old_key]).unwrap())
+        .await;
+    let got = s_rotated.get_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!(access_of(&got), "sealed-with-old");
+    let taken = s_rotated.take_oauth_state(&st).await.unwrap().unwrap();
+    assert_eq!(taken.pkce_verifier.expose_secret(), "verifier-old");
+
+    // ...and writes with the new key: the old key alone no longer opens them.
+    s_rotated
+        .put_credentials(&c.id, &oauth("sealed-with-new", None, None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s_old.get_credentials(&c.id).await,
+        Err(StoreError::Crypto(_))
+    ));
+    assert_eq!(
+        access_of(&s_wrong.get_credentials(&c.id).await.unwrap().unwrap()),
+        "sealed-with-new"
+    );
+
+    // The error names what failed, not the secret.
+    let e = s_old.get_credentials(&c.id).await.unwrap_err().to_string();
+    assert!(!e.contains("sealed-with-new"), "{e}");
+}
+
+async fn delete_connection_cascades(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "alice")).await.unwrap();
+    let keep = s.insert_connection(new_conn("app", "bob")).await.unwrap();
+    s.put_credentials(&c.id, &oauth("a", None, None))
+        .await
+        .unwrap();
+    s.put_credentials(&keep.id, &oauth("b", None, None))
+        .await
+        .unwrap();
+    let later = Utc::now() + chrono::Duration::hours(1);
+    let session = |owner: &str| Session {
+        connector_id: "app".into(),
+        owner_id: owner.into(),
+        operations: vec!["call::list".into()],
+        expires_at: later,
+    };
+    let tok = s.create_session(&session("alice")).await.unwrap();
+    let tok_bob = s.create_session(&session("bob")).await.unwrap();
+    let st = s
+        .create_oauth_state(&state("app", "alice", "v", later))
+        .await
+        .unwrap();
+    let st_bob = s
+        .create_oauth_state(&state("app", "bob", "v", later))
+        .await
+        .unwrap();
+
+    s.delete_connection("app", "alice").await.unwrap();
+    assert!(s.get_credentials(&c.id).await.unwrap().is_none());
+    assert!(s.get_session(tok.expose_secret()).await.unwrap().is_none());
+    assert!(s.take_oauth_state(&st).await.unwrap().is_none());
+    // Bob's are untouched.
+    assert!(s.get_credentials(&keep.id).await.unwrap().is_some());
+    assert!(s
+        .get_session(tok_bob.expose_secret())
+        .await
+        .unwrap()
+        .is_some());
+    assert!(s.take_oauth_state(&st_bob).await.unwrap().is_some());
+}
+
+async fn api_keys_create_verify_list_revoke(db: TestDb) {
+    let s = db.store().await;
+    let (k1, p1) = s.create_api_key("ci").await.unwrap();
+    let (k2, p2) = s.create_api_key("laptop").await.unwrap();
+    for (rec, plain) in [(&k1, &p1), (&k2, &p2)] {
+        let p = plain.expose_secret();
+        assert!(p.starts_with("sk_") && p.len() >= 3 + 43, "{}", p.len());
+        assert!(p.starts_with(&rec.prefix) && rec.prefix.len() < p.len());
+        assert!(rec.revoked_at.is_none());
+        assert_eq!(s.verify_api_key(p).await.unwrap().as_ref(), Some(rec));
+    }
+    assert_ne!(p1.expose_secret(), p2.expose_secret());
+    assert_eq!(s.verify_api_key("sk_nope").await.unwrap(), None);
+    assert_eq!(s.verify_api_key("").await.unwrap(), None);
+    let list = s.list_api_keys().await.unwrap();
+    assert_eq!(list, vec![k1.clone(), k2.clone()]);
+
+    s.revoke_api_key(&k1.id).await.unwrap();
+    assert_eq!(s.verify_api_key(p1.expose_secret()).await.unwrap(), None);
+    assert!(s
+        .verify_api_key(p2.expose_secret())
+        .await
+        .unwrap()
+        .is_some());
+    s.revoke_api_key("laptop").await.unwrap();
+    assert_eq!(s.verify_api_key(p2.expose_secret()).await.unwrap(), None);
+    assert!(matches!(
+        s.revoke_api_key("laptop").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.revoke_api_key("nobody").await,
+        Err(StoreError::NotFound)
+    ));
+    let list = s.list_api_keys().await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|k| k.revoked_at.is_some()));
+}
+
+async fn sessions_create_get_delete_and_expiry(db: TestDb) {
+    let s = db.store().await;
+    let live = Session {
+        connector_id: "app".into(),
+        owner_id: "alice".into(),
+        operations: vec!["call::list".into(), "sms::send".into()],
+        expires_at: secs(Utc::now()) + chrono::Duration::minutes(30),
+    };
+    let t1 = s.create_session(&live).await.unwrap();
+    assert!(t1.expose_secret().len() >= 40);
+    assert_eq!(
+        s.get_session(t1.expose_secret()).await.unwrap(),
+        Some(live.clone())
+    );
+    let expired = Session {
+        expires_at: secs(Utc::now()) - chrono::Duration::minutes(1),
+        ..live.clone()
+    };
+    let t2 = s.create_session(&expired).await.unwrap();
+    assert_ne!(t1.expose_secret(), t2.expose_secret());
+    // Expired sessions are returned (the caller says SESSION::EXPIRED).
+    assert_eq!(
+        s.get_session(t2.expose_secret()).await.unwrap(),
+        Some(expired)
+    );
+    assert_eq!(s.get_session("not-a-token").await.unwrap(), None);
+    s.delete_session(t1.expose_secret()).await.unwrap();
+    assert_eq!(s.get_session(t1.expose_secret()).await.unwrap(), None);
+    s.delete_session(t1.expose_secret()).await.unwrap();
+}
+
+async fn oauth_state_single_use_and_expiry(db: TestDb) {
+    let s = db.store().await;
+    let exp = secs(Utc::now()) + chrono::Duration::minutes(10);
+    let want = state("app", "alice", "pkce-verifier-123", exp);
+    let st = s.create_oauth_state(&want).await.unwrap();
+    assert!(
+        st.len() >= 43
+            && st
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "{st}"
+    );
+    let got = s.take_oauth_state(&st).await.unwrap().unwrap();
+    assert_eq!(got.connector_id, "app");
+    assert_eq!(got.owner_id, "alice");
+    assert_eq!(got.pkce_verifier.expose_secret(), "pkce-verifier-123");
+    assert_eq!(got.redirect_url, want.redirect_url);
+    assert_eq!(got.scopes, want.scopes);
+    assert_eq!(got.expires_at, exp);
+    assert!(
+        s.take_oauth_state(&st).await.unwrap().is_none(),
+        "single use"
+    );
+
+    let no_redirect = OAuthState {
+        redirect_url: None,
+        ..state("app", "bob", "v", exp)
+    };
+    let st = s.create_oauth_state(&no_redirect).await.unwrap();
+    assert_eq!(
+        s.take_oauth_state(&st).await.unwrap().unwrap().redirect_url,
+        None
+    );
+
+    let st = s
+        .create_oauth_state(&state(
+            "app",
+            "alice",
+            "v",
+            Utc::now() - chrono::Duration::seconds(1),
+        ))
+        .await
+        .unwrap();
+    assert!(s.take_oauth_state(&st).await.unwrap().is_none(), "expired");
+    assert!(s.take_oauth_state("never-issued").await.unwrap().is_none());
+
+    // Concurrent takes of one state: exactly one wins.
+    let st = s.create_oauth_state(&want).await.unwrap();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let s = s.clone();
+            let st = st.clone();
+            tokio::spawn(async move { s.take_oauth_state(&st).await.unwrap().is_some() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+/// Each task does what the server does: under the lock, refresh only if the credentials are
+/// still the ones it saw as expired (same version); otherwise keep what someone else wrote.
+async fn contend(stores: Vec<Arc<dyn Store>>, connection_id: String, tasks_per_store: usize) {
+    let replaces = Arc::new(AtomicUsize::new(0));
+    let start_version = stores[0]
+        .get_credentials(&connection_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let mut handles = Vec::new();
+    for (si, store) in stores.iter().enumerate() {
+        for i in 0..tasks_per_store {
+            let store = store.clone();
+            let id = connection_id.clone();
+            let replaces = replaces.clone();
+            handles.push(tokio::spawn(async move {
+                let f = refresh_fn(move |cur: Option<StoredCredentials>| async move {
+                    let cur = cur.expect("credentials exist");
+                    if cur.version == start_version {
+                        // The "HTTP call" to Dialpad, while the lock is held.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        replaces.fetch_add(1, Ordering::SeqCst);
+                        Ok(RefreshDecision::Replace(oauth(
+                            &format!("new-{si}-{i}"),
+                            Some("r2"),
+                            None,
+                        )))
+                    } else {
+                        Ok(RefreshDecision::Keep)
+                    }
+                });
+                store.with_refresh_lock(&id, f).await.unwrap()
+            }));
+        }
+    }
+    let mut results = Vec::new();
+    for h in handles {
+        results.push(h.await.unwrap());
+    }
+    assert_eq!(replaces.load(Ordering::SeqCst), 1, "exactly one refresh");
+    let final_creds = stores[0]
+        .get_credentials(&connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(final_creds.version, start_version + 1);
+    for r in &results {
+        assert_eq!(r.version, final_creds.version);
+        assert_eq!(access_of(r), access_of(&final_creds));
+    }
+}
+
+async fn refresh_lock_50_tasks_one_replace(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "alice")).await.unwrap();
+    s.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
+        .await
+        .unwrap();
+    contend(vec![s], c.id, 50).await;
+}
+
+async fn refresh_lock_two_pools_one_replace(db: TestDb) {
+    // Two stores, two pools: like two server instances sharing the database.
+    let a = db.store().await;
+    let b = db.store().await;
+    let c = a.insert_connection(new_conn("app", "alice")).await.unwrap();
+    a.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
+        .await
+        .unwrap();
+    contend(vec![a, b], c.id, 25).await;
+}
+
+async fn refresh_error_writes_nothing(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "alice")).await.unwrap();
+
+    // No credentials yet: the closure sees None; Keep has nothing to return.
+    let r = s
+        .with_refresh_lock(
+            &c.id,
+            refresh_fn(|cur| async move {
+                assert!(cur.is_none());
+                Ok(RefreshDecision::Keep)
+            }),
+        )
+        .await;
+    assert!(matches!(
+        r,
+        Err(LockedRefreshError::Store(StoreError::NotFound))
+    ));
+    // Replace from nothing creates version 1.
+    let r = s
+        .with_refresh_lock(
+            &c.id,
+            refresh_fn(|_| async { Ok(RefreshDecision::Replace(oauth("first", None, None))) }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.version, 1);
+
+    // The closure fails: its error comes back and nothing is written.
+    let r = s
+        .with_refresh_lock(&c.id, refresh_fn(|_| async { Err("invalid_grant".into()) }))
+        .await;
+    match r {
+        Err(LockedRefreshError::Refresh(e)) => assert_eq!(e.to_string(), "invalid_grant"),
+        other => panic!("expected Refresh error, got {:?}", other.map(|c| c.version)),
+    }
+    let cur = s.get_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!((cur.version, access_of(&cur)), (1, "first".to_string()));
+
+    // Keep returns the current ones untouched.
+    let kept = s
+        .with_refresh_lock(&c.id, refresh_fn(|_| async { Ok(RefreshDecision::Keep) }))
+        .await
+        .unwrap();
+    assert_eq!((kept.version, access_of(&kept)), (1, "first".to_string()));
+
+    // The lock is released after an error: another call goes through at once.
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        s.with_refresh_lock(
+            &c.id,
+            refresh_fn(|_| async { Ok(RefreshDecision::Replace(oauth("second", None, None))) }),
+        ),
+    )
+    .await
+    .expect("lock released")
+    .unwrap();
+    assert_eq!(r.version, 2);
+}
+
+async fn purge_expired_respects_grace(db: TestDb) {
+    let s = db.store().await;
+    let now = Utc::now();
+    let mk = |exp: DateTime<Utc>| Session {
+        connector_id: "app".into(),
+        owner_id: "alice".into(),
+        operations: vec![],
+        expires_at: exp,
+    };
+    let long_ago = s
+        .create_session(&mk(now - chrono::Duration::hours(2)))
+        .await
+        .unwrap();
+    let just_now = s
+        .create_session(&mk(now - chrono::Duration::minutes(1)))
+        .await
+        .unwrap();
+    let live = s
+        .create_session(&mk(now + chrono::Duration::hours(1)))
+        .await
+        .unwrap();
+    let st_old = s
+        .create_oauth_state(&state("app", "a", "v", now - chrono::Duration::hours(2)))
+        .await
+        .unwrap();
+    let st_recent = s
+        .create_oauth_state(&state("app", "a", "v", now - chrono::Duration::minutes(1)))
+        .await
+        .unwrap();
+    let st_live = s
+        .create_oauth_state(&state("app", "a", "v", now + chrono::Duration::hours(1)))
+        .await
+        .unwrap();
+
+    assert_eq!(s.purge_expired(Duration::from_secs(3600)).await.unwrap(), 2);
+    assert!(s
+        .get_session(long_ago.expose_secret())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .get_session(just_now.expose_secret())
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(s.purge_expired(Duration::ZERO).await.unwrap(), 2);
+    assert!(s
+        .get_session(just_now.expose_secret())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.get_session(live.expose_secret()).await.unwrap().is_some());
+    assert!(s.take_oauth_state(&st_old).await.unwrap().is_none());
+    assert!(s.take_oauth_state(&st_recent).await.unwrap().is_none());
+    assert!(s.take_oauth_state(&st_live).await.unwrap().is_some());
+    assert_eq!(s.purge_expired(Duration::ZERO).await.unwrap(), 0);
+    // A huge grace purges nothing and does not overflow.
+    assert_eq!(
+        s.purge_expired(Duration::from_secs(u64::MAX))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn secrets_are_not_stored_in_plaintext(db: TestDb) {
+    let s = db.store().await;
+    let c = s
+        .insert_connection(new_conn("app-visible-marker", "alice"))
+        .await
+        .unwrap();
+    let c2 = s
+        .insert_connection(new_conn("app-visible-marker", "bob"))
+        .await
+        .unwrap();
+    let access = "ACCESSTOKENMARKER0123456789";
+    let refresh = "REFRESHTOKENMARKER0123456789";
+    let dialpad_key = "DIALPADAPIKEYMARKER0123456789";
+    let verifier = "PKCEVERIFIERMARKER0123456789";
+    s.put_credentials(&c.id, &oauth(access, Some(refresh), None))
+        .await
+        .unwrap();
+    s.put_credentials(
+        &c2.id,
+        &Credentials::ApiKey {
+            api_key: SecretString::from(dialpad_key.to_string()),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, sk) = s.create_api_key("ci").await.unwrap();
+    let session = s
+        .create_session(&Session {
+            connector_id: "app-visible-marker".into(),
+            owner_id: "alice".into(),
+            operations: vec![],
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    let st = s
+        .create_oauth_state(&state(
+            "app-visible-marker",
+            "alice",
+            verifier,
+            Utc::now() + chrono::Duration::hours(1),
+        ))
+        .await
+        .unwrap();
+    let secrets = [
+        access,
+        refresh,
+        dialpad_key,
+        verifier,
+        sk.expose_secret(),
+        session.expose_secret(),
+        &st,
+    ];
+
+    let raw: Vec<u8> = match &db.backend {
+        Backend::Sqlite { path, .. } => {
+            let mut all = Vec::new();
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                if let Ok(bytes) = std::fs::read(&p) {
+                    all.extend(bytes);
+                }
+            }
+            all
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            let mut all = String::new();
+            for table in [
+                "connections",
+                "credentials",
+                "api_keys",
+                "sessions",
+                "oauth_states",
+            ] {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("SELECT t::text FROM {table} t"))
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                for (r,) in rows {
+                    all.push_str(&r);
+                    all.push('\n');
+                }
+            }
+            pool.close().await;
+            all.into_bytes()
+        }
+    };
+    let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        contains("app-visible-marker"),
+        "sanity: the raw data is readable"
+    );
+    for secret in secrets {
+        assert!(!contains(secret), "a secret is stored in plaintext");
+    }
+}
