@@ -1,1 +1,232 @@
-//! The Dialpad connector HTTP server (being built).
+//! The Dialpad connector's HTTP server: the Morph-compatible connection API, the OAuth connect
+//! flow (hosted connect page, callback), token refresh and the authenticated Dialpad proxy.
+//!
+//! Start it with [`run`] (connects the store from the configuration) or [`run_with_store`]
+//! (tests pass their own store); both take an already bound listener so tests can bind
+//! `127.0.0.1:0`.
+//!
+//! Request path: `auth` (secret key or session token) → a handler in `connections`,
+//! `authorization`, `connect_page` or `proxy` → the store (`dpc_store::Store`) and, for Dialpad,
+//! one cached `dialpad::Client` per connection whose token provider (`tokens`) refreshes.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod authorization;
+pub mod config;
+pub mod connect_page;
+pub mod connections;
+pub mod error;
+pub mod operations;
+pub mod proxy;
+pub mod tokens;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post, put};
+use axum::{Json, Router};
+use dpc_store::Store;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+pub use config::{Config, ConfigError};
+pub use error::{ApiError, ApiResult};
+
+/// Largest request body accepted (larger: 413 `REQUEST::TOO_LARGE`).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Most Dialpad clients (one per connection) kept in memory.
+pub const CLIENT_CACHE_CAPACITY: usize = 10_000;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] dpc_store::StoreError),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("Dialpad client: {0}")]
+    Dialpad(#[from] dialpad::Error),
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub oauth: tokens::OAuthApp,
+    pub clients: tokens::ClientCache,
+    pub http: reqwest::Client,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
+        config.check_for_serve()?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| dialpad::Error::Config(format!("cannot build HTTP client: {e}")))?;
+        let token_client = dialpad::Client::builder()
+            .base_url(config.dialpad_base_url.clone())
+            .http_client(http.clone())
+            .build()?;
+        let oauth = tokens::OAuthApp {
+            client_id: config.dialpad_client_id.clone().unwrap_or_default(),
+            client_secret: config
+                .dialpad_client_secret
+                .clone()
+                .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
+            token_client,
+        };
+        Ok(AppState(Arc::new(Inner {
+            config,
+            store,
+            oauth,
+            clients: tokens::ClientCache::new(CLIENT_CACHE_CAPACITY),
+            http,
+        })))
+    }
+
+    /// The cached Dialpad client of a connection.
+    pub fn dialpad_client(&self, connection: &dpc_store::Connection) -> ApiResult<dialpad::Client> {
+        self.clients
+            .get_or_insert(&connection.id, || {
+                let tokens = tokens::ConnectionTokens::new(
+                    self.store.clone(),
+                    self.oauth.clone(),
+                    &connection.id,
+                    &connection.connector_id,
+                    &connection.owner_id,
+                );
+                tokens::connection_client(&self.config.dialpad_base_url, self.http.clone(), tokens)
+            })
+            .map_err(ApiError::internal)
+    }
+}
+
+/// The router with every route and the JSON fallbacks.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/connections", get(connections::list))
+        .route(
+            "/v1/connections/{connector_id}/{owner_id}",
+            post(connections::create)
+                .get(connections::retrieve)
+                .patch(connections::update)
+                .delete(connections::delete),
+        )
+        .route(
+            "/v1/connections/{connector_id}/{owner_id}/authorization",
+            post(authorization::authorize),
+        )
+        .route(
+            "/v1/connections/{connector_id}/{owner_id}/sessions",
+            post(connections::create_session),
+        )
+        .route(
+            "/v1/connections/{connector_id}/{owner_id}/api-key",
+            put(connections::put_api_key),
+        )
+        .route(
+            "/v1/s/connection",
+            get(connections::session_retrieve).delete(connections::session_delete),
+        )
+        .route(
+            "/v1/s/connection/authorization",
+            post(authorization::session_authorize),
+        )
+        .route("/v1/s/connector", get(connections::session_connector))
+        .route("/v1/connectors/{connector_id}", get(connections::connector))
+        .route("/v1/proxy/{*path}", any(proxy::proxy))
+        .route("/oauth/callback", get(authorization::callback))
+        .route("/connect", get(connect_page::page))
+        .route("/connect/authorize", post(connect_page::start))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    match state.store.list_connections(None, None, 1).await {
+        Ok(_) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVER::NOT_READY",
+                "the database is not reachable",
+            )
+            .into_response()
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "REQUEST::NOT_FOUND", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "REQUEST::METHOD_NOT_ALLOWED",
+        "method not allowed on this route",
+    )
+}
+
+/// Connects the store named by the configuration, applies its migrations and serves.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    config.check_for_serve()?;
+    let store = connect_store(&config).await?;
+    run_with_store(config, store, listener, shutdown).await
+}
+
+/// Connects and migrates the store named by the configuration.
+pub async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
+    let cipher = config.cipher()?;
+    let store = dpc_store::connect(config.database_url.expose_secret(), cipher).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Serves with an already connected store until `shutdown` resolves (in-flight requests finish).
+pub async fn run_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = AppState::new(config, store)?;
+    let app = router(state);
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "dialpad-connector listening");
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Who is calling: the app's server with a secret key (`x-api-secret: sk_…` or
+//! `Authorization: Bearer sk_…`; Morph's `x-api-key` public key is accepted and ignored), or its
+//! front end with a session token (`x-session-token`) on the `/v1/s/…` routes.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use dpc_store::ApiKeyRecord;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub const API_SECRET_HEADER: &str = "x-api-secret";
+pub const SESSION_HEADER: &str = "x-session-token";
+pub const CONNECTOR_HEADER: &str = "x-connector-id";
+pub const OWNER_HEADER: &str = "x-owner-id";
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn presented_secret(headers: &HeaderMap) -> Option<&str> {
+    header(headers, API_SECRET_HEADER).or_else(|| {
+        header(headers, "authorization").and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .map(str::trim)
+        })
+    })
+}
+
+async fn verify(state: &AppState, headers: &HeaderMap) -> Result<ApiKeyRecord, ApiError> {
+    let Some(secret) = presented_secret(headers) else {
+        return Err(ApiError::invalid_api_key());
+    };
+    match state.store.verify_api_key(secret).await? {
+        Some(rec) => Ok(rec),
+        None => Err(ApiError::invalid_api_key()),
+    }
+}
+
+/// A verified API secret key.
+#[derive(Debug)]
+pub struct ApiKeyAuth(pub ApiKeyRecord);
+
+impl FromRequestParts<AppState> for ApiKeyAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        verify(state, &parts.headers).await.map(ApiKeyAuth)
+    }
+}
+
+/// The connection named by `x-connector-id` + `x-owner-id`.
+#[derive(Debug, Clone)]
+pub struct ConnectionIds {
+    pub connector_id: String,
+    pub owner_id: String,
+}
+
+pub fn connection_headers(headers: &HeaderMap) -> Result<ConnectionIds, ApiError> {
+    let connector_id = header(headers, CONNECTOR_HEADER)
+        .ok_or_else(|| ApiError::invalid("the `x-connector-id` header is required"))?;
+    let owner_id = header(headers, OWNER_HEADER)
+        .ok_or_else(|| ApiError::invalid("the `x-owner-id` header is required"))?;
+    Ok(ConnectionIds {
+        connector_id: connector_id.to_owned(),
+        owner_id: owner_id.to_owned(),
+    })
+}
+
+/// The caller of a `/v1/s/…` route: a front end with a session token, or (as Morph's SDK does
+/// for `retrieve` with a secret key) the app's server with a secret key and connection headers.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub connector_id: String,
+    pub owner_id: String,
+    /// The session's operations; `None` for a secret-key caller (no restriction).
+    pub operations: Option<Vec<String>>,
+}
+
+impl FromRequestParts<AppState> for SessionAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(token) = header(&parts.headers, SESSION_HEADER) {
+            return session_from_token(state, token).await;
+        }
+        if presented_secret(&parts.headers).is_some() {
+            verify(state, &parts.headers).await?;
+            let ids = connection_headers(&parts.headers)?;
+            return Ok(SessionAuth {
+                connector_id: ids.connector_id,
+                owner_id: ids.owner_id,
+                operations: None,
+            });
+        }
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "SESSION::INVALID",
+            "missing `x-session-token` header",
+        ))
+    }
+}
+
+/// Looks a session token up: unknown → `SESSION::INVALID`, past its expiry → `SESSION::EXPIRED`.
+pub async fn session_from_token(state: &AppState, token: &str) -> Result<SessionAuth, ApiError> {
+    let Some(session) = state.store.get_session(token).await? else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "SESSION::INVALID",
+            "unknown session token",
+        ));
+    };
+    if session.expires_at <= Utc::now() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "SESSION::EXPIRED",
+            "the session has expired: create a new one",
+        ));
+    }
+    Ok(SessionAuth {
+        connector_id: session.connector_id,
+        owner_id: session.owner_id,
+        operations: Some(session.operations),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn secret_from_either_header() {
+        let mut h = HeaderMap::new();
+        assert!(presented_secret(&h).is_none());
+        h.insert("authorization", HeaderValue::from_static("Bearer sk_abc"));
+        assert_eq!(presented_secret(&h), Some("sk_abc"));
+        h.insert("x-api-secret", HeaderValue::from_static("sk_def"));
+        assert_eq!(presented_secret(&h), Some("sk_def"));
+    }
+}

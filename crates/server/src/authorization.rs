@@ -1,0 +1,443 @@
+//! Authorization: the `authorizationUrl` on Dialpad (scopes of the connection's operations plus
+//! `offline_access`, a single-use expiring `state`, PKCE S256), the hosted-page variant
+//! (`mode=connect`), the OAuth callback and the `CONNECTION::MISSING_PERMISSION` answer.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use chrono::Utc;
+use dialpad::oauth::{AuthorizationCodeGrant, AuthorizeParams, Pkce};
+use dpc_store::{Connection, ConnectionStatus, Credentials, OAuthState, Session};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{ApiKeyAuth, SessionAuth};
+use crate::connect_page::{result_page, Outcome};
+use crate::connections::{load, validated_operations};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::operations::{self, Operation};
+use crate::tokens;
+use crate::AppState;
+
+/// How long a pending authorization (`state`) stays valid.
+pub const STATE_TTL_SECS: i64 = 600;
+/// Lifetime of the session made for `mode=connect`.
+pub const CONNECT_SESSION_SECS: i64 = 3600;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeQuery {
+    redirect_url: Option<String>,
+    mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeBody {
+    /// Extra Dialpad scopes to ask for besides the operations' own.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// Accepted for Morph compatibility; Dialpad has no connection settings.
+    #[serde(default)]
+    #[allow(dead_code)]
+    settings: Option<Value>,
+}
+
+/// Scopes the connection's operations (plus `extra`) need, with `offline_access`.
+pub fn wanted_scopes(conn: &Connection, extra: &[String]) -> BTreeSet<String> {
+    let mut s = operations::scopes_for(&conn.operations);
+    s.extend(extra.iter().cloned());
+    s
+}
+
+/// True when the connection has credentials and was granted every scope in `wanted`.
+async fn nothing_missing(
+    state: &AppState,
+    conn: &Connection,
+    wanted: &BTreeSet<String>,
+) -> ApiResult<bool> {
+    if conn.status != ConnectionStatus::Authorized {
+        return Ok(false);
+    }
+    let Some(creds) = state.store.get_credentials(&conn.id).await? else {
+        return Ok(false);
+    };
+    if matches!(creds.credentials, Credentials::ApiKey { .. }) {
+        return Ok(true);
+    }
+    Ok(wanted
+        .iter()
+        .all(|s| conn.scopes.contains(s) && !conn.missing_scopes.contains(s)))
+}
+
+/// A fresh Dialpad authorization URL for `conn` asking for `scopes`.
+pub async fn authorization_url(
+    state: &AppState,
+    conn: &Connection,
+    scopes: &BTreeSet<String>,
+    redirect_url: Option<String>,
+) -> ApiResult<String> {
+    let pkce = Pkce::generate();
+    let scopes: Vec<String> = scopes.iter().cloned().collect();
+    let st = state
+        .store
+        .create_oauth_state(&OAuthState {
+            connector_id: conn.connector_id.clone(),
+            owner_id: conn.owner_id.clone(),
+            pkce_verifier: pkce.verifier.clone(),
+            redirect_url,
+            scopes: scopes.clone(),
+            expires_at: Utc::now() + chrono::Duration::seconds(STATE_TTL_SECS),
+        })
+        .await?;
+    let url = dialpad::oauth::authorize_url(
+        &state.config.dialpad_base_url,
+        &AuthorizeParams {
+            client_id: state.oauth.client_id.clone(),
+            redirect_uri: state.config.redirect_uri(),
+            scope: Some(scopes.join(" ")),
+            state: Some(st),
+            code_challenge: Some(pkce.challenge),
+        },
+    )
+    .map_err(ApiError::internal)?;
+    Ok(url.to_string())
+}
+
+/// `CONNECTION::MISSING_PERMISSION` for `op` on `conn`, with a fresh authorization URL that asks
+/// for the connection's scopes plus the operation's.
+pub async fn missing_permission(
+    state: &AppState,
+    conn: &Connection,
+    op: &Operation,
+    missing: &[String],
+) -> ApiError {
+    let required: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
+    let wanted = wanted_scopes(conn, &required);
+    let url = match authorization_url(state, conn, &wanted, None).await {
+        Ok(u) => Some(u),
+        Err(e) => {
+            tracing::warn!(code = e.code, "could not prepare an authorization URL");
+            None
+        }
+    };
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "CONNECTION::MISSING_PERMISSION",
+        format!(
+            "the connection was not granted the Dialpad scope(s) {} needed for {}: authorize again",
+            missing.join(", "),
+            op.id
+        ),
+    )
+    .with_details(json!({
+        "operation": op.id,
+        "requiredScopes": required,
+        "missingScopes": missing,
+        "authorizationUrl": url,
+    }))
+}
+
+fn check_redirect_url(u: &Option<String>) -> ApiResult<()> {
+    if let Some(u) = u {
+        let ok = url::Url::parse(u)
+            .map(|p| matches!(p.scheme(), "http" | "https"))
+            .unwrap_or(false);
+        if !ok {
+            return Err(ApiError::invalid("redirectUrl must be an absolute http(s) URL")
+                .with_details(json!({"field": "redirectUrl"})));
+        }
+    }
+    Ok(())
+}
+
+async fn authorize_inner(
+    state: &AppState,
+    mut conn: Connection,
+    session_ops: Option<Vec<String>>,
+    q: AuthorizeQuery,
+    body: AuthorizeBody,
+) -> ApiResult<Json<Value>> {
+    check_redirect_url(&q.redirect_url)?;
+    let mode = q.mode.as_deref().unwrap_or("direct");
+    if mode != "direct" && mode != "connect" {
+        return Err(ApiError::invalid("mode must be `connect` or `direct`")
+            .with_details(json!({"field": "mode"})));
+    }
+    // A session may bring operations the connection does not have yet: they join it.
+    if let Some(ops) = session_ops {
+        let before = conn.operations.len();
+        for op in ops {
+            if !conn.operations.contains(&op) {
+                conn.operations.push(op);
+            }
+        }
+        if conn.operations.len() != before {
+            conn = state.store.update_connection(&conn).await?;
+        }
+    }
+    let extra = body.scopes.unwrap_or_default();
+    let wanted = wanted_scopes(&conn, &extra);
+    let mut answer = json!({
+        "object": "connectionAuthorization",
+        "connectorId": conn.connector_id,
+        "ownerId": conn.owner_id,
+        "scopes": wanted,
+    });
+    if nothing_missing(state, &conn, &wanted).await? {
+        answer["status"] = json!("authorized");
+        return Ok(Json(answer));
+    }
+    let url = if mode == "connect" {
+        let token = state
+            .store
+            .create_session(&Session {
+                connector_id: conn.connector_id.clone(),
+                owner_id: conn.owner_id.clone(),
+                operations: conn.operations.clone(),
+                expires_at: Utc::now() + chrono::Duration::seconds(CONNECT_SESSION_SECS),
+            })
+            .await?;
+        let mut u = url::Url::parse(&format!("{}/connect", state.config.public_base()))
+            .map_err(ApiError::internal)?;
+        u.query_pairs_mut()
+            .append_pair("session", token.expose_secret());
+        if let Some(r) = &q.redirect_url {
+            u.query_pairs_mut().append_pair("redirectUrl", r);
+        }
+        u.to_string()
+    } else {
+        authorization_url(state, &conn, &wanted, q.redirect_url.clone()).await?
+    };
+    if conn.status != ConnectionStatus::Authorized {
+        conn.status = ConnectionStatus::AwaitingAuthorization;
+        state.store.update_connection(&conn).await?;
+    }
+    answer["status"] = json!("awaitingAuthorization");
+    answer["authorizationUrl"] = json!(url);
+    Ok(Json(answer))
+}
+
+/// `POST /v1/connections/{c}/{o}/authorization?redirectUrl=&mode=connect|direct`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<AuthorizeQuery>,
+    ApiJson(body): ApiJson<AuthorizeBody>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &connector_id, &owner_id).await?;
+    authorize_inner(&state, conn, None, q, body).await
+}
+
+/// `POST /v1/s/connection/authorization` (session twin).
+pub async fn session_authorize(
+    State(state): State<AppState>,
+    auth: SessionAuth,
+    ApiQuery(q): ApiQuery<AuthorizeQuery>,
+    ApiJson(body): ApiJson<AuthorizeBody>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &auth.connector_id, &auth.owner_id).await?;
+    let ops = match auth.operations {
+        Some(ops) => Some(validated_operations(&ops)?),
+        None => None,
+    };
+    authorize_inner(&state, conn, ops, q, body).await
+}
+
+/// The hosted page's Connect button: a fresh Dialpad URL for the session's connection.
+pub async fn url_for_session(
+    state: &AppState,
+    auth: &SessionAuth,
+    redirect_url: Option<String>,
+) -> ApiResult<String> {
+    check_redirect_url(&redirect_url)?;
+    let mut conn = load(state, &auth.connector_id, &auth.owner_id).await?;
+    if let Some(ops) = &auth.operations {
+        let before = conn.operations.len();
+        for op in validated_operations(ops)? {
+            if !conn.operations.contains(&op) {
+                conn.operations.push(op);
+            }
+        }
+        if conn.operations.len() != before {
+            conn = state.store.update_connection(&conn).await?;
+        }
+    }
+    let wanted = wanted_scopes(&conn, &[]);
+    authorization_url(state, &conn, &wanted, redirect_url).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Where the browser goes after the callback: the app's `redirectUrl` with the outcome in the
+/// query, or our own small result page.
+fn finish(target: Option<&str>, conn_ids: (&str, &str), outcome: Outcome) -> Response {
+    if let Some(Ok(mut url)) = target.map(url::Url::parse) {
+        {
+            let mut q = url.query_pairs_mut();
+            match &outcome {
+                Outcome::Connected => {
+                    q.append_pair("status", "authorized");
+                }
+                Outcome::Failed { code, .. } => {
+                    q.append_pair("status", "error");
+                    q.append_pair("error", code);
+                }
+            }
+            q.append_pair("connectorId", conn_ids.0);
+            q.append_pair("ownerId", conn_ids.1);
+        }
+        return Redirect::to(url.as_str()).into_response();
+    }
+    let status = match &outcome {
+        Outcome::Connected => StatusCode::OK,
+        Outcome::Failed { status, .. } => *status,
+    };
+    (status, result_page(&outcome)).into_response()
+}
+
+fn invalid_state() -> Response {
+    let outcome = Outcome::Failed {
+        status: StatusCode::BAD_REQUEST,
+        code: "OAUTH::INVALID_STATE".into(),
+        message: "This authorization link is unknown, was already used or has expired. Start again from the app.".into(),
+    };
+    (StatusCode::BAD_REQUEST, result_page(&outcome)).into_response()
+}
+
+/// `GET /oauth/callback?code=&state=` (or `error=access_denied`).
+pub async fn callback(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(axum::extract::Query(q)) = query else {
+        return invalid_state();
+    };
+    let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
+        return invalid_state();
+    };
+    let pending = match state.store.take_oauth_state(raw_state).await {
+        Ok(Some(p)) if p.expires_at > Utc::now() => p,
+        Ok(_) => return invalid_state(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let (connector_id, owner_id) = (pending.connector_id.clone(), pending.owner_id.clone());
+    let ids = (connector_id.as_str(), owner_id.as_str());
+    let redirect_owned = pending.redirect_url.clone();
+    let redirect = redirect_owned.as_deref();
+    let conn = match state
+        .store
+        .get_connection(&pending.connector_id, &pending.owner_id)
+        .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let outcome = Outcome::Failed {
+                status: StatusCode::NOT_FOUND,
+                code: "CONNECTION::NOT_FOUND".into(),
+                message: "The connection was deleted while authorization was in progress.".into(),
+            };
+            return finish(redirect, ids, outcome);
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if let Some(err) = q.error.as_deref() {
+        if conn.status == ConnectionStatus::AwaitingAuthorization {
+            let mut c = conn.clone();
+            c.status = ConnectionStatus::Unauthorized;
+            if let Err(e) = state.store.update_connection(&c).await {
+                tracing::warn!(error = %e, "could not reset the connection status");
+            }
+        }
+        let code = if err == "access_denied" {
+            "OAUTH::ACCESS_DENIED".to_owned()
+        } else {
+            "OAUTH::ERROR".to_owned()
+        };
+        let outcome = Outcome::Failed {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: if err == "access_denied" {
+                "Access was not granted.".into()
+            } else {
+                format!("Dialpad answered with an error ({err}).")
+            },
+        };
+        return finish(redirect, ids, outcome);
+    }
+    let Some(code) = q.code.filter(|c| !c.is_empty()) else {
+        return invalid_state();
+    };
+    match complete(&state, conn, pending, SecretString::from(code)).await {
+        Ok(()) => finish(redirect, ids, Outcome::Connected),
+        Err(e) => {
+            let outcome = Outcome::Failed {
+                status: e.status,
+                code: e.code.to_owned(),
+                message: e.message,
+            };
+            finish(redirect, ids, outcome)
+        }
+    }
+}
+
+/// Exchanges the code and stores the credentials; the connection becomes `authorized` with the
+/// scopes asked for (Dialpad's token response does not list them).
+async fn complete(
+    state: &AppState,
+    mut conn: Connection,
+    pending: OAuthState,
+    code: SecretString,
+) -> ApiResult<()> {
+    let grant = AuthorizationCodeGrant {
+        code,
+        redirect_uri: Some(state.config.redirect_uri()),
+        client_id: Some(state.oauth.client_id.clone()),
+        client_secret: Some(state.oauth.client_secret.clone()),
+        code_verifier: Some(pending.pkce_verifier.clone()),
+    };
+    let tokens = state
+        .oauth
+        .token_client
+        .oauth()
+        .exchange_code(&grant)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "code exchange failed");
+            match e {
+                dialpad::Error::Transport(_) => ApiError::upstream_unavailable(),
+                _ => ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "OAUTH::EXCHANGE_FAILED",
+                    "Dialpad did not accept the authorization code. Please try again.",
+                ),
+            }
+        })?;
+    state
+        .store
+        .put_credentials(
+            &conn.id,
+            &Credentials::OAuth {
+                access_token: tokens.access_token,
+                refresh_token: tokens.refresh_token,
+                expires_at: tokens::expires_at(tokens.expires_in),
+            },
+        )
+        .await?;
+    state.clients.invalidate(&conn.id);
+    conn.status = ConnectionStatus::Authorized;
+    conn.missing_scopes.retain(|m| !pending.scopes.contains(m));
+    conn.scopes = pending.scopes;
+    state.store.update_connection(&conn).await?;
+    Ok(())
+}

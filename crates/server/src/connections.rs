@@ -1,0 +1,384 @@
+//! Connection routes (Morph-compatible): create, retrieve, update operations, delete, list,
+//! sessions, API-key credentials, and the session (`/v1/s/…`) twins.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, SecondsFormat, Utc};
+use dpc_store::{Connection, ConnectionStatus, Credentials, NewConnection, Session};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{ApiKeyAuth, SessionAuth};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::operations::{self, CONNECTOR_ID};
+use crate::AppState;
+
+/// Default and longest session lifetimes.
+pub const SESSION_DEFAULT_SECS: i64 = 3600;
+pub const SESSION_MAX_SECS: i64 = 7 * 24 * 3600;
+pub const SESSION_MIN_SECS: i64 = 60;
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The contract's connection object.
+pub fn connection_json(c: &Connection) -> Value {
+    json!({
+        "object": "connection",
+        "connectorId": c.connector_id,
+        "ownerId": c.owner_id,
+        "operations": c.operations,
+        "status": c.status,
+        "scopes": c.scopes,
+        "missingScopes": c.missing_scopes,
+        "createdAt": ts(c.created_at),
+        "updatedAt": ts(c.updated_at),
+    })
+}
+
+/// The connector object Morph's SDK reads (`getConnector`).
+pub fn connector_json() -> Value {
+    json!({
+        "object": "connector",
+        "id": CONNECTOR_ID,
+        "name": "Dialpad",
+        "settings": [],
+        "operations": operations::CATALOG.iter().map(|o| o.id).collect::<Vec<_>>(),
+    })
+}
+
+/// Only `dialpad` is served; owner ids are the app's, 1 to 255 characters.
+pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
+    if connector_id != CONNECTOR_ID {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "CONNECTOR::NOT_FOUND",
+            format!("unknown connector `{connector_id}` (this server serves `{CONNECTOR_ID}`)"),
+        ));
+    }
+    if owner_id.is_empty() || owner_id.len() > 255 {
+        return Err(ApiError::invalid("ownerId must be 1 to 255 characters"));
+    }
+    Ok(())
+}
+
+pub async fn load(state: &AppState, connector_id: &str, owner_id: &str) -> ApiResult<Connection> {
+    check_ids(connector_id, owner_id)?;
+    state
+        .store
+        .get_connection(connector_id, owner_id)
+        .await?
+        .ok_or_else(|| ApiError::connection_not_found(connector_id, owner_id))
+}
+
+/// Validates operation ids against the catalog (400 listing the unknown ones).
+pub fn validated_operations(ids: &[String]) -> ApiResult<Vec<String>> {
+    operations::validate(ids).map_err(|unknown| {
+        ApiError::invalid(format!("unknown operation(s): {}", unknown.join(", "))).with_details(
+            json!({
+                "unknownOperations": unknown,
+                "hint": "GET /v1/connectors/dialpad lists the supported operations",
+            }),
+        )
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationsBody {
+    #[serde(default)]
+    pub operations: Option<Vec<String>>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<OperationsBody>,
+) -> ApiResult<Response> {
+    check_ids(&connector_id, &owner_id)?;
+    let operations = validated_operations(&body.operations.unwrap_or_default())?;
+    let conn = state
+        .store
+        .insert_connection(NewConnection {
+            connector_id: connector_id.clone(),
+            owner_id: owner_id.clone(),
+            operations,
+        })
+        .await
+        .map_err(|e| match e {
+            dpc_store::StoreError::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "CONNECTION::ALREADY_EXISTS",
+                format!("a connection for `{connector_id}` and `{owner_id}` exists already"),
+            ),
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(connection_json(&conn))).into_response())
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &connector_id, &owner_id).await?;
+    Ok(Json(connection_json(&conn)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<OperationsBody>,
+) -> ApiResult<Json<Value>> {
+    let mut conn = load(&state, &connector_id, &owner_id).await?;
+    if let Some(ops) = body.operations {
+        conn.operations = validated_operations(&ops)?;
+    }
+    let conn = state.store.update_connection(&conn).await?;
+    Ok(Json(connection_json(&conn)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &connector_id, &owner_id).await?;
+    remove(&state, &conn).await
+}
+
+/// Deauthorizes at Dialpad (best effort: a failure is logged, not fatal), then erases the
+/// credentials and the connection with its sessions and states.
+async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
+    if let Some(stored) = state.store.get_credentials(&conn.id).await? {
+        if let Credentials::OAuth { access_token, .. } = &stored.credentials {
+            if let Err(e) = state
+                .oauth
+                .token_client
+                .oauth()
+                .deauthorize_token(access_token)
+                .await
+            {
+                tracing::warn!(error = %e, connector_id = %conn.connector_id, owner_id = %conn.owner_id,
+                    "deauthorizing at Dialpad failed; deleting the connection anyway");
+            }
+        }
+    }
+    state.store.delete_credentials(&conn.id).await?;
+    state
+        .store
+        .delete_connection(&conn.connector_id, &conn.owner_id)
+        .await?;
+    state.clients.invalidate(&conn.id);
+    Ok(Json(json!({
+        "object": "connection",
+        "connectorId": conn.connector_id,
+        "ownerId": conn.owner_id,
+        "deleted": true,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    connector_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 100"));
+    }
+    let (items, next) = state
+        .store
+        .list_connections(q.connector_id.as_deref(), q.cursor.as_deref(), limit)
+        .await
+        .map_err(|e| match e {
+            dpc_store::StoreError::NotFound => ApiError::invalid("invalid cursor"),
+            other => other.into(),
+        })?;
+    Ok(Json(json!({
+        "object": "list",
+        "data": items.iter().map(connection_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionBody {
+    #[serde(default)]
+    connection: Option<OperationsBody>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+/// Creates a session for the connection, creating the connection first when it does not exist
+/// (Morph's flow: `sessions().create(...)` then the front end authorizes with the token).
+pub async fn create_session(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<SessionBody>,
+) -> ApiResult<Response> {
+    check_ids(&connector_id, &owner_id)?;
+    let expires_in = body.expires_in.unwrap_or(SESSION_DEFAULT_SECS);
+    if !(SESSION_MIN_SECS..=SESSION_MAX_SECS).contains(&expires_in) {
+        return Err(ApiError::invalid(format!(
+            "expiresIn must be between {SESSION_MIN_SECS} and {SESSION_MAX_SECS} seconds"
+        ))
+        .with_details(json!({"field": "expiresIn"})));
+    }
+    let asked = body.connection.and_then(|c| c.operations);
+    let asked = match asked {
+        Some(ops) => Some(validated_operations(&ops)?),
+        None => None,
+    };
+    let conn = match state.store.get_connection(&connector_id, &owner_id).await? {
+        Some(c) => c,
+        None => match state
+            .store
+            .insert_connection(NewConnection {
+                connector_id: connector_id.clone(),
+                owner_id: owner_id.clone(),
+                operations: asked.clone().unwrap_or_default(),
+            })
+            .await
+        {
+            Ok(c) => c,
+            // Created meanwhile by a concurrent request: use it.
+            Err(dpc_store::StoreError::Conflict) => load(&state, &connector_id, &owner_id).await?,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let operations = asked.unwrap_or_else(|| conn.operations.clone());
+    let expires_at = Utc::now() + chrono::Duration::seconds(expires_in);
+    let token = state
+        .store
+        .create_session(&Session {
+            connector_id: connector_id.clone(),
+            owner_id: owner_id.clone(),
+            operations: operations.clone(),
+            expires_at,
+        })
+        .await?;
+    let body = session_json(&connector_id, &owner_id, &operations, &token, expires_at);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub fn session_json(
+    connector_id: &str,
+    owner_id: &str,
+    operations: &[String],
+    token: &SecretString,
+    expires_at: DateTime<Utc>,
+) -> Value {
+    json!({
+        "object": "session",
+        "connectorId": connector_id,
+        "ownerId": owner_id,
+        "connection": {"connectorId": connector_id, "ownerId": owner_id, "operations": operations},
+        "sessionToken": token.expose_secret(),
+        "expiresAt": ts(expires_at),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyBody {
+    #[serde(default)]
+    api_key: Option<String>,
+}
+
+/// `PUT /v1/connections/{c}/{o}/api-key {apiKey}`: a Dialpad company or user API key instead of
+/// OAuth. It is checked against Dialpad first (`GET /api/v2/company`), stored sealed like a
+/// token, never refreshed; the connection becomes `authorized` with every scope its operations
+/// need (a company key carries them all). PUT because it replaces the connection's credentials
+/// idempotently, as a sub-resource of the connection.
+pub async fn put_api_key(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<ApiKeyBody>,
+) -> ApiResult<Json<Value>> {
+    let mut conn = load(&state, &connector_id, &owner_id).await?;
+    let key = body
+        .api_key
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid("`apiKey` is required").with_details(json!({"field": "apiKey"}))
+        })?;
+    let key = SecretString::from(key.trim().to_owned());
+    let probe = dialpad::Client::builder()
+        .base_url(state.config.dialpad_base_url.clone())
+        .http_client(state.http.clone())
+        .api_key(key.clone())
+        .build()
+        .map_err(ApiError::internal)?;
+    match probe.raw(dialpad::Method::GET, "/api/v2/company").send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "CONNECTION::INVALID_API_KEY",
+                "Dialpad refused this API key",
+            ))
+        }
+        Ok(r) => {
+            tracing::warn!(status = %r.status(), "Dialpad answered the API-key check unexpectedly");
+            return Err(ApiError::upstream_unavailable());
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "API-key check failed");
+            return Err(ApiError::upstream_unavailable());
+        }
+    }
+    state
+        .store
+        .put_credentials(&conn.id, &Credentials::ApiKey { api_key: key })
+        .await?;
+    state.clients.invalidate(&conn.id);
+    conn.status = ConnectionStatus::Authorized;
+    conn.scopes = operations::scopes_for(&conn.operations).into_iter().collect();
+    conn.missing_scopes.clear();
+    let conn = state.store.update_connection(&conn).await?;
+    Ok(Json(connection_json(&conn)))
+}
+
+pub async fn session_retrieve(
+    State(state): State<AppState>,
+    auth: SessionAuth,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &auth.connector_id, &auth.owner_id).await?;
+    Ok(Json(connection_json(&conn)))
+}
+
+pub async fn session_delete(
+    State(state): State<AppState>,
+    auth: SessionAuth,
+) -> ApiResult<Json<Value>> {
+    let conn = load(&state, &auth.connector_id, &auth.owner_id).await?;
+    remove(&state, &conn).await
+}
+
+pub async fn session_connector(_auth: SessionAuth) -> Json<Value> {
+    Json(connector_json())
+}
+
+/// `GET /v1/connectors/{id}` (Morph's SDK sends whatever it has in the path and names the
+/// connection in headers; only the key matters).
+pub async fn connector(_key: ApiKeyAuth) -> Json<Value> {
+    Json(connector_json())
+}

@@ -1,0 +1,217 @@
+//! The one HTTP error type: `{error: "<NAMESPACE::CODE>", message, details?}` with the status
+//! that matches its meaning. Internals (store or Dialpad errors) are logged, never returned.
+
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "REQUEST::INVALID", message)
+    }
+
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "REQUEST::TOO_LARGE",
+            format!("the request body is larger than {} bytes", crate::BODY_LIMIT),
+        )
+    }
+
+    pub fn invalid_api_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTH::INVALID_API_KEY",
+            "missing or invalid API secret key (send `x-api-secret: sk_…` or `Authorization: Bearer sk_…`)",
+        )
+    }
+
+    pub fn connection_not_found(connector_id: &str, owner_id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "CONNECTION::NOT_FOUND",
+            format!("no connection for connector `{connector_id}` and owner `{owner_id}`"),
+        )
+    }
+
+    pub fn not_authorized() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "CONNECTION::NOT_AUTHORIZED",
+            "the connection has no Dialpad credentials yet: send the customer through authorization first",
+        )
+    }
+
+    pub fn refresh_failed() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "CONNECTION::REFRESH_FAILED",
+            "Dialpad refused the connection's refresh token: the customer must authorize again",
+        )
+    }
+
+    pub fn upstream_unavailable() -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "UPSTREAM::UNAVAILABLE",
+            "Dialpad could not be reached",
+        )
+    }
+
+    /// A bare 500: the cause goes to the log only.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SERVER::INTERNAL",
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
+        if let (Some(d), Some(obj)) = (self.details, body.as_object_mut()) {
+            obj.insert("details".into(), d);
+        }
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<dpc_store::StoreError> for ApiError {
+    fn from(e: dpc_store::StoreError) -> Self {
+        match e {
+            dpc_store::StoreError::NotFound => {
+                Self::new(StatusCode::NOT_FOUND, "RESOURCE::NOT_FOUND", "not found")
+            }
+            dpc_store::StoreError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "CONNECTION::ALREADY_EXISTS",
+                "already exists",
+            ),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::BytesRejection(b) => b.into(),
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::invalid("expected a JSON body with `Content-Type: application/json`")
+            }
+            other => Self::invalid(format!("malformed JSON body: {}", other.body_text())),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::too_large()
+        } else {
+            Self::invalid(format!("could not read the request body: {}", r.body_text()))
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::invalid(format!("invalid query string: {}", r.body_text()))
+    }
+}
+
+/// A JSON body that may be empty (then `T::default()`), whatever its `Content-Type`: Morph's SDK
+/// sends `{}` or nothing on several routes. Malformed JSON → 400 `REQUEST::INVALID` naming the
+/// problem; over the body limit → 413 `REQUEST::TOO_LARGE`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = <bytes::Bytes as axum::extract::FromRequest<S>>::from_request(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJson(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))
+    }
+}
+
+/// Query parameters with a JSON error on bad input.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        <axum::extract::Query<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(ApiError::from)
+    }
+}
+
+/// Path parameters with a JSON error on bad input.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        <axum::extract::Path<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r| ApiError::invalid(format!("invalid path: {}", r.body_text())))
+    }
+}

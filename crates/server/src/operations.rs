@@ -1,0 +1,252 @@
+//! The operation catalog: every `"<model>::<op>"` and `"action::<id>"` an app may ask for, in
+//! plain words for the connect page, with the Dialpad OAuth scopes it needs (models.md,
+//! "Scopes"). Most operations need no scope beyond the default grant; `offline_access` is always
+//! requested so that Dialpad issues a refresh token.
+
+use std::collections::BTreeSet;
+
+use dpc_store::Connection;
+
+/// Always asked for: it makes Dialpad issue a refresh token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The only connector this server serves.
+pub const CONNECTOR_ID: &str = "dialpad";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    pub id: &'static str,
+    /// What the customer grants, in plain words (the connect page shows it).
+    pub description: &'static str,
+    pub scopes: &'static [&'static str],
+}
+
+const fn op(
+    id: &'static str,
+    description: &'static str,
+    scopes: &'static [&'static str],
+) -> Operation {
+    Operation {
+        id,
+        description,
+        scopes,
+    }
+}
+
+/// Every operation, models first (native Dialpad operations only: e.g. deleting a workspace or a
+/// call has no Dialpad API and is not offered), then actions.
+pub const CATALOG: &[Operation] = &[
+    op("genericContact::list", "List your contacts", &[]),
+    op("genericContact::retrieve", "Read a contact", &[]),
+    op("genericContact::create", "Create contacts", &[]),
+    op("genericContact::update", "Update contacts", &[]),
+    op("genericContact::delete", "Delete contacts", &[]),
+    op("genericContact::fieldRead", "Read contact fields", &[]),
+    op("genericContact::fieldWrite", "Write contact fields", &[]),
+    op("genericUser::list", "List the users of your company", &[]),
+    op("genericUser::retrieve", "Read a user's profile", &[]),
+    op("genericUser::create", "Create users", &[]),
+    op("genericUser::update", "Update users", &[]),
+    op("genericUser::delete", "Delete users", &[]),
+    op("genericUser::fieldRead", "Read user fields", &[]),
+    op("genericUser::fieldWrite", "Write user fields", &[]),
+    op("genericWorkspace::list", "List your offices", &[]),
+    op("genericWorkspace::retrieve", "Read an office and your company", &[]),
+    op("genericWorkspace::create", "Create offices", &[]),
+    op("genericWorkspace::update", "Update office hours", &[]),
+    op("genericWorkspace::fieldRead", "Read office fields", &[]),
+    op("genericWorkspace::fieldWrite", "Write office fields", &[]),
+    op(
+        "telephonyCall::list",
+        "Read your company's call history, with recording links",
+        &["calls:list", "recordings_export"],
+    ),
+    op(
+        "telephonyCall::retrieve",
+        "Read a call, with its recording link",
+        &["recordings_export"],
+    ),
+    op("telephonyCall::create", "Place calls", &[]),
+    op("telephonyCall::update", "Label calls", &[]),
+    op("telephonyCall::fieldRead", "Read call fields", &[]),
+    op("telephonyCall::fieldWrite", "Write call fields", &[]),
+    op(
+        "telephonyCallTranscript::list",
+        "Read the transcripts of your call history, with AI recaps",
+        &["calls:list", "ai_recap"],
+    ),
+    op(
+        "telephonyCallTranscript::retrieve",
+        "Read a call's transcript, with its AI recap",
+        &["ai_recap"],
+    ),
+    op(
+        "telephonyCallTranscript::fieldRead",
+        "Read transcript fields",
+        &[],
+    ),
+    op("action::sendSms", "Send text messages", &[]),
+    op(
+        "action::receiveSmsContent",
+        "Receive the text of SMS messages in events",
+        &["message_content_export"],
+    ),
+    op("action::hangUp", "Hang up calls", &[]),
+    op("action::transferCall", "Transfer calls", &[]),
+    op("action::addParticipant", "Add participants to calls", &[]),
+    op("action::screenPop", "Show screen pops", &["screen_pop"]),
+    op("action::sendFax", "Send faxes", &["fax_message"]),
+    op("action::listChannels", "List channels", &[]),
+    op("action::createChannel", "Create channels", &[]),
+    op("action::addChannelMember", "Add channel members", &[]),
+    op("action::removeChannelMember", "Remove channel members", &[]),
+];
+
+pub fn find(id: &str) -> Option<&'static Operation> {
+    CATALOG.iter().find(|o| o.id == id)
+}
+
+/// Checks operation ids against the catalog; the error lists the unknown ones.
+pub fn validate(ids: &[String]) -> Result<Vec<String>, Vec<String>> {
+    let unknown: Vec<String> = ids.iter().filter(|i| find(i).is_none()).cloned().collect();
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    let mut out: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The union of the operations' scopes plus `offline_access`, sorted.
+pub fn scopes_for<'a>(ids: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
+    let mut s: BTreeSet<String> = ids
+        .into_iter()
+        .filter_map(|i| find(i))
+        .flat_map(|o| o.scopes.iter().map(|s| (*s).to_owned()))
+        .collect();
+    s.insert(OFFLINE_ACCESS.to_owned());
+    s
+}
+
+/// Scopes `op` needs that the connection was not granted (not asked for at its last
+/// authorization, or proved missing by a 403 from Dialpad). Empty: the operation may run.
+pub fn missing_scopes(connection: &Connection, op: &Operation) -> Vec<String> {
+    op.scopes
+        .iter()
+        .filter(|s| {
+            !connection.scopes.iter().any(|g| g == *s)
+                || connection.missing_scopes.iter().any(|m| m == *s)
+        })
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// The unified operation a raw Dialpad request amounts to, when it needs a scope (used by the
+/// proxy to answer `CONNECTION::MISSING_PERMISSION` precisely). Paths without a scoped
+/// operation are `None` and pass through unchecked.
+pub fn for_dialpad_request(method: &str, path: &str) -> Option<&'static Operation> {
+    let path = path.trim_end_matches('/');
+    let segs: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let id = match (method, segs.as_slice()) {
+        ("GET", ["api", "v2", "call"]) => "telephonyCall::list",
+        ("GET", ["api", "v2", "call", _, "ai_recap"]) => "telephonyCallTranscript::retrieve",
+        _ => return None,
+    };
+    find(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use dpc_store::ConnectionStatus;
+
+    fn conn(scopes: &[&str], missing: &[&str]) -> Connection {
+        Connection {
+            id: "c1".into(),
+            connector_id: "dialpad".into(),
+            owner_id: "o".into(),
+            operations: vec![],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            missing_scopes: missing.iter().map(|s| s.to_string()).collect(),
+            status: ConnectionStatus::Authorized,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn catalog_ids_are_unique_and_well_formed() {
+        let mut seen = BTreeSet::new();
+        for o in CATALOG {
+            assert!(seen.insert(o.id), "duplicate {}", o.id);
+            let (model, op) = o.id.split_once("::").expect("model::op");
+            assert!(!model.is_empty() && !op.is_empty());
+        }
+    }
+
+    #[test]
+    fn validate_reports_unknown_and_dedups() {
+        assert_eq!(
+            validate(&["genericUser::list".into(), "nope::list".into()]),
+            Err(vec!["nope::list".to_string()])
+        );
+        assert_eq!(
+            validate(&["genericUser::list".into(), "genericUser::list".into()]),
+            Ok(vec!["genericUser::list".to_string()])
+        );
+    }
+
+    #[test]
+    fn scopes_union_always_has_offline_access() {
+        let s = scopes_for(&["genericUser::list".to_string()]);
+        assert_eq!(s.into_iter().collect::<Vec<_>>(), vec!["offline_access"]);
+        let s = scopes_for(&[
+            "telephonyCall::list".to_string(),
+            "telephonyCallTranscript::list".to_string(),
+        ]);
+        assert_eq!(
+            s.into_iter().collect::<Vec<_>>(),
+            vec!["ai_recap", "calls:list", "offline_access", "recordings_export"]
+        );
+    }
+
+    #[test]
+    fn missing_permission_check() {
+        let list = find("telephonyCall::list").unwrap();
+        assert_eq!(
+            missing_scopes(&conn(&["offline_access"], &[]), list),
+            vec!["calls:list", "recordings_export"]
+        );
+        let granted = conn(&["calls:list", "recordings_export", "offline_access"], &[]);
+        assert!(missing_scopes(&granted, list).is_empty());
+        let proved = conn(
+            &["calls:list", "recordings_export", "offline_access"],
+            &["calls:list"],
+        );
+        assert_eq!(missing_scopes(&proved, list), vec!["calls:list"]);
+        assert!(missing_scopes(&conn(&[], &[]), find("genericUser::list").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn dialpad_paths_map_to_scoped_operations() {
+        assert_eq!(
+            for_dialpad_request("GET", "/api/v2/call").map(|o| o.id),
+            Some("telephonyCall::list")
+        );
+        assert_eq!(
+            for_dialpad_request("GET", "/api/v2/call/12/ai_recap").map(|o| o.id),
+            Some("telephonyCallTranscript::retrieve")
+        );
+        assert!(for_dialpad_request("GET", "/api/v2/users/me").is_none());
+        assert!(for_dialpad_request("POST", "/api/v2/call").is_none());
+    }
+}

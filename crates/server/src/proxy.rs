@@ -1,0 +1,218 @@
+//! `ANY /v1/proxy/{path…}` with `x-connector-id` + `x-owner-id`: any Dialpad API v2 endpoint
+//! with the connection's token injected (refreshed as needed) and the client's rate limiting and
+//! retries. Dialpad's status, headers (minus hop-by-hop) and body come back unchanged, the body
+//! streamed. The request body (at most 1 MiB) is buffered so the one retry after a token refresh
+//! can resend it.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::extract::FromRequest;
+use dpc_store::{Connection, ConnectionStatus};
+
+use crate::auth::{connection_headers, ApiKeyAuth};
+use crate::authorization::missing_permission;
+use crate::connections::load;
+use crate::error::{ApiError, ApiResult};
+use crate::operations;
+use crate::tokens;
+use crate::AppState;
+
+/// Never forwarded to Dialpad: hop-by-hop headers, ones the HTTP stack sets, the caller's
+/// credentials and our own routing headers.
+const DROPPED_REQUEST: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "authorization",
+    "cookie",
+    "x-api-secret",
+    "x-api-key",
+    "x-session-token",
+    "x-connector-id",
+    "x-owner-id",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+];
+
+/// Never returned to the caller: hop-by-hop headers and cookies Dialpad might set.
+const DROPPED_RESPONSE: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "set-cookie",
+];
+
+fn filtered(headers: &HeaderMap, dropped: &[&str]) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if !dropped.contains(&name.as_str()) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The Dialpad path (still percent-encoded) and query, from our request URI.
+fn upstream_path(req_uri: &axum::http::Uri) -> ApiResult<String> {
+    let path = req_uri
+        .path()
+        .strip_prefix("/v1/proxy")
+        .unwrap_or_default()
+        .to_owned();
+    let decoded_dots = path.split('/').any(|s| {
+        let s = s.to_ascii_lowercase();
+        s == ".." || s == "." || s.contains("%2e%2e") || s == "%2e"
+    });
+    if !path.starts_with("/api/") || decoded_dots {
+        return Err(ApiError::invalid(
+            "the proxy reaches Dialpad's API only: use /v1/proxy/api/v2/…",
+        ));
+    }
+    Ok(match req_uri.query() {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path,
+    })
+}
+
+pub async fn proxy(State(state): State<AppState>, _key: ApiKeyAuth, req: Request) -> Response {
+    match forward(state, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
+    let ids = connection_headers(req.headers())?;
+    let path = upstream_path(req.uri())?;
+    let method = req.method().clone();
+    let conn = load(&state, &ids.connector_id, &ids.owner_id).await?;
+    match conn.status {
+        ConnectionStatus::RefreshFailed => return Err(ApiError::refresh_failed()),
+        ConnectionStatus::Unauthorized | ConnectionStatus::AwaitingAuthorization => {
+            return Err(ApiError::not_authorized())
+        }
+        ConnectionStatus::Authorized => {}
+    }
+    let path_only = path.split('?').next().unwrap_or_default().to_owned();
+    let op = operations::for_dialpad_request(method.as_str(), &path_only);
+    if let Some(op) = op {
+        let missing = operations::missing_scopes(&conn, op);
+        if !missing.is_empty() {
+            return Err(missing_permission(&state, &conn, op, &missing).await);
+        }
+    }
+    let headers = filtered(req.headers(), DROPPED_REQUEST);
+    let body = Bytes::from_request(req, &state).await?;
+    let client = state.dialpad_client(&conn)?;
+    let mut raw = client.raw(method, &path).headers(&headers);
+    if !body.is_empty() {
+        raw = raw.body(body);
+    }
+    let resp = raw.send().await.map_err(upstream_error)?;
+    let (status, headers, stream) = resp.into_parts();
+    if status == StatusCode::FORBIDDEN {
+        if let Some(op) = op {
+            return Err(forbidden_by_dialpad(&state, conn, op).await);
+        }
+    }
+    let mut out = Response::new(Body::from_stream(stream));
+    *out.status_mut() = status;
+    *out.headers_mut() = filtered(&headers, DROPPED_RESPONSE);
+    Ok(out)
+}
+
+/// A 403 from Dialpad on a scoped operation: its scopes are missing; record that (no refresh,
+/// no retry) and answer `CONNECTION::MISSING_PERMISSION`.
+async fn forbidden_by_dialpad(
+    state: &AppState,
+    mut conn: Connection,
+    op: &'static operations::Operation,
+) -> ApiError {
+    let missing: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
+    for s in &missing {
+        if !conn.missing_scopes.contains(s) {
+            conn.missing_scopes.push(s.clone());
+        }
+    }
+    match state.store.update_connection(&conn).await {
+        Ok(c) => conn = c,
+        Err(e) => tracing::warn!(error = %e, "could not record missing scopes"),
+    }
+    missing_permission(state, &conn, op, &missing).await
+}
+
+/// Maps a failure of the Dialpad client (not an HTTP status: those pass through).
+pub fn upstream_error(e: dialpad::Error) -> ApiError {
+    match &e {
+        dialpad::Error::Token(m) if m.starts_with(tokens::NOT_AUTHORIZED) => {
+            ApiError::not_authorized()
+        }
+        dialpad::Error::Token(m) if m.starts_with(tokens::REFRESH_FAILED) => {
+            ApiError::refresh_failed()
+        }
+        dialpad::Error::Token(m) if m.starts_with(tokens::UPSTREAM_UNAVAILABLE) => {
+            tracing::warn!(error = %e, "token refresh could not reach Dialpad");
+            ApiError::upstream_unavailable()
+        }
+        dialpad::Error::Token(_) | dialpad::Error::Config(_) | dialpad::Error::Decode { .. } => {
+            ApiError::internal(e)
+        }
+        _ => {
+            tracing::warn!(error = %e, "Dialpad unreachable");
+            ApiError::upstream_unavailable()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderName;
+
+    #[test]
+    fn paths_are_confined_to_the_api() {
+        let u: axum::http::Uri = "/v1/proxy/api/v2/users/me?x=1".parse().unwrap();
+        assert_eq!(upstream_path(&u).unwrap(), "/api/v2/users/me?x=1");
+        for bad in [
+            "/v1/proxy/oauth2/token",
+            "/v1/proxy/api/../oauth2/token",
+            "/v1/proxy/api/%2E%2E/oauth2/deauthorize",
+        ] {
+            let u: axum::http::Uri = bad.parse().unwrap();
+            assert!(upstream_path(&u).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_and_hop_by_hop_are_dropped() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("x-api-secret", "sk_1"),
+            ("authorization", "Bearer sk_1"),
+            ("cookie", "a=b"),
+            ("connection", "close"),
+            ("accept", "application/json"),
+        ] {
+            h.insert(HeaderName::from_static(k), v.parse().unwrap());
+        }
+        let f = filtered(&h, DROPPED_REQUEST);
+        assert_eq!(f.len(), 1);
+        assert!(f.contains_key("accept"));
+    }
+}
