@@ -37,9 +37,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 mod common;
 mod crypto;
+mod postgres;
 mod sqlite;
 
 pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Opens the store named by `database_url`: `sqlite:path`, `sqlite://path` or
@@ -54,6 +56,7 @@ pub async fn connect(database_url: &str, cipher: Cipher) -> Result<Arc<dyn Store
         .to_ascii_lowercase();
     match scheme.as_str() {
         "sqlite" => Ok(Arc::new(SqliteStore::connect(database_url, cipher).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(PgStore::connect(database_url, cipher).await?)),
         _ => Err(StoreError::Config(
             "database URL must start with sqlite: or postgres://".into(),
         )),

@@ -557,7 +557,8 @@ impl Store for SqliteStore {
         let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
         let cutoff = Utc::now()
             .checked_sub_signed(grace)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            .unwrap_or(DateTime::UNIX_EPOCH)
+            .max(DateTime::UNIX_EPOCH);
         let cutoff = ts(common::truncate_micros(cutoff));
         let mut n = 0;
         for table in ["sessions", "oauth_states"] {
