@@ -1,0 +1,193 @@
+//! `TestApp`: the simulator plus our server on ephemeral ports, with a fresh SQLite database in a
+//! temp directory, and one method per route.
+
+use std::sync::Arc;
+
+use dialpad_sim::{SimConfig, SimHandle};
+use dpc_server::Config;
+use dpc_store::{Cipher, Store};
+use reqwest::{redirect::Policy, Response, StatusCode};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub base_url: String,
+    pub sim: SimHandle,
+    pub store: Arc<dyn Store>,
+    pub api_key: String,
+    /// Follows no redirects, so tests see each hop.
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(SimConfig {
+        auto_consent: true,
+        ..Default::default()
+    })
+    .await
+}
+
+pub fn config_for(sim: &SimHandle, listener: &tokio::net::TcpListener, db_url: &str, key: &str) -> Config {
+    let addr = listener.local_addr().unwrap();
+    let env = [
+        ("DPC_LISTEN", addr.to_string()),
+        ("DPC_PUBLIC_URL", format!("http://{addr}")),
+        ("DPC_DATABASE_URL", db_url.to_owned()),
+        ("DPC_ENCRYPTION_KEY", key.to_owned()),
+        ("DPC_DIALPAD_CLIENT_ID", "sim-client".to_owned()),
+        ("DPC_DIALPAD_CLIENT_SECRET", "sim-client-secret".to_owned()),
+        ("DPC_DIALPAD_BASE_URL", sim.base_url.clone()),
+    ];
+    Config::from_sources(None, |k| {
+        env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
+    let sim = dialpad_sim::spawn(sim_config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    let key = Cipher::generate_key_base64();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = config_for(&sim, &listener, &db_url, &key);
+    let store = dpc_server::connect_store(&config).await.unwrap();
+    let (_, api_key) = store.create_api_key("tests").await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = store.clone();
+    tokio::spawn(async move {
+        dpc_server::run_with_store(config, served, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        sim,
+        store,
+        api_key: api_key.expose_secret().to_owned(),
+        http: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap(),
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .header("x-api-key", "pk_ignored")
+            .header("x-api-secret", &self.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .header("authorization", format!("Bearer {}", self.api_key))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.http
+            .delete(self.url(path))
+            .header("x-api-secret", &self.api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_connection(&self, owner: &str, operations: &[&str]) -> Value {
+        let r = self
+            .post_json(
+                &format!("/v1/connections/dialpad/{owner}"),
+                json!({ "operations": operations }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json().await.unwrap()
+    }
+
+    pub async fn connection(&self, owner: &str) -> Value {
+        let r = self.get(&format!("/v1/connections/dialpad/{owner}")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    pub async fn authorization_url(&self, owner: &str) -> String {
+        let r = self
+            .post_json(
+                &format!("/v1/connections/dialpad/{owner}/authorization"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], "awaitingAuthorization");
+        v["authorizationUrl"].as_str().unwrap().to_owned()
+    }
+
+    /// Follows Dialpad's (auto-consent) redirect and returns our callback URL with code and state.
+    pub async fn consent(&self, authorization_url: &str) -> String {
+        let r = self.http.get(authorization_url).send().await.unwrap();
+        assert!(r.status().is_redirection(), "{}", r.status());
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(loc.starts_with(&self.url("/oauth/callback?")), "{loc}");
+        loc
+    }
+
+    /// Create → authorize → consent → callback: an authorized connection.
+    pub async fn connect(&self, owner: &str, operations: &[&str]) {
+        self.create_connection(owner, operations).await;
+        let url = self.authorization_url(owner).await;
+        let callback = self.consent(&url).await;
+        let r = self.http.get(&callback).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("data-status=\"authorized\""));
+    }
+
+    pub async fn proxy(&self, owner: &str, method: reqwest::Method, path: &str) -> Response {
+        self.http
+            .request(method, self.url(&format!("/v1/proxy{path}")))
+            .header("x-api-secret", &self.api_key)
+            .header("x-connector-id", "dialpad")
+            .header("x-owner-id", owner)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn expire_sim_tokens(&self) {
+        let r = self
+            .http
+            .post(format!("{}/_sim/tokens/expire", self.sim.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+pub async fn error_code(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    (status, v)
+}
