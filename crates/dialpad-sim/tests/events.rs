@@ -2,6 +2,9 @@
 //! contact, agent status), signed as HS256 JWTs when the webhook has a secret, retried when the
 //! receiver fails, and logged in `/_sim/deliveries`.
 
+mod common;
+use common::call_as;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -111,25 +114,6 @@ async fn sim() -> SimHandle {
         sms_status_delay_ms: 30,
     });
     h
-}
-
-async fn call_as(
-    h: &SimHandle,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", h.base_url))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 async fn ok(h: &SimHandle, method: Method, path: &str, body: Option<Value>) -> Value {

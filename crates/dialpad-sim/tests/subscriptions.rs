@@ -1,5 +1,8 @@
 //! Webhooks and event subscriptions, through HTTP.
 
+mod common;
+use common::{call, call_as};
+
 use std::collections::BTreeSet;
 
 use dialpad_sim::{spawn, AccessToken, SimConfig, SimHandle};
@@ -8,34 +11,6 @@ use serde_json::{json, Value};
 
 async fn sim() -> SimHandle {
     spawn(SimConfig::default()).await.expect("simulator starts")
-}
-
-async fn call_as(
-    h: &SimHandle,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", h.base_url))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn call(
-    h: &SimHandle,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    call_as(h, &h.api_key, method, path, body).await
 }
 
 async fn ok(h: &SimHandle, method: Method, path: &str, body: Option<Value>) -> Value {

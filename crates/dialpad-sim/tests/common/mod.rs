@@ -264,3 +264,34 @@ pub fn spec_operation_ids() -> BTreeMap<String, (String, String)> {
     }
     out
 }
+
+/// One request to the simulator as `token` (an API key or an OAuth access token); answers the
+/// status and the JSON body (`Null` when the body is not JSON).
+pub async fn call_as(
+    h: &dialpad_sim::SimHandle,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    let mut req = client()
+        .request(method, format!("{}{path}", h.base_url))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request reaches the simulator");
+    let status = resp.status();
+    let text = resp.text().await.expect("response body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// [`call_as`] with the simulator's company API key.
+pub async fn call(
+    h: &dialpad_sim::SimHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    call_as(h, &h.api_key, method, path, body).await
+}
