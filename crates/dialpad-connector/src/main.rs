@@ -1,11 +1,18 @@
 //! `dialpad-connector`: the one binary. `main` only parses arguments and hands over.
 
+mod demo_cmd;
+mod keys_cmd;
+mod serve_cmd;
 mod sim_cmd;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "dialpad-connector", version, about = "The open-source Dialpad connector")]
+#[command(
+    name = "dialpad-connector",
+    version,
+    about = "The open-source Dialpad connector"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -13,6 +20,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP server (configuration: defaults, `--config FILE`, then DPC_… variables).
+    Serve(serve_cmd::ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(serve_cmd::ServeArgs),
+    /// Manage API secret keys (`sk_…`) for your app's server.
+    Keys(keys_cmd::KeysArgs),
+    /// Run the simulator and the server together, with copy-paste steps to connect an account.
+    Demo(demo_cmd::DemoArgs),
     /// Run the local Dialpad simulator (Dialpad API v2, OAuth server, test-control API).
     Sim(sim_cmd::SimArgs),
 }
@@ -27,6 +42,10 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve_cmd::serve(args).await,
+        Command::Migrate(args) => serve_cmd::migrate(args).await,
+        Command::Keys(args) => keys_cmd::run(args).await,
+        Command::Demo(args) => demo_cmd::run(args).await,
         Command::Sim(args) => sim_cmd::run(args).await,
     };
     match result {

@@ -148,8 +148,10 @@ fn check_redirect_url(u: &Option<String>) -> ApiResult<()> {
             .map(|p| matches!(p.scheme(), "http" | "https"))
             .unwrap_or(false);
         if !ok {
-            return Err(ApiError::invalid("redirectUrl must be an absolute http(s) URL")
-                .with_details(json!({"field": "redirectUrl"})));
+            return Err(
+                ApiError::invalid("redirectUrl must be an absolute http(s) URL")
+                    .with_details(json!({"field": "redirectUrl"})),
+            );
         }
     }
     Ok(())

@@ -56,7 +56,10 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url.as_str())
             .field("database_url", &"[REDACTED]")
-            .field("encryption_key", &self.encryption_key.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "[REDACTED]"),
+            )
             .field("dialpad_client_id", &self.dialpad_client_id)
             .field(
                 "dialpad_client_secret",
@@ -117,7 +120,9 @@ impl Config {
                     "{from} must be a socket address like 127.0.0.1:8080, got {v:?}"
                 ))
             })?,
-            None => DEFAULT_LISTEN.parse().map_err(|_| ConfigError("default listen".into()))?,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| ConfigError("default listen".into()))?,
         };
         let public_url = match pick("DPC_PUBLIC_URL", layer.public_url) {
             Some((v, from)) => parse_http_url(&v, &from)?,

@@ -143,7 +143,10 @@ pub async fn page(
             let scopes = if o.scopes.is_empty() {
                 String::new()
             } else {
-                format!(" <small>Dialpad scopes: {}</small>", escape(&o.scopes.join(", ")))
+                format!(
+                    " <small>Dialpad scopes: {}</small>",
+                    escape(&o.scopes.join(", "))
+                )
             };
             format!(
                 "<li data-operation=\"{}\">{}{}</li>",

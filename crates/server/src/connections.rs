@@ -327,7 +327,11 @@ pub async fn put_api_key(
         .api_key(key.clone())
         .build()
         .map_err(ApiError::internal)?;
-    match probe.raw(dialpad::Method::GET, "/api/v2/company").send().await {
+    match probe
+        .raw(dialpad::Method::GET, "/api/v2/company")
+        .send()
+        .await
+    {
         Ok(r) if r.status().is_success() => {}
         Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
             return Err(ApiError::new(
@@ -351,7 +355,9 @@ pub async fn put_api_key(
         .await?;
     state.clients.invalidate(&conn.id);
     conn.status = ConnectionStatus::Authorized;
-    conn.scopes = operations::scopes_for(&conn.operations).into_iter().collect();
+    conn.scopes = operations::scopes_for(&conn.operations)
+        .into_iter()
+        .collect();
     conn.missing_scopes.clear();
     let conn = state.store.update_connection(&conn).await?;
     Ok(Json(connection_json(&conn)))

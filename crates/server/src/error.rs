@@ -39,7 +39,10 @@ impl ApiError {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "REQUEST::TOO_LARGE",
-            format!("the request body is larger than {} bytes", crate::BODY_LIMIT),
+            format!(
+                "the request body is larger than {} bytes",
+                crate::BODY_LIMIT
+            ),
         )
     }
 
@@ -137,7 +140,10 @@ impl From<BytesRejection> for ApiError {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Self::too_large()
         } else {
-            Self::invalid(format!("could not read the request body: {}", r.body_text()))
+            Self::invalid(format!(
+                "could not read the request body: {}",
+                r.body_text()
+            ))
         }
     }
 }
@@ -162,7 +168,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = <bytes::Bytes as axum::extract::FromRequest<S>>::from_request(req, state).await?;
+        let bytes =
+            <bytes::Bytes as axum::extract::FromRequest<S>>::from_request(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ApiJson(T::default()));
         }
@@ -187,10 +194,12 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
-        <axum::extract::Query<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(ApiError::from)
+        <axum::extract::Query<T> as axum::extract::FromRequestParts<S>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        .map(|q| ApiQuery(q.0))
+        .map_err(ApiError::from)
     }
 }
 
@@ -209,9 +218,11 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, ApiError> {
-        <axum::extract::Path<T> as axum::extract::FromRequestParts<S>>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|r| ApiError::invalid(format!("invalid path: {}", r.body_text())))
+        <axum::extract::Path<T> as axum::extract::FromRequestParts<S>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        .map(|p| ApiPath(p.0))
+        .map_err(|r| ApiError::invalid(format!("invalid path: {}", r.body_text())))
     }
 }

@@ -51,7 +51,11 @@ pub const CATALOG: &[Operation] = &[
     op("genericUser::fieldRead", "Read user fields", &[]),
     op("genericUser::fieldWrite", "Write user fields", &[]),
     op("genericWorkspace::list", "List your offices", &[]),
-    op("genericWorkspace::retrieve", "Read an office and your company", &[]),
+    op(
+        "genericWorkspace::retrieve",
+        "Read an office and your company",
+        &[],
+    ),
     op("genericWorkspace::create", "Create offices", &[]),
     op("genericWorkspace::update", "Update office hours", &[]),
     op("genericWorkspace::fieldRead", "Read office fields", &[]),
@@ -215,7 +219,12 @@ mod tests {
         ]);
         assert_eq!(
             s.into_iter().collect::<Vec<_>>(),
-            vec!["ai_recap", "calls:list", "offline_access", "recordings_export"]
+            vec![
+                "ai_recap",
+                "calls:list",
+                "offline_access",
+                "recordings_export"
+            ]
         );
     }
 

@@ -5,10 +5,10 @@
 //! can resend it.
 
 use axum::body::{Body, Bytes};
+use axum::extract::FromRequest;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::extract::FromRequest;
 use dpc_store::{Connection, ConnectionStatus};
 
 use crate::auth::{connection_headers, ApiKeyAuth};

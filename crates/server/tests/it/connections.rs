@@ -22,12 +22,19 @@ async fn end_to_end_connect_proxy_refresh_delete() {
     assert_eq!(q["scope"], "calls:list offline_access recordings_export");
     assert_eq!(q["code_challenge_method"], "S256");
     assert!(!q["state"].is_empty());
-    assert_eq!(app.connection("acme").await["status"], "awaitingAuthorization");
+    assert_eq!(
+        app.connection("acme").await["status"],
+        "awaitingAuthorization"
+    );
 
     let callback = app.consent(&url).await;
     let r = app.http.get(&callback).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("id=\"dpc-result\" data-status=\"authorized\""));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"dpc-result\" data-status=\"authorized\""));
     let conn = app.connection("acme").await;
     assert_eq!(conn["status"], "authorized");
     assert_eq!(
@@ -62,7 +69,14 @@ async fn end_to_end_connect_proxy_refresh_delete() {
         .unwrap()
         .unwrap()
         .id;
-    let token = match app.store.get_credentials(&conn_id).await.unwrap().unwrap().credentials {
+    let token = match app
+        .store
+        .get_credentials(&conn_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .credentials
+    {
         dpc_store::Credentials::OAuth { access_token, .. } => access_token,
         other => panic!("unexpected {other:?}"),
     };
@@ -71,7 +85,10 @@ async fn end_to_end_connect_proxy_refresh_delete() {
         let url = format!("{}/api/v2/users/me", app.sim.base_url);
         async move { http.get(url).bearer_auth(t).send().await.unwrap().status() }
     };
-    assert_eq!(direct(token.expose_secret().to_owned()).await, StatusCode::OK);
+    assert_eq!(
+        direct(token.expose_secret().to_owned()).await,
+        StatusCode::OK
+    );
     let r = app.delete("/v1/connections/dialpad/acme").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
@@ -171,11 +188,17 @@ async fn sessions_connect_page_and_session_twins() {
             .request(m, app.url(p))
             .header("x-session-token", &token)
     };
-    let r = with_session(Method::GET, "/v1/s/connection").send().await.unwrap();
+    let r = with_session(Method::GET, "/v1/s/connection")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let c: Value = r.json().await.unwrap();
     assert_eq!(c["ownerId"], "cust-9");
-    let r = with_session(Method::GET, "/v1/s/connector").send().await.unwrap();
+    let r = with_session(Method::GET, "/v1/s/connector")
+        .send()
+        .await
+        .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["object"], "connector");
     assert_eq!(v["id"], "dialpad");
@@ -188,8 +211,19 @@ async fn sessions_connect_page_and_session_twins() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     let page_url = v["authorizationUrl"].as_str().unwrap().to_owned();
-    assert!(page_url.starts_with(&app.url("/connect?session=")), "{page_url}");
-    let html = app.http.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page_url.starts_with(&app.url("/connect?session=")),
+        "{page_url}"
+    );
+    let html = app
+        .http
+        .get(&page_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("id=\"dpc-connect-button\""));
     assert!(html.contains("calls:list"));
     assert!(html.contains("Read your company&#39;s call history"));
@@ -213,7 +247,11 @@ async fn sessions_connect_page_and_session_twins() {
     let callback = app.consent(&dialpad).await;
     let r = app.http.get(&callback).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("data-status=\"authorized\""));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("data-status=\"authorized\""));
 
     // Morph's SDK retrieves with the secret key and connection headers on /v1/s/connection.
     let r = app
@@ -228,9 +266,15 @@ async fn sessions_connect_page_and_session_twins() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["status"], "authorized");
 
-    let r = with_session(Method::DELETE, "/v1/s/connection").send().await.unwrap();
+    let r = with_session(Method::DELETE, "/v1/s/connection")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(app.get("/v1/connections/dialpad/cust-9").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/connections/dialpad/cust-9").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -243,7 +287,9 @@ async fn list_update_and_api_key_connections() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
     let next = v["next"].as_str().unwrap().to_owned();
-    let r = app.get(&format!("/v1/connections?limit=2&cursor={next}")).await;
+    let r = app
+        .get(&format!("/v1/connections?limit=2&cursor={next}"))
+        .await;
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["data"].as_array().unwrap().len(), 1);
     assert!(v["next"].is_null());

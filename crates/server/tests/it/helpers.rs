@@ -30,7 +30,12 @@ pub async fn spawn_app() -> TestApp {
     .await
 }
 
-pub fn config_for(sim: &SimHandle, listener: &tokio::net::TcpListener, db_url: &str, key: &str) -> Config {
+pub fn config_for(
+    sim: &SimHandle,
+    listener: &tokio::net::TcpListener,
+    db_url: &str,
+    key: &str,
+) -> Config {
     let addr = listener.local_addr().unwrap();
     let env = [
         ("DPC_LISTEN", addr.to_string()),
@@ -161,7 +166,11 @@ impl TestApp {
         let callback = self.consent(&url).await;
         let r = self.http.get(&callback).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(r.text().await.unwrap().contains("data-status=\"authorized\""));
+        assert!(r
+            .text()
+            .await
+            .unwrap()
+            .contains("data-status=\"authorized\""));
     }
 
     pub async fn proxy(&self, owner: &str, method: reqwest::Method, path: &str) -> Response {

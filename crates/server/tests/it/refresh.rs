@@ -42,7 +42,10 @@ async fn refused_refresh_marks_the_connection_and_never_loops() {
     // Authorizing again repairs it.
     let url = app.authorization_url("revoked").await;
     let callback = app.consent(&url).await;
-    assert_eq!(app.http.get(&callback).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let r = app.proxy("revoked", Method::GET, "/api/v2/users/me").await;
     assert_eq!(r.status(), StatusCode::OK);
 }
@@ -65,8 +68,17 @@ async fn missing_permission_before_and_after_asking_dialpad() {
     assert_eq!(requests(&app, "GET /api/v2/call"), 0);
 
     // The connection believes it has the scope, Dialpad says 403: recorded, no refresh.
-    let mut conn = app.store.get_connection("dialpad", "scoped").await.unwrap().unwrap();
-    conn.scopes = vec!["calls:list".into(), "offline_access".into(), "recordings_export".into()];
+    let mut conn = app
+        .store
+        .get_connection("dialpad", "scoped")
+        .await
+        .unwrap()
+        .unwrap();
+    conn.scopes = vec![
+        "calls:list".into(),
+        "offline_access".into(),
+        "recordings_export".into(),
+    ];
     app.store.update_connection(&conn).await.unwrap();
     let refreshed = app.sim.stats().tokens_refreshed;
     let (status, v) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
@@ -75,7 +87,10 @@ async fn missing_permission_before_and_after_asking_dialpad() {
     assert_eq!(requests(&app, "GET /api/v2/call"), 1);
     assert_eq!(app.sim.stats().tokens_refreshed, refreshed);
     let c: Value = app.connection("scoped").await;
-    assert_eq!(c["missingScopes"], serde_json::json!(["calls:list", "recordings_export"]));
+    assert_eq!(
+        c["missingScopes"],
+        serde_json::json!(["calls:list", "recordings_export"])
+    );
     // Now known missing: the next call does not reach Dialpad.
     let (status, _) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -87,9 +102,19 @@ async fn proactive_refresh_before_expiry() {
     let app = spawn_app().await;
     app.connect("soon", &["genericUser::retrieve"]).await;
     // The stored expiry is within the margin: the next call refreshes first, no 401 needed.
-    let conn = app.store.get_connection("dialpad", "soon").await.unwrap().unwrap();
+    let conn = app
+        .store
+        .get_connection("dialpad", "soon")
+        .await
+        .unwrap()
+        .unwrap();
     let stored = app.store.get_credentials(&conn.id).await.unwrap().unwrap();
-    if let dpc_store::Credentials::OAuth { access_token, refresh_token, .. } = stored.credentials {
+    if let dpc_store::Credentials::OAuth {
+        access_token,
+        refresh_token,
+        ..
+    } = stored.credentials
+    {
         app.store
             .put_credentials(
                 &conn.id,
