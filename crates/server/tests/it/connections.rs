@@ -6,7 +6,23 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn end_to_end_connect_proxy_refresh_delete() {
-    let app = spawn_app().await;
+    end_to_end(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn end_to_end_on_postgres() {
+    with_postgres(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = dialpad_sim::SimConfig {
+            auto_consent: true,
+            ..Default::default()
+        };
+        end_to_end(spawn_on(sim, &url, dir).await).await;
+    })
+    .await;
+}
+
+async fn end_to_end(app: TestApp) {
     let created = app
         .create_connection("acme", &["genericUser::retrieve", "telephonyCall::list"])
         .await;

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub sim: SimHandle,
     pub store: Arc<dyn Store>,
     pub api_key: String,
+    /// The encryption key (base64), for a second instance on the same database.
+    pub key: String,
     /// Follows no redirects, so tests see each hop.
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -52,16 +54,18 @@ pub fn config_for(
     .unwrap()
 }
 
-pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
-    let sim = dialpad_sim::spawn(sim_config).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
-    let key = Cipher::generate_key_base64();
+/// A server instance on an ephemeral port: its base URL, store and shutdown handle.
+pub struct Instance {
+    pub addr: std::net::SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_server(sim: &SimHandle, db_url: &str, key: &str) -> Instance {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = config_for(&sim, &listener, &db_url, &key);
+    let config = config_for(sim, &listener, db_url, key);
     let store = dpc_server::connect_store(&config).await.unwrap();
-    let (_, api_key) = store.create_api_key("tests").await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = store.clone();
     tokio::spawn(async move {
@@ -71,6 +75,29 @@ pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
         .await
         .unwrap();
     });
+    Instance {
+        addr,
+        store,
+        shutdown: tx,
+    }
+}
+
+pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    spawn_on(sim_config, &db_url, dir).await
+}
+
+/// The app on `db_url` (SQLite file in `dir`, or a PostgreSQL database).
+pub async fn spawn_on(sim_config: SimConfig, db_url: &str, dir: tempfile::TempDir) -> TestApp {
+    let sim = dialpad_sim::spawn(sim_config).await.unwrap();
+    let key = Cipher::generate_key_base64();
+    let Instance {
+        addr,
+        store,
+        shutdown: tx,
+    } = spawn_server(&sim, db_url, &key).await;
+    let (_, api_key) = store.create_api_key("tests").await.unwrap();
     TestApp {
         addr,
         base_url: format!("http://{addr}"),
@@ -81,8 +108,52 @@ pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
             .redirect(Policy::none())
             .build()
             .unwrap(),
+        key,
         _dir: dir,
         _shutdown: tx,
+    }
+}
+
+/// Runs `test` on a fresh PostgreSQL database created from `TEST_DATABASE_URL` and dropped
+/// afterwards; skipped when the variable is unset (set but unreachable fails).
+pub async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::FutureExt;
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL variant skipped");
+        return;
+    };
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("TEST_DATABASE_URL is set but PostgreSQL is unreachable");
+    let name = format!(
+        "dpc_srv_{}",
+        Cipher::generate_key_base64()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    let outcome = std::panic::AssertUnwindSafe(test(url.to_string()))
+        .catch_unwind()
+        .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .expect("drop test database");
+    admin.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
     }
 }
 
@@ -174,8 +245,19 @@ impl TestApp {
     }
 
     pub async fn proxy(&self, owner: &str, method: reqwest::Method, path: &str) -> Response {
+        self.proxy_via(&self.base_url, owner, method, path).await
+    }
+
+    /// A proxied call through the server at `base` (e.g. a second instance).
+    pub async fn proxy_via(
+        &self,
+        base: &str,
+        owner: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Response {
         self.http
-            .request(method, self.url(&format!("/v1/proxy{path}")))
+            .request(method, format!("{base}/v1/proxy{path}"))
             .header("x-api-secret", &self.api_key)
             .header("x-connector-id", "dialpad")
             .header("x-owner-id", owner)

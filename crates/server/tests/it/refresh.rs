@@ -21,6 +21,56 @@ async fn hundred_concurrent_calls_on_an_expired_token_refresh_once() {
     assert_eq!(app.sim.stats().tokens_refreshed, before + 1);
 }
 
+/// Two server instances sharing one PostgreSQL database: 100 concurrent calls split between
+/// them on an expired token still make exactly one refresh at Dialpad.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_postgres_refresh_once() {
+    with_postgres(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = dialpad_sim::SimConfig {
+            auto_consent: true,
+            ..Default::default()
+        };
+        let app = spawn_on(sim, &url, dir).await;
+        let second = spawn_server(&app.sim, &url, &app.key).await;
+        let second_base = format!("http://{}", second.addr);
+        app.connect("race2", &["genericUser::retrieve"]).await;
+        // Both instances have used (and cached) the current token.
+        assert_eq!(
+            app.proxy("race2", Method::GET, "/api/v2/users/me")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.proxy_via(&second_base, "race2", Method::GET, "/api/v2/users/me")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        app.expire_sim_tokens().await;
+        let before = app.sim.stats().tokens_refreshed;
+        let calls = (0..100).map(|i| {
+            let base = if i % 2 == 0 {
+                app.base_url.clone()
+            } else {
+                second_base.clone()
+            };
+            let app = &app;
+            async move {
+                app.proxy_via(&base, "race2", Method::GET, "/api/v2/users/me")
+                    .await
+            }
+        });
+        for r in futures::future::join_all(calls).await {
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        assert_eq!(app.sim.stats().tokens_refreshed, before + 1);
+        let _ = second.shutdown.send(());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn refused_refresh_marks_the_connection_and_never_loops() {
     let app = spawn_app().await;
