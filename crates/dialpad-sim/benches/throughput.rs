@@ -24,7 +24,11 @@ fn parse_opts() -> Opts {
         seconds: 10,
         connections: 64,
         url: None,
-        paths: vec!["/api/v2/company".into(), "/api/v2/users/{user}".into(), "/api/v2/offices".into()],
+        paths: vec![
+            "/api/v2/company".into(),
+            "/api/v2/users/{user}".into(),
+            "/api/v2/offices".into(),
+        ],
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -55,7 +59,8 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
                 })
                 .unwrap_or(0);
             let total = end + 4 + len;
@@ -85,7 +90,12 @@ fn main() {
 
     // The server: in-process on its own single-worker runtime unless --url points elsewhere.
     let (addr, _server_thread) = match &opts.url {
-        Some(u) => (u.trim_start_matches("http://").trim_end_matches('/').to_owned(), None),
+        Some(u) => (
+            u.trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned(),
+            None,
+        ),
         None => {
             let (tx, rx) = std::sync::mpsc::channel();
             let t = std::thread::spawn(move || {
@@ -95,7 +105,10 @@ fn main() {
                     .build()
                     .expect("server runtime");
                 rt.block_on(async {
-                    let config = dialpad_sim::SimConfig { rate_limit: false, ..Default::default() };
+                    let config = dialpad_sim::SimConfig {
+                        rate_limit: false,
+                        ..Default::default()
+                    };
                     let sim = dialpad_sim::spawn(config).await.expect("spawn simulator");
                     tx.send(sim.addr.to_string()).expect("report address");
                     std::future::pending::<()>().await;
@@ -179,5 +192,9 @@ async fn first_user_id(addr: &str, api_key: &str) -> String {
     let mut body = String::new();
     s.read_to_string(&mut body).await.ok();
     // `"id":"123"` — the first id in the first user.
-    body.split("\"id\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("0").to_owned()
+    body.split("\"id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("0")
+        .to_owned()
 }
