@@ -48,6 +48,10 @@ pub struct Config {
     pub dialpad_client_secret: Option<SecretString>,
     /// Dialpad's root (production, sandbox or e.g. the simulator).
     pub dialpad_base_url: Url,
+    /// How long verified API keys and loaded connections are reused from memory
+    /// (`DPC_CACHE_TTL_MS`, default 2000; 0 turns the cache off). Writes on this instance are
+    /// seen at once; writes on another instance sharing the database within this time.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,9 +70,13 @@ impl std::fmt::Debug for Config {
                 &self.dialpad_client_secret.as_ref().map(|_| "[REDACTED]"),
             )
             .field("dialpad_base_url", &self.dialpad_base_url.as_str())
+            .field("cache_ttl", &self.cache_ttl)
             .finish()
     }
 }
+
+/// Verified keys and connections are reused for this long by default.
+const DEFAULT_CACHE_TTL_MS: u64 = 2000;
 
 /// The file layer: every key optional, unknown keys refused (typos must not pass silently).
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +90,7 @@ struct FileLayer {
     dialpad_client_secret: Option<String>,
     dialpad_env: Option<String>,
     dialpad_base_url: Option<String>,
+    cache_ttl_ms: Option<u64>,
 }
 
 impl Config {
@@ -172,7 +181,22 @@ impl Config {
             },
             (None, None) => parse_http_url("https://dialpad.com", "DPC_DIALPAD_ENV")?,
         };
+        let cache_ttl = match pick(
+            "DPC_CACHE_TTL_MS",
+            layer.cache_ttl_ms.map(|n| n.to_string()),
+        ) {
+            Some((v, from)) => match v.trim().parse::<u64>() {
+                Ok(ms) if ms <= 60_000 => std::time::Duration::from_millis(ms),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{from} must be a number of milliseconds between 0 and 60000, got {v:?}"
+                    )))
+                }
+            },
+            None => std::time::Duration::from_millis(DEFAULT_CACHE_TTL_MS),
+        };
         Ok(Config {
+            cache_ttl,
             listen,
             public_url,
             database_url: SecretString::from(database_url),
@@ -293,6 +317,10 @@ mod tests {
 
         let e = Config::from_sources(None, env(&[("DPC_LISTEN", "nope")])).unwrap_err();
         assert!(e.to_string().contains("DPC_LISTEN"), "{e}");
+        let e = Config::from_sources(None, env(&[("DPC_CACHE_TTL_MS", "soon")])).unwrap_err();
+        assert!(e.to_string().contains("DPC_CACHE_TTL_MS"), "{e}");
+        let c = Config::from_sources(None, env(&[("DPC_CACHE_TTL_MS", "0")])).unwrap();
+        assert!(c.cache_ttl.is_zero());
         let e = Config::from_sources(None, env(&[("DPC_ENCRYPTION_KEY", "short")])).unwrap_err();
         assert!(e.to_string().contains("DPC_ENCRYPTION_KEY"), "{e}");
         let e = Config::from_sources(None, env(&[("DPC_DIALPAD_ENV", "staging")])).unwrap_err();

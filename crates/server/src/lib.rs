@@ -210,7 +210,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, ServerErro
     let cipher = config.cipher()?;
     let store = dpc_store::connect(config.database_url.expose_secret(), cipher).await?;
     store.migrate().await?;
-    Ok(store)
+    Ok(dpc_store::CachedStore::wrap(store, config.cache_ttl))
 }
 
 /// Serves with an already connected store until `shutdown` resolves (in-flight requests finish).

@@ -35,11 +35,13 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+mod cache;
 mod common;
 mod crypto;
 mod postgres;
 mod sqlite;
 
+pub use cache::CachedStore;
 pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

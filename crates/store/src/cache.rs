@@ -1,0 +1,223 @@
+//! A short-lived read-through cache in front of any [`Store`], for the two reads every proxied
+//! request makes: verifying the API secret key and loading the connection. Without it each
+//! request costs two database round trips, which dominated the proxy's CPU per request.
+//!
+//! What it trades: a write made by *this* process is seen at once (every write through the
+//! cache invalidates or refreshes the entry), but a write made by *another* instance sharing the
+//! database (a key revoked, a connection deleted or re-authorized there) is seen here within
+//! `ttl` at the latest. Misses are never cached (a new connection or key works immediately, and
+//! random wrong keys cannot fill memory), and both maps are bounded.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use secrecy::SecretString;
+
+use crate::common::sha256_hex;
+use crate::{
+    ApiKeyRecord, Connection, Credentials, LockedRefreshError, NewConnection, OAuthState,
+    RefreshFn, Result, Session, Store, StoredCredentials,
+};
+
+/// Entries kept per map before expired ones are swept (and, if still full, all dropped).
+const CAPACITY: usize = 10_000;
+
+struct TtlMap<K, V> {
+    ttl: Duration,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, k: &K) -> Option<V> {
+        let entries = self.entries.lock();
+        entries
+            .get(k)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, k: K, v: V) {
+        let mut entries = self.entries.lock();
+        if entries.len() >= CAPACITY {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| at.elapsed() < ttl);
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(k, (Instant::now(), v));
+    }
+
+    fn remove(&self, k: &K) {
+        self.entries.lock().remove(k);
+    }
+
+    fn clear(&self) {
+        self.entries.lock().clear();
+    }
+}
+
+/// Wraps a store with the cache described in the module docs. A zero `ttl` disables it.
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    /// Keyed by the SHA-256 of the presented key, so no secret is held as a map key.
+    api_keys: TtlMap<String, ApiKeyRecord>,
+    connections: TtlMap<(String, String), Connection>,
+}
+
+impl CachedStore {
+    pub fn wrap(inner: Arc<dyn Store>, ttl: Duration) -> Arc<dyn Store> {
+        if ttl.is_zero() {
+            return inner;
+        }
+        Arc::new(CachedStore {
+            inner,
+            api_keys: TtlMap::new(ttl),
+            connections: TtlMap::new(ttl),
+        })
+    }
+}
+
+fn conn_key(connector_id: &str, owner_id: &str) -> (String, String) {
+    (connector_id.to_owned(), owner_id.to_owned())
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn migrate(&self) -> Result<()> {
+        self.inner.migrate().await
+    }
+
+    async fn insert_connection(&self, new: NewConnection) -> Result<Connection> {
+        let c = self.inner.insert_connection(new).await?;
+        self.connections
+            .put(conn_key(&c.connector_id, &c.owner_id), c.clone());
+        Ok(c)
+    }
+
+    async fn get_connection(
+        &self,
+        connector_id: &str,
+        owner_id: &str,
+    ) -> Result<Option<Connection>> {
+        let key = conn_key(connector_id, owner_id);
+        if let Some(c) = self.connections.get(&key) {
+            return Ok(Some(c));
+        }
+        let found = self.inner.get_connection(connector_id, owner_id).await?;
+        if let Some(c) = &found {
+            self.connections.put(key, c.clone());
+        }
+        Ok(found)
+    }
+
+    async fn update_connection(&self, connection: &Connection) -> Result<Connection> {
+        let key = conn_key(&connection.connector_id, &connection.owner_id);
+        // Drop first: if the write fails, the next read goes to the database.
+        self.connections.remove(&key);
+        let c = self.inner.update_connection(connection).await?;
+        self.connections.put(key, c.clone());
+        Ok(c)
+    }
+
+    async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
+        self.connections.remove(&conn_key(connector_id, owner_id));
+        self.inner.delete_connection(connector_id, owner_id).await
+    }
+
+    async fn list_connections(
+        &self,
+        connector_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<Connection>, Option<String>)> {
+        self.inner
+            .list_connections(connector_id, cursor, limit)
+            .await
+    }
+
+    async fn get_credentials(&self, connection_id: &str) -> Result<Option<StoredCredentials>> {
+        self.inner.get_credentials(connection_id).await
+    }
+
+    async fn put_credentials(
+        &self,
+        connection_id: &str,
+        credentials: &Credentials,
+    ) -> Result<StoredCredentials> {
+        self.inner.put_credentials(connection_id, credentials).await
+    }
+
+    async fn delete_credentials(&self, connection_id: &str) -> Result<()> {
+        self.inner.delete_credentials(connection_id).await
+    }
+
+    async fn with_refresh_lock(
+        &self,
+        connection_id: &str,
+        f: RefreshFn,
+    ) -> std::result::Result<StoredCredentials, LockedRefreshError> {
+        self.inner.with_refresh_lock(connection_id, f).await
+    }
+
+    async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, SecretString)> {
+        self.inner.create_api_key(name).await
+    }
+
+    async fn verify_api_key(&self, presented: &str) -> Result<Option<ApiKeyRecord>> {
+        let key = sha256_hex(presented);
+        if let Some(rec) = self.api_keys.get(&key) {
+            return Ok(Some(rec));
+        }
+        let found = self.inner.verify_api_key(presented).await?;
+        if let Some(rec) = &found {
+            self.api_keys.put(key, rec.clone());
+        }
+        Ok(found)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        self.inner.list_api_keys().await
+    }
+
+    async fn revoke_api_key(&self, id_or_name: &str) -> Result<()> {
+        // Revocation is rare: forget every cached key rather than track which one it was.
+        self.api_keys.clear();
+        self.inner.revoke_api_key(id_or_name).await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<SecretString> {
+        self.inner.create_session(session).await
+    }
+
+    async fn get_session(&self, token: &str) -> Result<Option<Session>> {
+        self.inner.get_session(token).await
+    }
+
+    async fn delete_session(&self, token: &str) -> Result<()> {
+        self.inner.delete_session(token).await
+    }
+
+    async fn create_oauth_state(&self, state: &OAuthState) -> Result<String> {
+        self.inner.create_oauth_state(state).await
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>> {
+        self.inner.take_oauth_state(state).await
+    }
+
+    async fn purge_expired(&self, grace: Duration) -> Result<u64> {
+        self.inner.purge_expired(grace).await
+    }
+}

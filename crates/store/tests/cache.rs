@@ -1,0 +1,107 @@
+//! `CachedStore`: its own writes are seen at once; another instance's writes within the TTL;
+//! misses are not cached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dpc_store::{CachedStore, Cipher, ConnectionStatus, NewConnection, Store};
+
+async fn two_handles(ttl: Duration) -> (tempfile::TempDir, Arc<dyn Store>, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    let key = Cipher::generate_key_base64();
+    let a = dpc_store::connect(&url, Cipher::from_base64(&key, &[]).unwrap())
+        .await
+        .unwrap();
+    a.migrate().await.unwrap();
+    let b = dpc_store::connect(&url, Cipher::from_base64(&key, &[]).unwrap())
+        .await
+        .unwrap();
+    // `a` is the cached instance under test; `b` plays another server instance.
+    (dir, CachedStore::wrap(a, ttl), b)
+}
+
+fn new_conn(owner: &str) -> NewConnection {
+    NewConnection {
+        connector_id: "dialpad".into(),
+        owner_id: owner.into(),
+        operations: vec!["genericContact::list".into()],
+    }
+}
+
+#[tokio::test]
+async fn own_writes_are_seen_at_once() {
+    let (_dir, cached, _other) = two_handles(Duration::from_secs(60)).await;
+    let mut c = cached.insert_connection(new_conn("o1")).await.unwrap();
+    c.status = ConnectionStatus::Authorized;
+    cached.update_connection(&c).await.unwrap();
+    let got = cached
+        .get_connection("dialpad", "o1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status, ConnectionStatus::Authorized);
+    cached.delete_connection("dialpad", "o1").await.unwrap();
+    assert!(cached
+        .get_connection("dialpad", "o1")
+        .await
+        .unwrap()
+        .is_none());
+
+    let (_rec, key) = cached.create_api_key("app").await.unwrap();
+    let key = secrecy::ExposeSecret::expose_secret(&key).to_owned();
+    assert!(cached.verify_api_key(&key).await.unwrap().is_some());
+    cached.revoke_api_key("app").await.unwrap();
+    assert!(
+        cached.verify_api_key(&key).await.unwrap().is_none(),
+        "revoked here: refused at once"
+    );
+}
+
+#[tokio::test]
+async fn other_instances_writes_are_seen_within_the_ttl() {
+    let ttl = Duration::from_millis(300);
+    let (_dir, cached, other) = two_handles(ttl).await;
+    cached.insert_connection(new_conn("o2")).await.unwrap();
+    let (_rec, key) = cached.create_api_key("app").await.unwrap();
+    let key = secrecy::ExposeSecret::expose_secret(&key).to_owned();
+    assert!(cached.verify_api_key(&key).await.unwrap().is_some());
+    assert!(cached
+        .get_connection("dialpad", "o2")
+        .await
+        .unwrap()
+        .is_some());
+
+    other.delete_connection("dialpad", "o2").await.unwrap();
+    other.revoke_api_key("app").await.unwrap();
+    // Within the TTL the cached answers may still stand (that is the trade-off)…
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    // …after it, never.
+    assert!(cached
+        .get_connection("dialpad", "o2")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(cached.verify_api_key(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn misses_are_not_cached() {
+    let (_dir, cached, other) = two_handles(Duration::from_secs(60)).await;
+    assert!(cached
+        .get_connection("dialpad", "o3")
+        .await
+        .unwrap()
+        .is_none());
+    other.insert_connection(new_conn("o3")).await.unwrap();
+    assert!(cached
+        .get_connection("dialpad", "o3")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(cached
+        .verify_api_key("sk_not_a_key")
+        .await
+        .unwrap()
+        .is_none());
+}
