@@ -68,9 +68,14 @@ async fn official_python_sdk_runs_unchanged_against_the_simulator() {
     let python = tokio::task::spawn_blocking(sdk_python)
         .await
         .unwrap_or_else(|e| panic!("venv setup panicked: {e}"));
-    let sim = dialpad_sim::spawn(SimConfig::default())
-        .await
-        .unwrap_or_else(|e| panic!("spawn simulator: {e}"));
+    // Rate limits on, as `dialpad-connector sim` runs by default: the scenario must cope with
+    // Dialpad's 429s the way a real integration does (honouring Retry-After).
+    let sim = dialpad_sim::spawn(SimConfig {
+        rate_limit: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("spawn simulator: {e}"));
 
     let ops: Vec<serde_json::Value> = dialpad_sim::operations::all()
         .iter()

@@ -19,6 +19,27 @@ with open(OPS_JSON) as f:
     SERVED = {(o["method"], o["path"]) for o in json.load(f)}
 
 dp = DialpadClient(API_KEY, base_url=BASE_URL)
+
+# Dialpad rate-limits every company (20 req/s, and tighter per-operation limits such as 5 call
+# starts a minute) and the SDK has no retry of its own, so, as any real integration must, give
+# the SDK's requests session a standard urllib3 retry for 429 only, honouring Retry-After. A 429
+# means Dialpad did not execute the request, so retrying any method is safe. The SDK's code is
+# untouched; against a simulator without rate limits this never fires.
+from requests.adapters import HTTPAdapter  # noqa: E402
+from urllib3.util.retry import Retry  # noqa: E402
+
+_retry = Retry(
+    total=20,
+    connect=0,
+    read=0,
+    status_forcelist=[429],
+    allowed_methods=None,
+    respect_retry_after_header=True,
+    backoff_factor=0.5,
+    raise_on_status=False,
+)
+dp._session.mount("http://", HTTPAdapter(max_retries=_retry))
+dp._session.mount("https://", HTTPAdapter(max_retries=_retry))
 calls_ok = 0
 step = "start"
 
