@@ -85,7 +85,7 @@ async fn add_fault(
     JsonBody(fault): JsonBody<Fault>,
 ) -> Result<Json<Vec<Fault>>, ApiError> {
     Faults::validate(&fault).map_err(ApiError::bad_request)?;
-    sim.0.faults.add(fault);
+    sim.0.faults.add(fault).map_err(ApiError::bad_request)?;
     Ok(Json(sim.0.faults.list()))
 }
 

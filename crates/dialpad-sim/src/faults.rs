@@ -38,6 +38,10 @@ fn default_status() -> u16 {
     503
 }
 
+/// Most rules `POST /_sim/faults` keeps: every request walks the whole list under one lock, so
+/// an unbounded list would let a caller slow every request and grow memory without end.
+pub const MAX_RULES: usize = 100;
+
 /// What to do with one request.
 #[derive(Debug, Default, PartialEq)]
 pub struct Verdict {
@@ -69,14 +73,25 @@ impl Faults {
         if f.latency_ms > 60_000 {
             return Err("latency_ms must be at most 60000".into());
         }
+        if f.path.len() > 2048 || f.method.as_ref().is_some_and(|m| m.len() > 16) {
+            return Err("path must be at most 2048 bytes and method at most 16".into());
+        }
         if !f.path.starts_with('/') && !f.path.starts_with('*') {
             return Err("path must start with / or *".into());
         }
         Ok(())
     }
 
-    pub fn add(&self, f: Fault) {
-        self.rules.lock().0.push(f);
+    /// Adds a rule, or refuses when [`MAX_RULES`] are already set.
+    pub fn add(&self, f: Fault) -> Result<(), String> {
+        let mut rules = self.rules.lock();
+        if rules.0.len() >= MAX_RULES {
+            return Err(format!(
+                "at most {MAX_RULES} fault rules; DELETE /_sim/faults clears them"
+            ));
+        }
+        rules.0.push(f);
+        Ok(())
     }
 
     pub fn clear(&self) {
@@ -164,7 +179,8 @@ mod tests {
                 status: 503,
                 latency_ms: 0,
                 drop_rate: 0.0,
-            });
+            })
+            .unwrap();
             (0..1000)
                 .filter(|_| f.verdict("GET", "/api/v2/users").fail_with.is_some())
                 .count()
@@ -172,6 +188,26 @@ mod tests {
         let n = run();
         assert!((250..350).contains(&n), "{n} of 1000 failed");
         assert_eq!(n, run());
+    }
+
+    #[test]
+    fn rule_count_is_capped() {
+        let f = Faults::default();
+        let rule = || Fault {
+            path: "/x".into(),
+            method: None,
+            error_rate: 0.0,
+            status: 503,
+            latency_ms: 0,
+            drop_rate: 0.0,
+        };
+        for _ in 0..MAX_RULES {
+            f.add(rule()).unwrap();
+        }
+        assert!(f.add(rule()).is_err());
+        assert_eq!(f.list().len(), MAX_RULES);
+        f.clear();
+        assert!(f.add(rule()).is_ok());
     }
 
     #[test]
@@ -184,7 +220,8 @@ mod tests {
             status: 500,
             latency_ms: 0,
             drop_rate: 0.0,
-        });
+        })
+        .unwrap();
         assert_eq!(f.verdict("GET", "/x"), Verdict::default());
         assert_eq!(f.verdict("POST", "/x").fail_with, Some(500));
     }
