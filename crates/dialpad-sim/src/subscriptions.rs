@@ -295,7 +295,18 @@ struct CreateWebhook {
     secret: Option<String>,
 }
 
+/// Longest `hook_url` the simulator accepts. Every queued event and every entry of the
+/// delivery log (`/_sim/deliveries`, up to 10,000 of them) carries a copy of the URL, so a
+/// megabyte-long URL would otherwise cost gigabytes.
+const MAX_HOOK_URL: usize = 2048;
+
 fn check_hook_url(url: &str) -> Result<(), ApiError> {
+    if url.trim().len() > MAX_HOOK_URL {
+        return Err(ApiError::invalid_field(
+            "hook_url",
+            format!("must be at most {MAX_HOOK_URL} characters"),
+        ));
+    }
     match url::Url::parse(url.trim()) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(()),
         _ => Err(ApiError::invalid_field(

@@ -862,3 +862,62 @@ async fn futures_join_all<F: std::future::Future>(
     out.extend(results.into_iter().flatten());
     out
 }
+
+/// Requests that would make the simulator keep unbounded data are refused with 400: a
+/// megabyte-long `hook_url` (copied into every queued event and delivery-log entry) and more
+/// fault rules than the cap (every request walks the list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_would_grow_memory_without_bound_are_refused() {
+    let sim = spawn().await;
+    let http = common::client();
+    let long_url = format!("http://127.0.0.1:9/{}", "a".repeat(500_000));
+    let resp = http
+        .post(format!("{}/api/v2/webhooks", sim.base_url))
+        .bearer_auth(&sim.api_key)
+        .json(&json!({"hook_url": long_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["errors"][0]["reason"], "badRequest");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("hook_url")));
+    let hooks: Value = http
+        .get(format!("{}/api/v2/webhooks", sim.base_url))
+        .bearer_auth(&sim.api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        hooks.get("items").is_none(),
+        "the long webhook was stored: {hooks}"
+    );
+
+    let rule = json!({"path": "/nowhere*", "latency_ms": 1});
+    let mut last = 0;
+    for _ in 0..101 {
+        last = http
+            .post(format!("{}/_sim/faults", sim.base_url))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 400, "the 101st fault rule must be refused");
+    let rules: Value = http
+        .get(format!("{}/_sim/faults", sim.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().map(Vec::len), Some(100));
+}
