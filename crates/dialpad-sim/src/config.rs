@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 /// An OAuth client the simulator's authorization server accepts.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OAuthClientConfig {
     pub client_id: String,
     pub client_secret: String,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SimConfig {
     /// Seed of the deterministic data set; the same seed always gives the same company.
     pub seed: u64,
@@ -45,5 +45,51 @@ impl Default for SimConfig {
             call_history: 400,
             admin_key: None,
         }
+    }
+}
+
+// Debug by hand: API keys, client secrets and the admin key never show in logs or panics.
+impl std::fmt::Debug for OAuthClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClientConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field(
+                "api_keys",
+                &format_args!("[{} redacted]", self.api_keys.len()),
+            )
+            .field("oauth_clients", &self.oauth_clients)
+            .field("auto_consent", &self.auto_consent)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("rate_limit", &self.rate_limit)
+            .field("call_history", &self.call_history)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_keys_and_secrets() {
+        let c = SimConfig {
+            admin_key: Some("admin-s3cret".to_owned()),
+            ..Default::default()
+        };
+        let shown = format!("{c:?}");
+        for secret in ["sim-api-key", "sim-client-secret", "admin-s3cret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("sim-client"), "{shown}");
     }
 }
