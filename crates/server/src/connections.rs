@@ -51,8 +51,16 @@ pub fn connector_json() -> Value {
     })
 }
 
-/// Only `dialpad` is served; owner ids are the app's, 1 to 255 characters.
+/// Only `dialpad` is served; owner ids are the app's, 1 to 255 bytes without control characters
+/// (a path segment may carry `%00` or `%0A`: PostgreSQL refuses NUL in text, which would end in a
+/// 500, and control characters have no business in an id that shows up in logs and redirects).
 pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
+    if connector_id.chars().any(char::is_control) {
+        return Err(
+            ApiError::invalid("connectorId must not contain control characters")
+                .with_details(json!({"field": "connectorId"})),
+        );
+    }
     if connector_id != CONNECTOR_ID {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -61,7 +69,14 @@ pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
         ));
     }
     if owner_id.is_empty() || owner_id.len() > 255 {
-        return Err(ApiError::invalid("ownerId must be 1 to 255 characters"));
+        return Err(ApiError::invalid("ownerId must be 1 to 255 bytes")
+            .with_details(json!({"field": "ownerId"})));
+    }
+    if owner_id.chars().any(char::is_control) {
+        return Err(
+            ApiError::invalid("ownerId must not contain control characters")
+                .with_details(json!({"field": "ownerId"})),
+        );
     }
     Ok(())
 }
@@ -199,7 +214,16 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 100"));
+        return Err(ApiError::invalid("limit must be between 1 and 100")
+            .with_details(json!({"field": "limit"})));
+    }
+    if let Some(c) = q.connector_id.as_deref() {
+        if c.chars().any(char::is_control) {
+            return Err(
+                ApiError::invalid("connectorId must not contain control characters")
+                    .with_details(json!({"field": "connectorId"})),
+            );
+        }
     }
     let (items, next) = state
         .store
