@@ -91,14 +91,15 @@ struct Job {
 #[derive(Default)]
 pub struct Hub {
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
-    log: Mutex<Vec<Delivery>>,
+    /// A ring: once full, the oldest attempt drops off in O(1).
+    log: Mutex<std::collections::VecDeque<Delivery>>,
     policy: Mutex<DeliveryPolicy>,
     client: OnceLock<reqwest::Client>,
 }
 
 impl Hub {
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.log.lock().clone()
+        self.log.lock().iter().cloned().collect()
     }
 
     pub fn clear(&self) {
@@ -116,9 +117,9 @@ impl Hub {
     fn record(&self, d: Delivery) {
         let mut log = self.log.lock();
         if log.len() >= MAX_LOG {
-            log.remove(0);
+            log.pop_front();
         }
-        log.push(d);
+        log.push_back(d);
     }
 
     fn client(&self) -> reqwest::Client {
