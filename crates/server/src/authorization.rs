@@ -142,19 +142,54 @@ pub async fn missing_permission(
     }))
 }
 
-fn check_redirect_url(u: &Option<String>) -> ApiResult<()> {
-    if let Some(u) = u {
-        let ok = url::Url::parse(u)
-            .map(|p| matches!(p.scheme(), "http" | "https"))
-            .unwrap_or(false);
-        if !ok {
-            return Err(
-                ApiError::invalid("redirectUrl must be an absolute http(s) URL")
-                    .with_details(json!({"field": "redirectUrl"})),
-            );
+/// The app's `redirectUrl`, checked and normalised: the parsed URL is what gets stored and later
+/// redirected to (the raw text could carry e.g. a NUL byte, which PostgreSQL refuses: a 500).
+fn check_redirect_url(u: Option<String>) -> ApiResult<Option<String>> {
+    let Some(u) = u else { return Ok(None) };
+    match url::Url::parse(&u) {
+        Ok(p) if matches!(p.scheme(), "http" | "https") && u.len() <= MAX_REDIRECT_URL_LEN => {
+            Ok(Some(p.to_string()))
         }
+        _ => Err(ApiError::invalid(format!(
+            "redirectUrl must be an absolute http(s) URL of at most {MAX_REDIRECT_URL_LEN} bytes"
+        ))
+        .with_details(json!({"field": "redirectUrl"}))),
     }
-    Ok(())
+}
+
+/// Longest `redirectUrl` accepted.
+pub const MAX_REDIRECT_URL_LEN: usize = 2048;
+/// Most extra scopes one authorization may ask for.
+pub const MAX_EXTRA_SCOPES: usize = 50;
+
+/// Extra scopes from the body: OAuth scope tokens (RFC 6749 §3.3: printable ASCII without space,
+/// `"` or `\`), at most 100 bytes each. A space would smuggle several scopes into one, and a NUL
+/// made PostgreSQL refuse the pending state (500).
+fn check_extra_scopes(scopes: Option<Vec<String>>) -> ApiResult<Vec<String>> {
+    let scopes = scopes.unwrap_or_default();
+    if scopes.len() > MAX_EXTRA_SCOPES {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_EXTRA_SCOPES} scopes may be asked for"
+        ))
+        .with_details(json!({"field": "scopes"})));
+    }
+    let bad: Vec<&String> = scopes
+        .iter()
+        .filter(|s| {
+            s.is_empty()
+                || s.len() > 100
+                || !s
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(ApiError::invalid(
+            "scopes must be OAuth scope tokens (printable ASCII, no spaces or quotes)",
+        )
+        .with_details(json!({"field": "scopes", "invalidScopes": bad})));
+    }
+    Ok(scopes)
 }
 
 async fn authorize_inner(
@@ -164,7 +199,8 @@ async fn authorize_inner(
     q: AuthorizeQuery,
     body: AuthorizeBody,
 ) -> ApiResult<Json<Value>> {
-    check_redirect_url(&q.redirect_url)?;
+    let redirect_url = check_redirect_url(q.redirect_url)?;
+    let extra = check_extra_scopes(body.scopes)?;
     let mode = q.mode.as_deref().unwrap_or("direct");
     if mode != "direct" && mode != "connect" {
         return Err(ApiError::invalid("mode must be `connect` or `direct`")
@@ -182,7 +218,6 @@ async fn authorize_inner(
             conn = state.store.update_connection(&conn).await?;
         }
     }
-    let extra = body.scopes.unwrap_or_default();
     let wanted = wanted_scopes(&conn, &extra);
     let mut answer = json!({
         "object": "connectionAuthorization",
@@ -208,12 +243,12 @@ async fn authorize_inner(
             .map_err(ApiError::internal)?;
         u.query_pairs_mut()
             .append_pair("session", token.expose_secret());
-        if let Some(r) = &q.redirect_url {
+        if let Some(r) = &redirect_url {
             u.query_pairs_mut().append_pair("redirectUrl", r);
         }
         u.to_string()
     } else {
-        authorization_url(state, &conn, &wanted, q.redirect_url.clone()).await?
+        authorization_url(state, &conn, &wanted, redirect_url).await?
     };
     if conn.status != ConnectionStatus::Authorized {
         conn.status = ConnectionStatus::AwaitingAuthorization;
@@ -257,7 +292,7 @@ pub async fn url_for_session(
     auth: &SessionAuth,
     redirect_url: Option<String>,
 ) -> ApiResult<String> {
-    check_redirect_url(&redirect_url)?;
+    let redirect_url = check_redirect_url(redirect_url)?;
     let mut conn = load(state, &auth.connector_id, &auth.owner_id).await?;
     if let Some(ops) = &auth.operations {
         let before = conn.operations.len();

@@ -47,9 +47,84 @@ async fn odd_ids(app: TestApp) {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
+/// Extra scopes and `redirectUrl` on authorization: scope tokens only, the URL normalised.
+async fn authorization_input(app: &TestApp) {
+    app.create_connection("authz", &["genericUser::retrieve"])
+        .await;
+    let path = "/v1/connections/dialpad/authz/authorization";
+    for scopes in [
+        json!(["a b"]),
+        json!(["x\u{0}"]),
+        json!([""]),
+        json!(["quote\""]),
+        json!(vec!["s"; 51]),
+    ] {
+        let (s, v) = error_code(app.post_json(path, json!({ "scopes": scopes })).await).await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["details"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID"), Some("scopes")),
+            "{scopes}: {v}"
+        );
+    }
+    let (s, v) = error_code(app.post_json(path, json!({"scopes": "calls:list"})).await).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let r = app
+        .post_json(path, json!({"scopes": ["screen_pop"]}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["authorizationUrl"]
+        .as_str()
+        .unwrap()
+        .contains("screen_pop"));
+
+    // A NUL in redirectUrl: accepted as the normalised URL (%00), which is where the browser goes.
+    let r = app
+        .post_json(&format!("{path}?redirectUrl=https%3A%2F%2Fapp.example%2Fdone%00x"), json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let callback = app
+        .consent(v["authorizationUrl"].as_str().unwrap())
+        .await;
+    let r = app.http.get(&callback).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let loc = r.headers()["location"].to_str().unwrap();
+    assert!(
+        loc.starts_with("https://app.example/done%00x?status=authorized"),
+        "{loc}"
+    );
+    let long = format!("https://app.example/{}", "x".repeat(3000));
+    let (s, v) = error_code(
+        app.post_json(&format!("{path}?redirectUrl={long}"), json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["details"]["field"], "redirectUrl");
+}
+
 #[tokio::test]
 async fn odd_characters_in_path_ids() {
     odd_ids(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn authorization_scopes_and_redirect_url() {
+    authorization_input(&spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn authorization_scopes_and_redirect_url_on_postgres() {
+    with_postgres(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = dialpad_sim::SimConfig {
+            auto_consent: true,
+            ..Default::default()
+        };
+        authorization_input(&spawn_on(sim, &url, dir).await).await;
+    })
+    .await;
 }
 
 #[tokio::test]
