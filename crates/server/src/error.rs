@@ -154,9 +154,9 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// A JSON body that may be empty (then `T::default()`), whatever its `Content-Type`: Morph's SDK
-/// sends `{}` or nothing on several routes. Malformed JSON → 400 `REQUEST::INVALID` naming the
-/// problem; over the body limit → 413 `REQUEST::TOO_LARGE`.
+/// A JSON object body that may be empty (then `T::default()`), whatever its `Content-Type`:
+/// Morph's SDK sends `{}` or nothing on several routes. Malformed JSON or anything but an object
+/// → 400 `REQUEST::INVALID` naming the problem; over the body limit → 413 `REQUEST::TOO_LARGE`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -170,8 +170,15 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         let bytes =
             <bytes::Bytes as axum::extract::FromRequest<S>>::from_request(req, state).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) else {
             return Ok(ApiJson(T::default()));
+        };
+        // Every body of this API is an object; serde would also fill a struct from an array
+        // (`[["genericUser::list"]]` as positional fields) or accept `null`.
+        if *first != b'{' {
+            return Err(ApiError::invalid(
+                "malformed JSON body: expected a JSON object",
+            ));
         }
         serde_json::from_slice(&bytes)
             .map(ApiJson)
