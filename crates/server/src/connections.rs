@@ -109,11 +109,21 @@ pub struct OperationsBody {
     pub operations: Option<Vec<String>>,
 }
 
+/// The body of create and update: only `operations`. An unknown field (a typo such as
+/// `operation`, or a setting this connector does not have) is refused rather than silently
+/// dropped, which would create a connection without the operations the app meant to ask for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionBody {
+    #[serde(default)]
+    pub operations: Option<Vec<String>>,
+}
+
 pub async fn create(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
-    ApiJson(body): ApiJson<OperationsBody>,
+    ApiJson(body): ApiJson<ConnectionBody>,
 ) -> ApiResult<Response> {
     check_ids(&connector_id, &owner_id)?;
     let operations = validated_operations(&body.operations.unwrap_or_default())?;
@@ -149,7 +159,7 @@ pub async fn update(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
-    ApiJson(body): ApiJson<OperationsBody>,
+    ApiJson(body): ApiJson<ConnectionBody>,
 ) -> ApiResult<Json<Value>> {
     let mut conn = load(&state, &connector_id, &owner_id).await?;
     if let Some(ops) = body.operations {

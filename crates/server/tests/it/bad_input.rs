@@ -62,15 +62,17 @@ async fn authorization_input(app: &TestApp) {
         let (s, v) = error_code(app.post_json(path, json!({ "scopes": scopes })).await).await;
         assert_eq!(
             (s, v["error"].as_str(), v["details"]["field"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID"), Some("scopes")),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("REQUEST::INVALID"),
+                Some("scopes")
+            ),
             "{scopes}: {v}"
         );
     }
     let (s, v) = error_code(app.post_json(path, json!({"scopes": "calls:list"})).await).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
-    let r = app
-        .post_json(path, json!({"scopes": ["screen_pop"]}))
-        .await;
+    let r = app.post_json(path, json!({"scopes": ["screen_pop"]})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["authorizationUrl"]
@@ -80,13 +82,14 @@ async fn authorization_input(app: &TestApp) {
 
     // A NUL in redirectUrl: accepted as the normalised URL (%00), which is where the browser goes.
     let r = app
-        .post_json(&format!("{path}?redirectUrl=https%3A%2F%2Fapp.example%2Fdone%00x"), json!({}))
+        .post_json(
+            &format!("{path}?redirectUrl=https%3A%2F%2Fapp.example%2Fdone%00x"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let v: serde_json::Value = r.json().await.unwrap();
-    let callback = app
-        .consent(v["authorizationUrl"].as_str().unwrap())
-        .await;
+    let callback = app.consent(v["authorizationUrl"].as_str().unwrap()).await;
     let r = app.http.get(&callback).send().await.unwrap();
     assert!(r.status().is_redirection(), "{}", r.status());
     let loc = r.headers()["location"].to_str().unwrap();
@@ -138,4 +141,94 @@ async fn odd_characters_in_path_ids_on_postgres() {
         odd_ids(spawn_on(sim, &url, dir).await).await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn unknown_fields_and_wrong_types_are_refused() {
+    let app = spawn_app().await;
+    let invalid = |s: StatusCode, v: &serde_json::Value| {
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID")),
+            "{v}"
+        );
+    };
+    // Create: a typo'd field must not create a connection without its operations.
+    let (s, v) = error_code(
+        app.post_json(
+            "/v1/connections/dialpad/typo",
+            json!({"operation": ["genericUser::list"]}),
+        )
+        .await,
+    )
+    .await;
+    invalid(s, &v);
+    assert!(v["message"].as_str().unwrap().contains("operation"), "{v}");
+    assert_eq!(
+        app.get("/v1/connections/dialpad/typo").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    for body in [
+        json!({"operations": "genericUser::list"}),
+        json!({"operations": [1]}),
+        json!([]),
+        json!(null),
+        json!("x"),
+    ] {
+        let (s, v) = error_code(
+            app.post_json("/v1/connections/dialpad/types", body.clone())
+                .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+    }
+    // Update: same rules; the connection is unchanged.
+    app.create_connection("upd", &["genericUser::list"]).await;
+    for body in [
+        json!({"operations": ["genericContact::list"], "status": "authorized"}),
+        json!({"operations": {"a": 1}}),
+    ] {
+        let r = app
+            .http
+            .patch(app.url("/v1/connections/dialpad/upd"))
+            .header("x-api-secret", &app.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = error_code(r).await;
+        invalid(s, &v);
+    }
+    let c = app.connection("upd").await;
+    assert_eq!(c["operations"], json!(["genericUser::list"]));
+    assert_eq!(c["status"], "unauthorized");
+    // Sessions: wrong types and out-of-range numbers, never a panic or a 500.
+    for body in [
+        json!({"expiresIn": "600"}),
+        json!({"expiresIn": 60.5}),
+        json!({"expiresIn": -1}),
+        json!({"expiresIn": i64::MAX}),
+        json!({"expiresIn": u64::MAX}),
+        json!({"expiresIn": 1e300}),
+        json!({"connection": {"operations": "x"}}),
+    ] {
+        let (s, v) = error_code(
+            app.post_json("/v1/connections/dialpad/upd/sessions", body.clone())
+                .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+    }
+    // List: limit and cursor.
+    for q in [
+        "limit=0",
+        "limit=101",
+        "limit=-1",
+        "limit=99999999999",
+        "limit=x",
+        "cursor=%%%",
+    ] {
+        let (s, v) = error_code(app.get(&format!("/v1/connections?{q}")).await).await;
+        invalid(s, &v);
+    }
 }
