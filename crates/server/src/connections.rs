@@ -164,6 +164,18 @@ pub async fn update(
     let mut conn = load(&state, &connector_id, &owner_id).await?;
     if let Some(ops) = body.operations {
         conn.operations = validated_operations(&ops)?;
+        // A Dialpad API key carries every scope (see `put_api_key`): the connection keeps
+        // covering its operations, as authorization answers; otherwise the proxy would refuse
+        // new scoped operations with MISSING_PERMISSION and an OAuth URL nobody can use.
+        if conn.status == ConnectionStatus::Authorized {
+            if let Some(stored) = state.store.get_credentials(&conn.id).await? {
+                if matches!(stored.credentials, Credentials::ApiKey { .. }) {
+                    conn.scopes = operations::scopes_for(&conn.operations)
+                        .into_iter()
+                        .collect();
+                }
+            }
+        }
     }
     let conn = state.store.update_connection(&conn).await?;
     Ok(Json(connection_json(&conn)))

@@ -342,3 +342,41 @@ async fn list_update_and_api_key_connections() {
     assert!(r.status().is_client_error() || r.status().is_success());
     assert_eq!(app.sim.stats().tokens_refreshed, 0);
 }
+
+#[tokio::test]
+async fn api_key_connection_covers_operations_added_later() {
+    let app = spawn_app().await;
+    app.create_connection("keyed", &["genericUser::retrieve"])
+        .await;
+    let r = app
+        .http
+        .put(app.url("/v1/connections/dialpad/keyed/api-key"))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({ "apiKey": app.sim.api_key }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .patch(app.url("/v1/connections/dialpad/keyed"))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({"operations": ["genericUser::retrieve", "telephonyCall::list"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["scopes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("calls:list")));
+    // Authorization says nothing is missing, and the proxy agrees.
+    let r = app
+        .post_json("/v1/connections/dialpad/keyed/authorization", json!({}))
+        .await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "authorized");
+    let r = app.proxy("keyed", Method::GET, "/api/v2/call").await;
+    assert_ne!(r.status(), StatusCode::FORBIDDEN, "{:?}", r.text().await);
+}
