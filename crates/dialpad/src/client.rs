@@ -1,5 +1,6 @@
 //! The [`Client`], its builder and the single request path.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -256,8 +257,13 @@ impl Client {
             }
             ReqPath::Raw(p) => {
                 // Caller-supplied path is already percent-encoded (proxy use).
-                let prefix = url.path().trim_end_matches('/').to_owned();
-                url.set_path(&format!("{prefix}/{}", p.trim_start_matches('/')));
+                let prefix = self.inner.base.path().trim_end_matches('/');
+                let p = p.trim_start_matches('/');
+                let mut full = String::with_capacity(prefix.len() + 1 + p.len());
+                full.push_str(prefix);
+                full.push('/');
+                full.push_str(p);
+                url.set_path(&full);
             }
         }
         if let Some(q) = spec.raw_query.as_deref().filter(|q| !q.is_empty()) {
@@ -299,16 +305,10 @@ impl Client {
         // Path only: never the host, the query (it may carry `apikey=`) or headers.
         let path = spec.display_path();
         let span = tracing::debug_span!("dialpad_request", method = %spec.method, path = %path);
-        self.run(spec, url, path, finish).instrument(span).await
+        self.run(&spec, url, &path, finish).instrument(span).await
     }
 
-    async fn run<T, F, Fut>(
-        &self,
-        spec: RequestSpec,
-        url: Url,
-        path: String,
-        finish: F,
-    ) -> Result<T>
+    async fn run<T, F, Fut>(&self, spec: &RequestSpec, url: Url, path: &str, finish: F) -> Result<T>
     where
         F: Fn(reqwest::Response) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, reqwest::Error>>,
@@ -486,7 +486,7 @@ impl Client {
 
     /// Sends and decodes a JSON response.
     pub(crate) async fn json<T: DeserializeOwned>(&self, spec: RequestSpec) -> Result<T> {
-        let path = spec.display_path();
+        let path = spec.display_path().into_owned();
         let bytes = self.execute_with(spec, reqwest::Response::bytes).await?;
         decode(&path, &bytes)
     }
@@ -643,10 +643,10 @@ impl RequestSpec {
     }
 
     /// Path for logs and decode errors: never includes host or query.
-    pub fn display_path(&self) -> String {
+    pub fn display_path(&self) -> Cow<'_, str> {
         match &self.path {
-            ReqPath::Segments(s) => format!("/{}", s.join("/")),
-            ReqPath::Raw(p) => p.clone(),
+            ReqPath::Segments(s) => Cow::Owned(format!("/{}", s.join("/"))),
+            ReqPath::Raw(p) => Cow::Borrowed(p),
         }
     }
 }

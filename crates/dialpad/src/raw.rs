@@ -72,6 +72,29 @@ impl RawRequest {
         self
     }
 
+    /// Adds all headers of an owned map without copying them (same
+    /// filtering as [`header`](Self::header)).
+    pub fn header_map(mut self, mut headers: HeaderMap) -> Self {
+        for name in DROPPED_REQUEST_HEADERS {
+            headers.remove(name);
+        }
+        if self.spec.headers.is_empty() {
+            self.spec.headers = headers;
+            return self;
+        }
+        // Appended like `headers` does (`HeaderMap::extend` would replace same-named values).
+        let mut last: Option<HeaderName> = None;
+        for (name, value) in headers {
+            if name.is_some() {
+                last = name;
+            }
+            if let Some(name) = &last {
+                self.spec.headers.append(name.clone(), value);
+            }
+        }
+        self
+    }
+
     /// Request body. It is kept in memory so it can be re-sent when the token
     /// provider refreshes after a 401, after a 429, and (for idempotent methods
     /// only) on the retries the [`RetryPolicy`](crate::RetryPolicy) allows.
@@ -83,9 +106,10 @@ impl RawRequest {
     /// Sends the request. Any HTTP status (including 4xx/5xx) is returned as
     /// a [`RawResponse`]; only transport and credential failures are errors.
     pub async fn send(self) -> Result<RawResponse> {
-        let resp = self.client.execute(self.spec).await?;
+        let mut resp = self.client.execute(self.spec).await?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // Moved out, not copied: the body stream does not need them.
+        let headers = std::mem::take(resp.headers_mut());
         Ok(RawResponse {
             status,
             headers,
@@ -185,5 +209,14 @@ mod tests {
         assert!(r.spec.headers.contains_key(header::ACCEPT));
         assert_eq!(r.spec.raw_query.as_deref(), Some("state=active"));
         assert!(matches!(&r.spec.path, ReqPath::Raw(p) if p == "/api/v2/users"));
+
+        let r = c
+            .raw(Method::GET, "/api/v2/users")
+            .header(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"))
+            .header_map(h);
+        assert!(!r.spec.headers.contains_key(header::AUTHORIZATION));
+        assert!(!r.spec.headers.contains_key(header::HOST));
+        assert!(r.spec.headers.contains_key(header::ACCEPT));
+        assert!(r.spec.headers.contains_key(header::ACCEPT_LANGUAGE));
     }
 }

@@ -7,7 +7,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequest;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dpc_store::{Connection, ConnectionStatus};
 
@@ -58,35 +58,45 @@ const DROPPED_RESPONSE: &[&str] = &[
     "set-cookie",
 ];
 
-fn filtered(headers: &HeaderMap, dropped: &[&str]) -> HeaderMap {
+/// `headers` without the `dropped` names; values are moved, not copied.
+fn filtered(headers: HeaderMap, dropped: &[&str]) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
+    // `into_iter` yields the name once, then `None` for further values of the same name.
+    let mut current: Option<(HeaderName, bool)> = None;
     for (name, value) in headers {
-        if !dropped.contains(&name.as_str()) {
-            out.append(name.clone(), value.clone());
+        if let Some(name) = name {
+            let keep = !dropped.contains(&name.as_str());
+            current = Some((name, keep));
+        }
+        if let Some((name, true)) = &current {
+            out.append(name.clone(), value);
         }
     }
     out
 }
 
+/// Whether a path segment is `.` or `..`, literally or percent-encoded (any case), or contains
+/// an encoded `..`.
+fn is_dot_segment(s: &str) -> bool {
+    s == ".."
+        || s == "."
+        || s.eq_ignore_ascii_case("%2e")
+        || s.as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"%2e%2e"))
+}
+
 /// The Dialpad path (still percent-encoded) and query, from our request URI.
 fn upstream_path(req_uri: &axum::http::Uri) -> ApiResult<String> {
-    let path = req_uri
-        .path()
-        .strip_prefix("/v1/proxy")
-        .unwrap_or_default()
-        .to_owned();
-    let decoded_dots = path.split('/').any(|s| {
-        let s = s.to_ascii_lowercase();
-        s == ".." || s == "." || s.contains("%2e%2e") || s == "%2e"
-    });
-    if !path.starts_with("/api/") || decoded_dots {
+    let path = req_uri.path().strip_prefix("/v1/proxy").unwrap_or_default();
+    if !path.starts_with("/api/") || path.split('/').any(is_dot_segment) {
         return Err(ApiError::invalid(
             "the proxy reaches Dialpad's API only: use /v1/proxy/api/v2/…",
         ));
     }
     Ok(match req_uri.query() {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
-        _ => path,
+        _ => path.to_owned(),
     })
 }
 
@@ -109,18 +119,19 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
         }
         ConnectionStatus::Authorized => {}
     }
-    let path_only = path.split('?').next().unwrap_or_default().to_owned();
-    let op = operations::for_dialpad_request(method.as_str(), &path_only);
+    let path_only = path.split('?').next().unwrap_or_default();
+    let op = operations::for_dialpad_request(method.as_str(), path_only);
     if let Some(op) = op {
         let missing = operations::missing_scopes(&conn, op);
         if !missing.is_empty() {
             return Err(missing_permission(&state, &conn, op, &missing).await);
         }
     }
-    let headers = filtered(req.headers(), DROPPED_REQUEST);
-    let body = Bytes::from_request(req, &state).await?;
+    let (mut parts, body) = req.into_parts();
+    let headers = filtered(std::mem::take(&mut parts.headers), DROPPED_REQUEST);
+    let body = Bytes::from_request(Request::from_parts(parts, body), &state).await?;
     let client = state.dialpad_client(&conn)?;
-    let mut raw = client.raw(method, &path).headers(&headers);
+    let mut raw = client.raw(method, &path).header_map(headers);
     if !body.is_empty() {
         raw = raw.body(body);
     }
@@ -133,7 +144,7 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
     }
     let mut out = Response::new(Body::from_stream(stream));
     *out.status_mut() = status;
-    *out.headers_mut() = filtered(&headers, DROPPED_RESPONSE);
+    *out.headers_mut() = filtered(headers, DROPPED_RESPONSE);
     Ok(out)
 }
 
@@ -183,7 +194,6 @@ pub fn upstream_error(e: dialpad::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderName;
 
     #[test]
     fn paths_are_confined_to_the_api() {
@@ -193,6 +203,9 @@ mod tests {
             "/v1/proxy/oauth2/token",
             "/v1/proxy/api/../oauth2/token",
             "/v1/proxy/api/%2E%2E/oauth2/deauthorize",
+            "/v1/proxy/api/%2e/x",
+            "/v1/proxy/api/v2/a%2E%2eb",
+            "/v1/proxy/api/./x",
         ] {
             let u: axum::http::Uri = bad.parse().unwrap();
             assert!(upstream_path(&u).is_err(), "{bad}");
@@ -211,7 +224,7 @@ mod tests {
         ] {
             h.insert(HeaderName::from_static(k), v.parse().unwrap());
         }
-        let f = filtered(&h, DROPPED_REQUEST);
+        let f = filtered(h, DROPPED_REQUEST);
         assert_eq!(f.len(), 1);
         assert!(f.contains_key("accept"));
     }
