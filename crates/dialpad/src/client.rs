@@ -333,9 +333,9 @@ impl Client {
         let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
-            self.pace(&spec.method, &path).await;
+            self.pace(&spec.method, path).await;
             Counters::add(&counters.requests_sent, 1);
-            let failure = match self.send_once(&spec, &url, token.as_ref()).await {
+            let failure = match self.send_once(spec, &url, token.as_ref()).await {
                 Err(e) => Failure::Transport(e),
                 Ok(resp) => {
                     let status = resp.status();
@@ -377,7 +377,7 @@ impl Client {
                 Failure::Throttled(_, retry_after) => {
                     let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt));
                     if let Some(limiter) = &self.inner.limiter {
-                        let held = limiter.penalize(&spec.method, &path, wait);
+                        let held = limiter.penalize(&spec.method, path, wait);
                         tracing::info!(
                             retry_after_ms = wait.as_millis() as u64,
                             limit = held.as_deref().unwrap_or("none"),
