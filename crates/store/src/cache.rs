@@ -28,29 +28,51 @@ const CAPACITY: usize = 10_000;
 
 struct TtlMap<K, V> {
     ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    /// The generation counts writes (remove, clear); kept under the same lock as the entries.
+    entries: Mutex<(u64, HashMap<K, (Instant, V)>)>,
 }
 
 impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
     fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new((0, HashMap::new())),
         }
     }
 
     fn get(&self, k: &K) -> Option<V> {
         let entries = self.entries.lock();
         entries
+            .1
             .get(k)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, v)| v.clone())
     }
 
+    /// The current write generation: take it before reading the inner store, pass it to
+    /// [`fill`](Self::fill).
+    fn generation(&self) -> u64 {
+        self.entries.lock().0
+    }
+
+    /// Caches a value read from the inner store, unless a write (remove, clear) happened since
+    /// `generation`: the value read may then be older than that write, and caching it would
+    /// serve, e.g., a deleted connection or a revoked key for a whole TTL.
+    fn fill(&self, generation: u64, k: K, v: V) {
+        let mut entries = self.entries.lock();
+        if entries.0 == generation {
+            Self::insert(&mut entries.1, self.ttl, k, v);
+        }
+    }
+
+    /// Caches a value this process just wrote.
     fn put(&self, k: K, v: V) {
         let mut entries = self.entries.lock();
+        Self::insert(&mut entries.1, self.ttl, k, v);
+    }
+
+    fn insert(entries: &mut HashMap<K, (Instant, V)>, ttl: Duration, k: K, v: V) {
         if entries.len() >= CAPACITY {
-            let ttl = self.ttl;
             entries.retain(|_, (at, _)| at.elapsed() < ttl);
             if entries.len() >= CAPACITY {
                 entries.clear();
@@ -60,11 +82,15 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
     }
 
     fn remove(&self, k: &K) {
-        self.entries.lock().remove(k);
+        let mut entries = self.entries.lock();
+        entries.0 += 1;
+        entries.1.remove(k);
     }
 
     fn clear(&self) {
-        self.entries.lock().clear();
+        let mut entries = self.entries.lock();
+        entries.0 += 1;
+        entries.1.clear();
     }
 }
 
@@ -115,25 +141,32 @@ impl Store for CachedStore {
         if let Some(c) = self.connections.get(&key) {
             return Ok(Some(c));
         }
+        let generation = self.connections.generation();
         let found = self.inner.get_connection(connector_id, owner_id).await?;
         if let Some(c) = &found {
-            self.connections.put(key, c.clone());
+            self.connections.fill(generation, key, c.clone());
         }
         Ok(found)
     }
 
     async fn update_connection(&self, connection: &Connection) -> Result<Connection> {
         let key = conn_key(&connection.connector_id, &connection.owner_id);
-        // Drop first: if the write fails, the next read goes to the database.
+        // Drop first: if the write fails, the next read goes to the database; a read that
+        // raced with the write does not cache what it saw (see `fill`).
         self.connections.remove(&key);
-        let c = self.inner.update_connection(connection).await?;
+        let c = self.inner.update_connection(connection).await;
+        self.connections.remove(&key);
+        let c = c?;
         self.connections.put(key, c.clone());
         Ok(c)
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
-        self.connections.remove(&conn_key(connector_id, owner_id));
-        self.inner.delete_connection(connector_id, owner_id).await
+        let key = conn_key(connector_id, owner_id);
+        self.connections.remove(&key);
+        let deleted = self.inner.delete_connection(connector_id, owner_id).await;
+        self.connections.remove(&key);
+        deleted
     }
 
     async fn list_connections(
@@ -180,9 +213,10 @@ impl Store for CachedStore {
         if let Some(rec) = self.api_keys.get(&key) {
             return Ok(Some(rec));
         }
+        let generation = self.api_keys.generation();
         let found = self.inner.verify_api_key(presented).await?;
         if let Some(rec) = &found {
-            self.api_keys.put(key, rec.clone());
+            self.api_keys.fill(generation, key, rec.clone());
         }
         Ok(found)
     }
@@ -194,7 +228,10 @@ impl Store for CachedStore {
     async fn revoke_api_key(&self, id_or_name: &str) -> Result<()> {
         // Revocation is rare: forget every cached key rather than track which one it was.
         self.api_keys.clear();
-        self.inner.revoke_api_key(id_or_name).await
+        let revoked = self.inner.revoke_api_key(id_or_name).await;
+        // Again after the write: a verification racing with it may have cached the key.
+        self.api_keys.clear();
+        revoked
     }
 
     async fn create_session(&self, session: &Session) -> Result<SecretString> {

@@ -105,3 +105,51 @@ async fn misses_are_not_cached() {
         .unwrap()
         .is_none());
 }
+
+/// Reads racing with this process's own delete, update or revoke must not put back what they saw
+/// before the write (it would be served for the whole TTL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_racing_with_own_writes_do_not_cache_stale_values() {
+    let (_dir, cached, _other) = two_handles(Duration::from_secs(60)).await;
+    for round in 0..20 {
+        let owner = format!("race{round}");
+        cached.insert_connection(new_conn(&owner)).await.unwrap();
+        let (_rec, key) = cached.create_api_key(&owner).await.unwrap();
+        let key = secrecy::ExposeSecret::expose_secret(&key).to_owned();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..8)
+            .map(|_| {
+                let (cached, owner, key, stop) =
+                    (cached.clone(), owner.clone(), key.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let _ = cached.get_connection("dialpad", &owner).await;
+                        let _ = cached.verify_api_key(&key).await;
+                        // Cache hits never suspend: let the writer run.
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        cached.delete_connection("dialpad", &owner).await.unwrap();
+        cached.revoke_api_key(&owner).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            r.await.unwrap();
+        }
+        assert!(
+            cached
+                .get_connection("dialpad", &owner)
+                .await
+                .unwrap()
+                .is_none(),
+            "round {round}: deleted connection still served"
+        );
+        assert!(
+            cached.verify_api_key(&key).await.unwrap().is_none(),
+            "round {round}: revoked key still accepted"
+        );
+    }
+}
