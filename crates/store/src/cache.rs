@@ -26,10 +26,13 @@ use crate::{
 /// Entries kept per map before expired ones are swept (and, if still full, all dropped).
 const CAPACITY: usize = 10_000;
 
+/// Entries with the time they were cached.
+type Entries<K, V> = HashMap<K, (Instant, V)>;
+
 struct TtlMap<K, V> {
     ttl: Duration,
     /// The generation counts writes (remove, clear); kept under the same lock as the entries.
-    entries: Mutex<(u64, HashMap<K, (Instant, V)>)>,
+    entries: Mutex<(u64, Entries<K, V>)>,
 }
 
 impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
@@ -71,7 +74,7 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         Self::insert(&mut entries.1, self.ttl, k, v);
     }
 
-    fn insert(entries: &mut HashMap<K, (Instant, V)>, ttl: Duration, k: K, v: V) {
+    fn insert(entries: &mut Entries<K, V>, ttl: Duration, k: K, v: V) {
         if entries.len() >= CAPACITY {
             entries.retain(|_, (at, _)| at.elapsed() < ttl);
             if entries.len() >= CAPACITY {
