@@ -29,10 +29,16 @@ enum KeysCommand {
 }
 
 pub async fn run(args: KeysArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let KeysCommand::Create { name } = &args.command {
+        if name.trim().is_empty() {
+            return Err("--name must not be empty (it is how `keys revoke` finds the key)".into());
+        }
+    }
     let config = Config::load(args.config.as_deref())?;
     let store = dpc_server::connect_store(&config).await?;
     match args.command {
         KeysCommand::Create { name } => {
+            let name = name.trim().to_owned();
             let (rec, key) = store.create_api_key(&name).await?;
             eprintln!(
                 "created key {} ({}); it is shown only once:",
