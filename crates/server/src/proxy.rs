@@ -75,21 +75,33 @@ fn filtered(headers: HeaderMap, dropped: &[&str]) -> HeaderMap {
     out
 }
 
-/// Whether a path segment is `.` or `..`, literally or percent-encoded (any case), or contains
-/// an encoded `..`.
-fn is_dot_segment(s: &str) -> bool {
-    s == ".."
-        || s == "."
-        || s.eq_ignore_ascii_case("%2e")
-        || s.as_bytes()
-            .windows(6)
-            .any(|w| w.eq_ignore_ascii_case(b"%2e%2e"))
+/// Whether a path segment is, or could be read by a URL parser or an upstream server as, a
+/// dot segment or a path separator: `.`/`..` with any mix of literal and percent-encoded dots
+/// (`.%2e`, `%2E.`, …), or an encoded slash or backslash anywhere in it.
+fn is_unsafe_segment(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
+        return true;
+    }
+    let decoded_dots = lower.replace("%2e", ".");
+    decoded_dots == "." || decoded_dots == ".." || decoded_dots.contains("..")
+}
+
+/// What the path resolves to once a URL parser normalises it: the last word on where the
+/// request would really go, whatever encoding trick the segments use.
+fn resolves_inside_api(path: &str) -> bool {
+    url::Url::parse("http://upstream.invalid")
+        .and_then(|base| base.join(path))
+        .is_ok_and(|u| u.path().starts_with("/api/"))
 }
 
 /// The Dialpad path (still percent-encoded) and query, from our request URI.
 fn upstream_path(req_uri: &axum::http::Uri) -> ApiResult<String> {
     let path = req_uri.path().strip_prefix("/v1/proxy").unwrap_or_default();
-    if !path.starts_with("/api/") || path.split('/').any(is_dot_segment) {
+    if !path.starts_with("/api/")
+        || path.split('/').any(is_unsafe_segment)
+        || !resolves_inside_api(path)
+    {
         return Err(ApiError::invalid(
             "the proxy reaches Dialpad's API only: use /v1/proxy/api/v2/…",
         ));
@@ -206,6 +218,13 @@ mod tests {
             "/v1/proxy/api/%2e/x",
             "/v1/proxy/api/v2/a%2E%2eb",
             "/v1/proxy/api/./x",
+            // Mixed literal and encoded dots: a URL parser reads both as `..`.
+            "/v1/proxy/api/.%2e/oauth2/token",
+            "/v1/proxy/api/%2e./oauth2/token",
+            "/v1/proxy/api/%2E./oauth2/token",
+            // Encoded separators an upstream might decode.
+            "/v1/proxy/api/v2%2f..%2f..%2foauth2/token",
+            "/v1/proxy/api/v2/%5c..%5coauth2",
         ] {
             let u: axum::http::Uri = bad.parse().unwrap();
             assert!(upstream_path(&u).is_err(), "{bad}");
