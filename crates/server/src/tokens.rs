@@ -242,11 +242,16 @@ async fn decide(
     }
 }
 
-/// `now + expires_in`.
+/// Longest access-token lifetime we believe: `expires_in` comes from Dialpad's token response,
+/// and an absurd value must neither overflow the date arithmetic nor make a token live forever.
+const MAX_TOKEN_LIFETIME_SECS: i64 = 366 * 24 * 3600;
+
+/// `now + expires_in`, with `expires_in` clamped to a year.
 pub fn expires_at(expires_in: Option<i64>) -> Option<DateTime<Utc>> {
-    expires_in
-        .filter(|s| *s > 0)
-        .map(|s| Utc::now() + chrono::Duration::seconds(s))
+    expires_in.filter(|s| *s > 0).and_then(|s| {
+        let secs = s.min(MAX_TOKEN_LIFETIME_SECS);
+        Utc::now().checked_add_signed(chrono::Duration::try_seconds(secs)?)
+    })
 }
 
 fn store_error(e: dpc_store::StoreError) -> dialpad::Error {
@@ -352,6 +357,18 @@ pub fn connection_client(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_expires_in_neither_panics_nor_lives_forever() {
+        for s in [i64::MAX, i64::MAX / 1000, 10_i64.pow(15)] {
+            let at = expires_at(Some(s)).expect("clamped, not dropped");
+            assert!(at <= Utc::now() + chrono::Duration::seconds(MAX_TOKEN_LIFETIME_SECS + 5));
+        }
+        assert!(expires_at(Some(0)).is_none());
+        assert!(expires_at(Some(-5)).is_none());
+        let hour = expires_at(Some(3600)).unwrap() - Utc::now();
+        assert!((3590..=3600).contains(&hour.num_seconds()));
+    }
 
     #[test]
     fn cache_is_bounded() {
