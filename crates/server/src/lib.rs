@@ -77,7 +77,10 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ServerError> {
         config.check_for_serve()?;
+        // Never follow redirects: the proxy returns Dialpad's status and headers unchanged (a
+        // 3xx included), and a bearer token must not travel to wherever a Location points.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| dialpad::Error::Config(format!("cannot build HTTP client: {e}")))?;
         let token_client = dialpad::Client::builder()
