@@ -25,6 +25,20 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Scopes the connection lacks for what it asks to do: those Dialpad proved missing (a 403),
+/// plus those its operations need that the last authorization did not ask for (operations
+/// added since). Authorizing again asks exactly for these.
+pub fn effective_missing_scopes(c: &Connection) -> Vec<String> {
+    let mut missing: std::collections::BTreeSet<String> =
+        c.missing_scopes.iter().cloned().collect();
+    missing.extend(
+        operations::scopes_for(c.operations.iter())
+            .into_iter()
+            .filter(|s| !c.scopes.contains(s)),
+    );
+    missing.into_iter().collect()
+}
+
 /// The contract's connection object.
 pub fn connection_json(c: &Connection) -> Value {
     json!({
@@ -34,7 +48,7 @@ pub fn connection_json(c: &Connection) -> Value {
         "operations": c.operations,
         "status": c.status,
         "scopes": c.scopes,
-        "missingScopes": c.missing_scopes,
+        "missingScopes": effective_missing_scopes(c),
         "createdAt": ts(c.created_at),
         "updatedAt": ts(c.updated_at),
     })

@@ -380,3 +380,41 @@ async fn api_key_connection_covers_operations_added_later() {
     let r = app.proxy("keyed", Method::GET, "/api/v2/call").await;
     assert_ne!(r.status(), StatusCode::FORBIDDEN, "{:?}", r.text().await);
 }
+
+#[tokio::test]
+async fn operations_added_after_authorization_show_their_missing_scopes_and_ask_only_those() {
+    let app = spawn_app().await;
+    app.connect("grow", &["genericUser::retrieve"]).await;
+    let c = app.connection("grow").await;
+    assert_eq!(c["status"], "authorized");
+    assert_eq!(c["missingScopes"], json!([]), "nothing missing yet: {c}");
+
+    let r = app
+        .http
+        .patch(app.url("/v1/connections/dialpad/grow"))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({"operations": ["genericUser::retrieve", "telephonyCall::list"]}))
+        .send()
+        .await
+        .unwrap();
+    let c: Value = r.json().await.unwrap();
+    let missing: Vec<&str> = c["missingScopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(missing.contains(&"calls:list"), "{c}");
+    assert!(!missing.contains(&"offline_access"), "granted already: {c}");
+
+    // Authorizing again asks for what the new operation needs, and the result clears it.
+    let url = app.authorization_url("grow").await;
+    assert!(
+        url.contains("calls%3Alist") || url.contains("calls:list"),
+        "{url}"
+    );
+    let callback = app.consent(&url).await;
+    let r = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.connection("grow").await["missingScopes"], json!([]));
+}
