@@ -223,13 +223,35 @@ pub async fn run_with_store(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let state = AppState::new(config, store)?;
+    let state = AppState::new(config, store.clone())?;
     let app = router(state);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "dialpad-connector listening");
     }
-    axum::serve(listener, app)
+    // Expired sessions and OAuth states would otherwise pile up; every instance may purge (the
+    // delete is idempotent), so no coordination is needed between instances.
+    let purger = tokio::spawn(purge_expired_periodically(store));
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    purger.abort();
+    served?;
     Ok(())
+}
+
+/// How often expired sessions and OAuth states are deleted, and how long past expiry they are
+/// kept (so an `expired` answer stays precise for a while instead of turning into `invalid`).
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+const PURGE_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+async fn purge_expired_periodically(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        match store.purge_expired(PURGE_GRACE).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired sessions and OAuth states deleted"),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+    }
 }
