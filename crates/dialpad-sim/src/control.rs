@@ -100,16 +100,7 @@ async fn clear_faults(State(sim): State<Sim>) -> Json<serde_json::Value> {
 
 /// Expires every OAuth access token now, so the next call with one gets 401 (refresh tests).
 async fn expire_tokens(State(sim): State<Sim>) -> Json<serde_json::Value> {
-    let mut db = sim.db().write();
-    let now = crate::wire::now_ms();
-    let mut expired = 0;
-    for t in db.oauth.access_tokens.values_mut() {
-        if t.expires_at_ms > now {
-            t.expires_at_ms = now - 1;
-            expired += 1;
-        }
-    }
-    Json(serde_json::json!({"expired": expired}))
+    Json(serde_json::json!({"expired": sim.expire_tokens()}))
 }
 
 /// Edits in Dialpad's app, not through the API: the same effects and contact events.

@@ -52,15 +52,19 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 
 impl Sim {
     /// Marks every OAuth access token expired (API calls with them then answer 401); refresh
-    /// tokens stay valid. Returns how many tokens were expired.
+    /// tokens stay valid. Returns how many still-live tokens were expired (`POST
+    /// /_sim/tokens/expire` answers this count).
     pub fn expire_tokens(&self) -> usize {
-        let past = now_ms() - 1;
+        let now = now_ms();
         let mut db = self.db().write();
-        db.oauth
-            .access_tokens
-            .values_mut()
-            .for_each(|t| t.expires_at_ms = past);
-        db.oauth.access_tokens.len()
+        let mut expired = 0;
+        for t in db.oauth.access_tokens.values_mut() {
+            if t.expires_at_ms > now {
+                t.expires_at_ms = now - 1;
+                expired += 1;
+            }
+        }
+        expired
     }
 }
 
