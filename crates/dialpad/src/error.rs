@@ -64,9 +64,65 @@ pub enum Error {
     #[error("invalid client configuration: {0}")]
     Config(String),
 
-    /// The [`TokenProvider`](crate::TokenProvider) failed to produce a token.
+    /// The [`TokenProvider`](crate::TokenProvider) failed to produce a token. The source is the
+    /// provider's own error type, so its caller can downcast it and answer precisely.
     #[error("token provider failed: {0}")]
-    Token(String),
+    Token(#[source] TokenError),
+
+    /// Dialpad's OAuth token endpoint refused the request with an RFC 6749 §5.2 error
+    /// (`invalid_grant`: the code or refresh token is spent, revoked or expired;
+    /// `invalid_client`: our client credentials are wrong; …).
+    #[error("OAuth error {status}: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth {
+        status: StatusCode,
+        /// The `error` code, e.g. `invalid_grant`.
+        error: String,
+        /// `error_description`, if any.
+        description: Option<String>,
+    },
+}
+
+/// What a [`TokenProvider`](crate::TokenProvider) fails with: any error type of its own.
+pub type TokenError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl Error {
+    /// True for the OAuth error `invalid_grant` (the grant is spent, revoked or expired: only a
+    /// new authorization helps).
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, Error::OAuth { error, .. } if error == "invalid_grant")
+    }
+
+    /// The token provider's own error, if this is one and it has type `T`.
+    pub fn token_error<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        match self {
+            Error::Token(e) => e.downcast_ref::<T>(),
+            _ => None,
+        }
+    }
+
+    /// Reads an OAuth error body (`{"error": "...", "error_description": "..."}`) out of a
+    /// token-endpoint failure; other errors come back unchanged.
+    pub(crate) fn into_oauth(self) -> Error {
+        #[derive(Deserialize)]
+        struct OAuthBody {
+            error: String,
+            #[serde(default)]
+            error_description: Option<String>,
+        }
+        let (status, body) = match &self {
+            Error::Api { status, body, .. } => (*status, body),
+            Error::Unauthorized { body, .. } => (StatusCode::UNAUTHORIZED, body),
+            _ => return self,
+        };
+        match serde_json::from_str::<OAuthBody>(body) {
+            Ok(b) if !b.error.is_empty() => Error::OAuth {
+                status,
+                error: b.error,
+                description: b.error_description,
+            },
+            _ => self,
+        }
+    }
 }
 
 impl Error {

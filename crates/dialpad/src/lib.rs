@@ -95,7 +95,7 @@ mod http_tests;
 
 pub use auth::{Auth, TokenProvider};
 pub use client::{BaseUrl, Client, ClientBuilder};
-pub use error::{Error, Result};
+pub use error::{Error, Result, TokenError};
 pub use limits::{Limit, RateLimiter, RateLimits};
 pub use pagination::{ItemStream, ListRequest, Page};
 pub use retry::{Metrics, RetryPolicy};

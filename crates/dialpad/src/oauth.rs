@@ -213,7 +213,7 @@ impl OAuth<'_> {
         let spec = RequestSpec::new(Method::POST, ["oauth2", "token"])
             .auth(AuthMode::None)
             .form(form)?;
-        self.client.json(spec).await
+        self.client.json(spec).await.map_err(Error::into_oauth)
     }
 
     /// `POST /oauth2/deauthorize` with the client's own credentials: revokes

@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
-use dpc_store::ApiKeyRecord;
+use dpc_store::{ApiKeyRecord, SessionPurpose};
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -82,6 +82,10 @@ pub struct SessionAuth {
     pub owner_id: String,
     /// The session's operations; `None` for a secret-key caller (no restriction).
     pub operations: Option<Vec<String>>,
+    pub purpose: SessionPurpose,
+    /// A connect link's redirect target and extra scopes (stored when the link was made).
+    pub redirect_url: Option<String>,
+    pub extra_scopes: Vec<String>,
 }
 
 impl FromRequestParts<AppState> for SessionAuth {
@@ -89,7 +93,17 @@ impl FromRequestParts<AppState> for SessionAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(token) = header(&parts.headers, SESSION_HEADER) {
-            return session_from_token(state, token).await;
+            let auth = session_from_token(state, token).await?;
+            // A connect link's token opens the connect page only; it is not a session of the
+            // app's front end (it travels in a URL, in browser history and in logs).
+            if auth.purpose != SessionPurpose::App {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "SESSION::INVALID",
+                    "this token only opens the hosted connect page",
+                ));
+            }
+            return Ok(auth);
         }
         if presented_secret(&parts.headers).is_some() {
             verify(state, &parts.headers).await?;
@@ -98,6 +112,9 @@ impl FromRequestParts<AppState> for SessionAuth {
                 connector_id: ids.connector_id,
                 owner_id: ids.owner_id,
                 operations: None,
+                purpose: SessionPurpose::App,
+                redirect_url: None,
+                extra_scopes: Vec::new(),
             });
         }
         Err(ApiError::new(
@@ -128,6 +145,9 @@ pub async fn session_from_token(state: &AppState, token: &str) -> Result<Session
         connector_id: session.connector_id,
         owner_id: session.owner_id,
         operations: Some(session.operations),
+        purpose: session.purpose,
+        redirect_url: session.redirect_url,
+        extra_scopes: session.extra_scopes,
     })
 }
 

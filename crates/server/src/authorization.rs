@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::Utc;
 use dialpad::oauth::{AuthorizationCodeGrant, AuthorizeParams, Pkce};
-use dpc_store::{Connection, ConnectionStatus, Credentials, OAuthState, Session};
+use dpc_store::{
+    Connection, ConnectionStatus, Credentials, Grant, OAuthState, Session, SessionPurpose,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -74,12 +76,15 @@ async fn nothing_missing(
         .all(|s| conn.scopes.contains(s) && !conn.missing_scopes.contains(s)))
 }
 
-/// A fresh Dialpad authorization URL for `conn` asking for `scopes`.
+/// A fresh Dialpad authorization URL for `conn` asking for `scopes`. `browser_hash` binds the
+/// flow to the browser that holds the connect page's cookie (None: a direct-mode URL the app
+/// hands out itself).
 pub async fn authorization_url(
     state: &AppState,
     conn: &Connection,
     scopes: &BTreeSet<String>,
     redirect_url: Option<String>,
+    browser_hash: Option<String>,
 ) -> ApiResult<String> {
     let pkce = Pkce::generate();
     let scopes: Vec<String> = scopes.iter().cloned().collect();
@@ -92,6 +97,7 @@ pub async fn authorization_url(
             redirect_url,
             scopes: scopes.clone(),
             expires_at: Utc::now() + chrono::Duration::seconds(STATE_TTL_SECS),
+            browser_hash,
         })
         .await?;
     let url = dialpad::oauth::authorize_url(
@@ -118,7 +124,7 @@ pub async fn missing_permission(
 ) -> ApiError {
     let required: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
     let wanted = wanted_scopes(conn, &required);
-    let url = match authorization_url(state, conn, &wanted, None).await {
+    let url = match state.reusable_authorization_url(conn, &wanted).await {
         Ok(u) => Some(u),
         Err(e) => {
             tracing::warn!(code = e.code, "could not prepare an authorization URL");
@@ -143,11 +149,20 @@ pub async fn missing_permission(
 }
 
 /// The app's `redirectUrl`, checked and normalised: the parsed URL is what gets stored and later
-/// redirected to (the raw text could carry e.g. a NUL byte, which PostgreSQL refuses: a 500).
-fn check_redirect_url(u: Option<String>) -> ApiResult<Option<String>> {
+/// redirected to (the raw text could carry e.g. a NUL byte, which PostgreSQL refuses: a 500). Its
+/// origin must be one of the configured `DPC_ALLOWED_REDIRECT_ORIGINS`, so nobody can make the
+/// connector send a customer fresh from Dialpad's consent to a site of their choosing.
+fn check_redirect_url(state: &AppState, u: Option<String>) -> ApiResult<Option<String>> {
     let Some(u) = u else { return Ok(None) };
     match url::Url::parse(&u) {
         Ok(p) if matches!(p.scheme(), "http" | "https") && u.len() <= MAX_REDIRECT_URL_LEN => {
+            if !state.config.redirect_allowed(&p) {
+                return Err(ApiError::invalid(format!(
+                    "redirectUrl's origin {} is not allowed: add it to DPC_ALLOWED_REDIRECT_ORIGINS",
+                    p.origin().ascii_serialization()
+                ))
+                .with_details(json!({"field": "redirectUrl"})));
+            }
             Ok(Some(p.to_string()))
         }
         _ => Err(ApiError::invalid(format!(
@@ -199,7 +214,7 @@ async fn authorize_inner(
     q: AuthorizeQuery,
     body: AuthorizeBody,
 ) -> ApiResult<Json<Value>> {
-    let redirect_url = check_redirect_url(q.redirect_url)?;
+    let redirect_url = check_redirect_url(state, q.redirect_url)?;
     let extra = check_extra_scopes(body.scopes)?;
     let mode = q.mode.as_deref().unwrap_or("direct");
     if mode != "direct" && mode != "connect" {
@@ -208,14 +223,8 @@ async fn authorize_inner(
     }
     // A session may bring operations the connection does not have yet: they join it.
     if let Some(ops) = session_ops {
-        let before = conn.operations.len();
-        for op in ops {
-            if !conn.operations.contains(&op) {
-                conn.operations.push(op);
-            }
-        }
-        if conn.operations.len() != before {
-            conn = state.store.update_connection(&conn).await?;
+        if ops.iter().any(|op| !conn.operations.contains(op)) {
+            conn = state.store.add_operations(&conn.id, &ops).await?;
         }
     }
     let wanted = wanted_scopes(&conn, &extra);
@@ -230,6 +239,9 @@ async fn authorize_inner(
         return Ok(Json(answer));
     }
     let url = if mode == "connect" {
+        // The link carries a single-purpose token (it opens the connect page and starts this
+        // authorization, nothing else); where the browser goes afterwards and the extra scopes
+        // are kept with it server-side, so an edited link cannot change them.
         let token = state
             .store
             .create_session(&Session {
@@ -237,23 +249,20 @@ async fn authorize_inner(
                 owner_id: conn.owner_id.clone(),
                 operations: conn.operations.clone(),
                 expires_at: Utc::now() + chrono::Duration::seconds(CONNECT_SESSION_SECS),
+                purpose: SessionPurpose::Connect,
+                redirect_url,
+                extra_scopes: extra,
             })
             .await?;
         let mut u = url::Url::parse(&format!("{}/connect", state.config.public_base()))
             .map_err(ApiError::internal)?;
         u.query_pairs_mut()
             .append_pair("session", token.expose_secret());
-        if let Some(r) = &redirect_url {
-            u.query_pairs_mut().append_pair("redirectUrl", r);
-        }
         u.to_string()
     } else {
-        authorization_url(state, &conn, &wanted, redirect_url).await?
+        authorization_url(state, &conn, &wanted, redirect_url, None).await?
     };
-    if conn.status != ConnectionStatus::Authorized {
-        conn.status = ConnectionStatus::AwaitingAuthorization;
-        state.store.update_connection(&conn).await?;
-    }
+    state.store.mark_awaiting_authorization(&conn.id).await?;
     answer["status"] = json!("awaitingAuthorization");
     answer["authorizationUrl"] = json!(url);
     Ok(Json(answer))
@@ -286,27 +295,30 @@ pub async fn session_authorize(
     authorize_inner(&state, conn, ops, q, body).await
 }
 
-/// The hosted page's Connect button: a fresh Dialpad URL for the session's connection.
+/// The hosted page's Connect button: a fresh Dialpad URL for the session's connection, bound to
+/// the browser holding the page's cookie (`browser_hash`), with the redirect target and extra
+/// scopes stored with a connect link's session.
 pub async fn url_for_session(
     state: &AppState,
     auth: &SessionAuth,
-    redirect_url: Option<String>,
+    browser_hash: String,
 ) -> ApiResult<String> {
-    let redirect_url = check_redirect_url(redirect_url)?;
     let mut conn = load(state, &auth.connector_id, &auth.owner_id).await?;
     if let Some(ops) = &auth.operations {
-        let before = conn.operations.len();
-        for op in validated_operations(ops)? {
-            if !conn.operations.contains(&op) {
-                conn.operations.push(op);
-            }
-        }
-        if conn.operations.len() != before {
-            conn = state.store.update_connection(&conn).await?;
+        let ops = validated_operations(ops)?;
+        if ops.iter().any(|op| !conn.operations.contains(op)) {
+            conn = state.store.add_operations(&conn.id, &ops).await?;
         }
     }
-    let wanted = wanted_scopes(&conn, &[]);
-    authorization_url(state, &conn, &wanted, redirect_url).await
+    let wanted = wanted_scopes(&conn, &auth.extra_scopes);
+    authorization_url(
+        state,
+        &conn,
+        &wanted,
+        auth.redirect_url.clone(),
+        Some(browser_hash),
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -355,6 +367,7 @@ fn invalid_state() -> Response {
 /// `GET /oauth/callback?code=&state=` (or `error=access_denied`).
 pub async fn callback(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     query: Result<axum::extract::Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(axum::extract::Query(q)) = query else {
@@ -368,6 +381,20 @@ pub async fn callback(
         Ok(_) => return invalid_state(),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    // A flow started on our connect page must finish in the same browser: otherwise a callback
+    // URL (code + state) sent to someone else would link the sender's Dialpad account to the
+    // victim's connection.
+    if let Some(expected) = &pending.browser_hash {
+        let presented = crate::connect_page::binding_cookie(&headers, &state.config);
+        if presented.map(|c| dpc_store::sha256_hex(&c)).as_ref() != Some(expected) {
+            let outcome = Outcome::Failed {
+                status: StatusCode::FORBIDDEN,
+                code: "OAUTH::BROWSER_MISMATCH".into(),
+                message: "This authorization was started in another browser. Start again from the app.".into(),
+            };
+            return (StatusCode::FORBIDDEN, result_page(&outcome)).into_response();
+        }
+    }
     let (connector_id, owner_id) = (pending.connector_id.clone(), pending.owner_id.clone());
     let ids = (connector_id.as_str(), owner_id.as_str());
     let redirect_owned = pending.redirect_url.clone();
@@ -389,12 +416,8 @@ pub async fn callback(
         Err(e) => return ApiError::from(e).into_response(),
     };
     if let Some(err) = q.error.as_deref() {
-        if conn.status == ConnectionStatus::AwaitingAuthorization {
-            let mut c = conn.clone();
-            c.status = ConnectionStatus::Unauthorized;
-            if let Err(e) = state.store.update_connection(&c).await {
-                tracing::warn!(error = %e, "could not reset the connection status");
-            }
+        if let Err(e) = state.store.mark_authorization_abandoned(&conn.id).await {
+            tracing::warn!(error = %e, "could not reset the connection status");
         }
         let code = if err == "access_denied" {
             "OAUTH::ACCESS_DENIED".to_owned()
@@ -428,11 +451,12 @@ pub async fn callback(
     }
 }
 
-/// Exchanges the code and stores the credentials; the connection becomes `authorized` with the
-/// scopes asked for (Dialpad's token response does not list them).
+/// Exchanges the code, learns which Dialpad user granted it (connections sharing a grant must
+/// not deauthorize each other), and stores the credentials; the connection becomes `authorized`
+/// with the scopes asked for (Dialpad's token response does not list them).
 async fn complete(
     state: &AppState,
-    mut conn: Connection,
+    conn: Connection,
     pending: OAuthState,
     code: SecretString,
 ) -> ApiResult<()> {
@@ -460,21 +484,59 @@ async fn complete(
                 ),
             }
         })?;
+    let (user_id, company_id) = grant_identity(state, &tokens.access_token).await;
+    if tokens.refresh_token.is_none() {
+        tracing::warn!(
+            connector_id = %conn.connector_id, owner_id = %conn.owner_id,
+            "Dialpad issued no refresh token: the connection works until the access token expires"
+        );
+    }
     state
         .store
-        .put_credentials(
+        .authorize(
             &conn.id,
-            &Credentials::OAuth {
-                access_token: tokens.access_token,
-                refresh_token: tokens.refresh_token,
-                expires_at: tokens::expires_at(tokens.expires_in),
+            &Grant {
+                credentials: Credentials::OAuth {
+                    access_token: tokens.access_token,
+                    refresh_token: tokens.refresh_token,
+                    expires_at: tokens::expires_at(tokens.expires_in),
+                },
+                scopes: pending.scopes,
+                dialpad_user_id: user_id,
+                dialpad_company_id: company_id,
             },
         )
         .await?;
-    state.clients.invalidate(&conn.id);
-    conn.status = ConnectionStatus::Authorized;
-    conn.missing_scopes.retain(|m| !pending.scopes.contains(m));
-    conn.scopes = pending.scopes;
-    state.store.update_connection(&conn).await?;
     Ok(())
+}
+
+/// The Dialpad user (and company) behind a fresh token, from `/api/v2/users/me`; unknown when
+/// Dialpad does not answer (the connection still works; deleting it then never deauthorizes
+/// while another connection's grant is unknown too).
+pub async fn grant_identity(
+    state: &AppState,
+    access_token: &SecretString,
+) -> (Option<String>, Option<String>) {
+    let client = match dialpad::Client::builder()
+        .base_url(state.config.dialpad_base_url.clone())
+        .http_client(state.http.clone())
+        .api_key(access_token.clone())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not build a client to identify the grant");
+            return (None, None);
+        }
+    };
+    match client.users().me().await {
+        Ok(me) => (
+            me.id.map(|i| i.to_string()),
+            me.company_id.map(|i| i.to_string()),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not learn which Dialpad user granted the token");
+            (None, None)
+        }
+    }
 }

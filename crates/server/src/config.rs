@@ -17,6 +17,12 @@
 //! dialpad_client_secret = "…"
 //! dialpad_env = "production"          # or "sandbox"; or instead:
 //! # dialpad_base_url = "http://127.0.0.1:8089"
+//! # Where the browser may be sent after authorization (default: the public URL's origin only);
+//! # env: DPC_ALLOWED_REDIRECT_ORIGINS, comma-separated.
+//! allowed_redirect_origins = ["https://app.example.com"]
+//! # Keys that sealed stored secrets before a rotation (env: DPC_ENCRYPTION_OLD_KEYS,
+//! # comma-separated); `dialpad-connector rotate-key` re-seals everything under the current key.
+//! encryption_old_keys = []
 //! ```
 
 use std::net::SocketAddr;
@@ -48,6 +54,11 @@ pub struct Config {
     pub dialpad_client_secret: Option<SecretString>,
     /// Dialpad's root (production, sandbox or e.g. the simulator).
     pub dialpad_base_url: Url,
+    /// Older encryption keys (base64), accepted for opening values sealed before a rotation.
+    pub encryption_old_keys: Vec<SecretString>,
+    /// Origins (`scheme://host[:port]`) the browser may be sent to after authorization
+    /// (`redirectUrl`). Default: the public URL's origin only.
+    pub allowed_redirect_origins: Vec<url::Origin>,
     /// How long verified API keys and loaded connections are reused from memory
     /// (`DPC_CACHE_TTL_MS`, default 2000; 0 turns the cache off). Writes on this instance are
     /// seen at once; writes on another instance sharing the database within this time.
@@ -71,6 +82,15 @@ impl std::fmt::Debug for Config {
             )
             .field("dialpad_base_url", &self.dialpad_base_url.as_str())
             .field("cache_ttl", &self.cache_ttl)
+            .field("encryption_old_keys", &self.encryption_old_keys.len())
+            .field(
+                "allowed_redirect_origins",
+                &self
+                    .allowed_redirect_origins
+                    .iter()
+                    .map(|o| o.ascii_serialization())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -91,6 +111,8 @@ struct FileLayer {
     dialpad_env: Option<String>,
     dialpad_base_url: Option<String>,
     cache_ttl_ms: Option<u64>,
+    allowed_redirect_origins: Option<Vec<String>>,
+    encryption_old_keys: Option<Vec<String>>,
 }
 
 impl Config {
@@ -195,8 +217,37 @@ impl Config {
             },
             None => std::time::Duration::from_millis(DEFAULT_CACHE_TTL_MS),
         };
+        let encryption_old_keys = match pick(
+            "DPC_ENCRYPTION_OLD_KEYS",
+            layer.encryption_old_keys.map(|v| v.join(",")),
+        ) {
+            Some((v, from)) => {
+                let keys: Vec<&str> = v.split(',').map(str::trim).filter(|k| !k.is_empty()).collect();
+                for (i, k) in keys.iter().enumerate() {
+                    dpc_store::Cipher::from_base64(k, &[]).map_err(|_| {
+                        ConfigError(format!(
+                            "{from}: key #{} must be the base64 encoding of 32 bytes",
+                            i + 1
+                        ))
+                    })?;
+                }
+                keys.into_iter()
+                    .map(|k| SecretString::from(k.to_owned()))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let allowed_redirect_origins = match pick(
+            "DPC_ALLOWED_REDIRECT_ORIGINS",
+            layer.allowed_redirect_origins.map(|v| v.join(",")),
+        ) {
+            Some((v, from)) => parse_origins(&v, &from)?,
+            None => vec![public_url.origin()],
+        };
         Ok(Config {
             cache_ttl,
+            encryption_old_keys,
+            allowed_redirect_origins,
             listen,
             public_url,
             database_url: SecretString::from(database_url),
@@ -234,13 +285,39 @@ impl Config {
             .encryption_key
             .as_ref()
             .ok_or_else(|| ConfigError("DPC_ENCRYPTION_KEY is required".into()))?;
-        dpc_store::Cipher::from_base64(key.expose_secret(), &[])
-            .map_err(|_| ConfigError("DPC_ENCRYPTION_KEY is not valid base64 of 32 bytes".into()))
+        let old: Vec<&str> = self
+            .encryption_old_keys
+            .iter()
+            .map(|k| k.expose_secret())
+            .collect();
+        dpc_store::Cipher::from_base64(key.expose_secret(), &old).map_err(|_| {
+            ConfigError(
+                "DPC_ENCRYPTION_KEY or DPC_ENCRYPTION_OLD_KEYS is not valid base64 of 32 bytes"
+                    .into(),
+            )
+        })
     }
 
     /// `{public_url}/oauth/callback`.
     pub fn redirect_uri(&self) -> String {
         format!("{}/oauth/callback", self.public_base())
+    }
+
+    /// Whether the browser may be sent to `url` after authorization.
+    pub fn redirect_allowed(&self, url: &Url) -> bool {
+        let origin = url.origin();
+        self.allowed_redirect_origins.contains(&origin)
+    }
+
+    /// The public URL's path without a trailing slash (`""` at the root), for links and form
+    /// actions when the connector is served under a path prefix.
+    pub fn public_path(&self) -> &str {
+        self.public_url.path().trim_end_matches('/')
+    }
+
+    /// Whether the public URL is HTTPS (cookies get `Secure` and the `__Host-` prefix).
+    pub fn public_is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
     }
 
     /// The public URL without a trailing slash.
@@ -251,6 +328,24 @@ impl Config {
 
 fn key_of(var: &str) -> String {
     var.trim_start_matches("DPC_").to_ascii_lowercase()
+}
+
+/// A comma-separated list of origins (`https://app.example.com`, `http://127.0.0.1:3000`): each
+/// an http(s) URL with nothing after the host and port.
+fn parse_origins(v: &str, from: &str) -> Result<Vec<url::Origin>, ConfigError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let u = parse_http_url(o, from)?;
+            if u.path() != "/" || u.fragment().is_some() || !u.username().is_empty() || o.ends_with('/') {
+                return Err(ConfigError(format!(
+                    "{from}: {o:?} must be an origin (scheme://host[:port]) without a path"
+                )));
+            }
+            Ok(u.origin())
+        })
+        .collect()
 }
 
 fn parse_http_url(v: &str, from: &str) -> Result<Url, ConfigError> {
@@ -327,6 +422,30 @@ mod tests {
         assert!(e.to_string().contains("DPC_DIALPAD_ENV"), "{e}");
         let e = Config::from_sources(None, env(&[("DPC_DATABASE_URL", "mysql://x")])).unwrap_err();
         assert!(e.to_string().contains("DPC_DATABASE_URL"), "{e}");
+        let c = Config::from_sources(
+            None,
+            env(&[(
+                "DPC_ALLOWED_REDIRECT_ORIGINS",
+                "https://app.example.com, http://127.0.0.1:3000",
+            )]),
+        )
+        .unwrap();
+        assert!(c.redirect_allowed(&Url::parse("https://app.example.com/back?x=1").unwrap()));
+        assert!(c.redirect_allowed(&Url::parse("http://127.0.0.1:3000/").unwrap()));
+        assert!(!c.redirect_allowed(&Url::parse("https://evil.example/").unwrap()));
+        assert!(!c.redirect_allowed(&Url::parse("http://app.example.com/").unwrap()));
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert!(c.redirect_allowed(&Url::parse("http://127.0.0.1:8080/done").unwrap()));
+        assert!(!c.redirect_allowed(&Url::parse("https://app.example.com/").unwrap()));
+        for bad in ["https://app.example.com/path", "ftp://x", "nope"] {
+            let e = Config::from_sources(None, env(&[("DPC_ALLOWED_REDIRECT_ORIGINS", bad)]))
+                .unwrap_err();
+            assert!(e.to_string().contains("DPC_ALLOWED_REDIRECT_ORIGINS"), "{e}");
+        }
+        let e = Config::from_sources(None, env(&[("DPC_ENCRYPTION_OLD_KEYS", "short")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("DPC_ENCRYPTION_OLD_KEYS"), "{e}");
+        assert!(!e.to_string().contains("short"), "{e}");
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");

@@ -4,15 +4,82 @@
 //! (`#dpc-result`, `data-status="authorized"` or `"error"`). Self-contained HTML, inline CSS.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use rand::RngCore as _;
 use serde::Deserialize;
 
 use crate::auth::session_from_token;
 use crate::authorization::{url_for_session, wanted_scopes};
+use crate::config::Config;
 use crate::connections::load;
 use crate::operations;
 use crate::AppState;
+
+/// The browser-binding cookie's name: with the `__Host-` prefix (HTTPS only, no Domain, Path=/,
+/// so no subdomain can plant or overwrite it) when the public URL is HTTPS.
+fn cookie_name(config: &Config) -> &'static str {
+    if config.public_is_https() {
+        "__Host-dpc_connect"
+    } else {
+        "dpc_connect"
+    }
+}
+
+/// The value of the connect page's browser-binding cookie, if the request carries it.
+pub fn binding_cookie(headers: &HeaderMap, config: &Config) -> Option<String> {
+    let name = cookie_name(config);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// `Set-Cookie` for a fresh binding value: HttpOnly (no script reads it), SameSite=Lax (sent on
+/// the top-level navigation back from Dialpad, not on cross-site subrequests), an hour long.
+fn binding_set_cookie(config: &Config, value: &str) -> Option<HeaderValue> {
+    let secure = if config.public_is_https() { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600{secure}",
+        cookie_name(config)
+    ))
+    .ok()
+}
+
+fn new_binding_value() -> String {
+    let mut b = [0u8; 24];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Headers for every page of the connect flow (connect page, its form's answers, the OAuth
+/// callback): never cached (they carry one-time links), never framed (clickjacking of the
+/// Connect button), no referrer (the connect token is in the URL). A page that sets its own
+/// Content-Security-Policy keeps it.
+pub async fn page_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        );
+    }
+    resp
+}
 
 /// How an authorization ended, for the result page.
 #[derive(Debug)]
@@ -89,12 +156,12 @@ fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     session: Option<String>,
-    redirect_url: Option<String>,
 }
 
-/// `GET /connect?session=…[&redirectUrl=…]`.
+/// `GET /connect?session=…`.
 pub async fn page(
     State(state): State<AppState>,
+    req_headers: HeaderMap,
     query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = query.map(|q| q.0).unwrap_or_default();
@@ -134,8 +201,6 @@ pub async fn page(
         }
     }
     let mut shown = conn.clone();
-    shown.operations = ops.clone();
-    let scopes: Vec<String> = wanted_scopes(&shown, &[]).into_iter().collect();
     let items: String = ops
         .iter()
         .filter_map(|id| operations::find(id))
@@ -161,15 +226,11 @@ pub async fn page(
     } else {
         items
     };
-    let redirect_field = q
-        .redirect_url
-        .map(|r| {
-            format!(
-                "<input type=\"hidden\" name=\"redirectUrl\" value=\"{}\">",
-                escape(&r)
-            )
-        })
-        .unwrap_or_default();
+    // Extra scopes a connect link asked for are shown (and asked for) too.
+    shown.operations = ops.clone();
+    let scopes: Vec<String> = wanted_scopes(&shown, &auth.extra_scopes)
+        .into_iter()
+        .collect();
     let status_note = if conn.status == dpc_store::ConnectionStatus::Authorized {
         "<p class=\"muted\" id=\"dpc-status\">Already connected; connecting again updates the access.</p>"
     } else {
@@ -179,34 +240,70 @@ pub async fn page(
         "<h1>Connect your Dialpad account</h1>\
 <p>The app asks for access to:</p><ul id=\"dpc-operations\">{items}</ul>\
 <p class=\"muted\" id=\"dpc-scopes\">Dialpad permissions requested: <code>{scopes}</code></p>{status_note}\
-<form id=\"dpc-connect-form\" method=\"post\" action=\"/connect/authorize\">\
-<input type=\"hidden\" name=\"session\" value=\"{session}\">{redirect_field}\
+<form id=\"dpc-connect-form\" method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"session\" value=\"{session}\">\
 <button id=\"dpc-connect-button\" type=\"submit\">Connect Dialpad</button></form>\
 <p class=\"muted\">You will be sent to Dialpad to approve, then brought back here.</p>",
         scopes = escape(&scopes.join(" ")),
         session = escape(&token),
+        action = escape(&format!("{}/connect/authorize", state.config.public_path())),
     );
-    html_page("Connect Dialpad", &body).into_response()
+    let mut resp = html_page("Connect Dialpad", &body).into_response();
+    // The value that binds what this browser starts to the callback it comes back to.
+    let binding = binding_cookie(&req_headers, &state.config).unwrap_or_else(new_binding_value);
+    if let Some(v) = binding_set_cookie(&state.config, &binding) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct StartForm {
     session: Option<String>,
-    redirect_url: Option<String>,
 }
 
-/// `POST /connect/authorize` (the Connect button): redirects to Dialpad's consent.
+/// `POST /connect/authorize` (the Connect button): redirects to Dialpad's consent, with the
+/// flow bound to this browser's cookie.
 pub async fn start(
     State(state): State<AppState>,
+    headers: HeaderMap,
     form: Result<axum::Form<StartForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or_default();
+    // A cross-site form post (another site making a visitor's browser start an authorization)
+    // carries that site's Origin; browsers always send it on POST.
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ours = state.config.public_url.origin().ascii_serialization();
+        if origin.to_str().ok() != Some(ours.as_str()) {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "REQUEST::FORBIDDEN_ORIGIN",
+                "This form can only be sent from the connect page itself.",
+            );
+        }
+    }
+    let f = match form {
+        Ok(f) => f.0,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "REQUEST::TOO_LARGE",
+                "The form is too large.",
+            )
+        }
+        Err(_) => StartForm::default(),
+    };
     let Some(token) = f.session.filter(|s| !s.is_empty()) else {
         return error_page(
             StatusCode::NOT_FOUND,
             "SESSION::INVALID",
             "This connect link is not valid. Start again from the app.",
+        );
+    };
+    let Some(binding) = binding_cookie(&headers, &state.config) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "SESSION::NO_COOKIE",
+            "Your browser did not keep this page's cookie. Allow cookies for this site, then open the link from the app again.",
         );
     };
     let auth = match session_from_token(&state, &token).await {
@@ -220,7 +317,7 @@ pub async fn start(
             return error_page(status, e.code, &e.message);
         }
     };
-    match url_for_session(&state, &auth, f.redirect_url).await {
+    match url_for_session(&state, &auth, dpc_store::sha256_hex(&binding)).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => error_page(e.status, e.code, &e.message),
     }

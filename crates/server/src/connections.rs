@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
-use dpc_store::{Connection, ConnectionStatus, Credentials, NewConnection, Session};
+use dpc_store::{Connection, Credentials, NewConnection, Session};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -85,6 +85,14 @@ pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
     if owner_id.is_empty() || owner_id.len() > 255 {
         return Err(ApiError::invalid("ownerId must be 1 to 255 bytes")
             .with_details(json!({"field": "ownerId"})));
+    }
+    // The `x-owner-id` header is trimmed by HTTP itself, so an id with outer spaces could be
+    // created through the path but never reached through the headers.
+    if owner_id.trim() != owner_id {
+        return Err(
+            ApiError::invalid("ownerId must not start or end with white space")
+                .with_details(json!({"field": "ownerId"})),
+        );
     }
     if owner_id.chars().any(char::is_control) {
         return Err(
@@ -175,23 +183,24 @@ pub async fn update(
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ConnectionBody>,
 ) -> ApiResult<Json<Value>> {
-    let mut conn = load(&state, &connector_id, &owner_id).await?;
-    if let Some(ops) = body.operations {
-        conn.operations = validated_operations(&ops)?;
-        // A Dialpad API key carries every scope (see `put_api_key`): the connection keeps
-        // covering its operations, as authorization answers; otherwise the proxy would refuse
-        // new scoped operations with MISSING_PERMISSION and an OAuth URL nobody can use.
-        if conn.status == ConnectionStatus::Authorized {
-            if let Some(stored) = state.store.get_credentials(&conn.id).await? {
-                if matches!(stored.credentials, Credentials::ApiKey { .. }) {
-                    conn.scopes = operations::scopes_for(&conn.operations)
-                        .into_iter()
-                        .collect();
-                }
-            }
+    let conn = load(&state, &connector_id, &owner_id).await?;
+    let Some(ops) = body.operations else {
+        return Ok(Json(connection_json(&conn)));
+    };
+    let ops = validated_operations(&ops)?;
+    // A Dialpad API key carries every scope (see `put_api_key`): the connection keeps covering
+    // its operations, as authorization answers; otherwise the proxy would refuse new scoped
+    // operations with MISSING_PERMISSION and an OAuth URL nobody can use.
+    let api_key_scopes: Option<Vec<String>> = match state.store.get_credentials(&conn.id).await? {
+        Some(stored) if matches!(stored.credentials, Credentials::ApiKey { .. }) => {
+            Some(operations::scopes_for(&ops).into_iter().collect())
         }
-    }
-    let conn = state.store.update_connection(&conn).await?;
+        _ => None,
+    };
+    let conn = state
+        .store
+        .set_operations(&conn.id, &ops, api_key_scopes.as_deref())
+        .await?;
     Ok(Json(connection_json(&conn)))
 }
 
@@ -206,10 +215,22 @@ pub async fn delete(
 
 /// Deauthorizes at Dialpad (best effort: a failure is logged, not fatal), then erases the
 /// credentials and the connection with its sessions and states.
+///
+/// Dialpad's deauthorize revokes *every* token of our OAuth client for that Dialpad user, so
+/// it is skipped when another connection holds a grant of the same user (several of the app's
+/// customers connected with one Dialpad login), or when the grant's user is unknown and so
+/// might be shared. The token is then left to expire; it is erased here either way.
 async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
     if let Some(stored) = state.store.get_credentials(&conn.id).await? {
         if let Credentials::OAuth { access_token, .. } = &stored.credentials {
-            if let Err(e) = state
+            let shared = match conn.dialpad_user_id.as_deref() {
+                Some(user) => state.store.count_sharing_grant(&conn.id, user).await? > 0,
+                None => true,
+            };
+            if shared {
+                tracing::info!(connector_id = %conn.connector_id, owner_id = %conn.owner_id,
+                    "not deauthorizing at Dialpad: another connection may share this Dialpad user's grant");
+            } else if let Err(e) = state
                 .oauth
                 .token_client
                 .oauth()
@@ -221,7 +242,6 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
             }
         }
     }
-    state.store.delete_credentials(&conn.id).await?;
     state
         .store
         .delete_connection(&conn.connector_id, &conn.owner_id)
@@ -332,6 +352,9 @@ pub async fn create_session(
             owner_id: owner_id.clone(),
             operations: operations.clone(),
             expires_at,
+            purpose: dpc_store::SessionPurpose::App,
+            redirect_url: None,
+            extra_scopes: Vec::new(),
         })
         .await?;
     let body = session_json(&connector_id, &owner_id, &operations, &token, expires_at);
@@ -363,63 +386,99 @@ pub struct ApiKeyBody {
 }
 
 /// `PUT /v1/connections/{c}/{o}/api-key {apiKey}`: a Dialpad company or user API key instead of
-/// OAuth. It is checked against Dialpad first (`GET /api/v2/company`), stored sealed like a
-/// token, never refreshed; the connection becomes `authorized` with every scope its operations
-/// need (a company key carries them all). PUT because it replaces the connection's credentials
-/// idempotently, as a sub-resource of the connection.
+/// OAuth. It is checked against Dialpad first (`GET /api/v2/users/me`, which a user key may
+/// call and which names the user; a company key gets a 400 there and is checked with
+/// `GET /api/v2/company`), stored sealed like a token, never refreshed; the connection becomes
+/// `authorized` with every scope its operations need (a key carries them all). PUT because it
+/// replaces the connection's credentials idempotently, as a sub-resource of the connection.
 pub async fn put_api_key(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ApiKeyBody>,
 ) -> ApiResult<Json<Value>> {
-    let mut conn = load(&state, &connector_id, &owner_id).await?;
+    let conn = load(&state, &connector_id, &owner_id).await?;
     let key = body
         .api_key
-        .filter(|k| !k.trim().is_empty())
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
         .ok_or_else(|| {
             ApiError::invalid("`apiKey` is required").with_details(json!({"field": "apiKey"}))
         })?;
-    let key = SecretString::from(key.trim().to_owned());
+    // It goes into an Authorization header: anything but visible ASCII cannot be a Dialpad key
+    // (and would fail inside the HTTP client as a 502).
+    if key.len() > 512 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "`apiKey` must be printable ASCII without spaces, at most 512 characters",
+        )
+        .with_details(json!({"field": "apiKey"})));
+    }
+    let key = SecretString::from(key);
     let probe = dialpad::Client::builder()
         .base_url(state.config.dialpad_base_url.clone())
         .http_client(state.http.clone())
         .api_key(key.clone())
         .build()
         .map_err(ApiError::internal)?;
-    match probe
-        .raw(dialpad::Method::GET, "/api/v2/company")
-        .send()
-        .await
-    {
-        Ok(r) if r.status().is_success() => {}
-        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "CONNECTION::INVALID_API_KEY",
-                "Dialpad refused this API key",
-            ))
-        }
+    // (user id, company id) of a user key; (None, None) for a company key.
+    let mut user: (Option<String>, Option<String>) = (None, None);
+    let refused = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CONNECTION::INVALID_API_KEY",
+            "Dialpad refused this API key",
+        )
+    };
+    let check = |r: Result<dialpad::raw::RawResponse, dialpad::Error>| match r {
+        Ok(r) if r.status().is_success() => Ok(Some(r)),
+        Ok(r) if r.status().as_u16() == 401 => Err(refused()),
+        Ok(r) if matches!(r.status().as_u16(), 400 | 403) => Ok(None),
         Ok(r) => {
             tracing::warn!(status = %r.status(), "Dialpad answered the API-key check unexpectedly");
-            return Err(ApiError::upstream_unavailable());
+            Err(ApiError::upstream_unavailable())
         }
         Err(e) => {
             tracing::warn!(error = %e, "API-key check failed");
-            return Err(ApiError::upstream_unavailable());
+            Err(ApiError::upstream_unavailable())
+        }
+    };
+    match check(probe.raw(dialpad::Method::GET, "/api/v2/users/me").send().await)? {
+        Some(r) => {
+            let me: Value = match r.bytes().await {
+                Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+            let id_of = |v: &Value| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            user = (id_of(&me["id"]), id_of(&me["company_id"]));
+        }
+        // Not a user key: a company key passes `/company`.
+        None => {
+            if check(probe.raw(dialpad::Method::GET, "/api/v2/company").send().await)?.is_none() {
+                return Err(refused());
+            }
         }
     }
-    state
+    let conn = state
         .store
-        .put_credentials(&conn.id, &Credentials::ApiKey { api_key: key })
+        .authorize(
+            &conn.id,
+            &dpc_store::Grant {
+                credentials: Credentials::ApiKey { api_key: key },
+                scopes: operations::scopes_for(&conn.operations)
+                    .into_iter()
+                    .collect(),
+                // An API key is not an OAuth grant: deleting never deauthorizes it, and it
+                // shares nothing with OAuth connections of the same user.
+                dialpad_user_id: None,
+                dialpad_company_id: user.1,
+            },
+        )
         .await?;
     state.clients.invalidate(&conn.id);
-    conn.status = ConnectionStatus::Authorized;
-    conn.scopes = operations::scopes_for(&conn.operations)
-        .into_iter()
-        .collect();
-    conn.missing_scopes.clear();
-    let conn = state.store.update_connection(&conn).await?;
     Ok(Json(connection_json(&conn)))
 }
 

@@ -21,8 +21,10 @@ pub mod operations;
 pub mod proxy;
 pub mod tokens;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -65,7 +67,16 @@ pub struct Inner {
     pub oauth: tokens::OAuthApp,
     pub clients: tokens::ClientCache,
     pub http: reqwest::Client,
+    /// Authorization URLs handed out in `CONNECTION::MISSING_PERMISSION` answers, reused for a
+    /// while per (connection, scopes) so that a client retrying a refused call does not write a
+    /// new OAuth state row each time.
+    auth_urls: parking_lot::Mutex<HashMap<(String, String), (Instant, String)>>,
 }
+
+/// How long a missing-permission authorization URL is reused (its state lives twice as long).
+const AUTH_URL_REUSE: Duration = Duration::from_secs(authorization::STATE_TTL_SECS as u64 / 2);
+/// Most reusable authorization URLs kept.
+const AUTH_URL_CAPACITY: usize = 10_000;
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -101,23 +112,64 @@ impl AppState {
             oauth,
             clients: tokens::ClientCache::new(CLIENT_CACHE_CAPACITY),
             http,
+            auth_urls: parking_lot::Mutex::new(HashMap::new()),
         })))
     }
 
-    /// The cached Dialpad client of a connection.
+    /// A direct-mode authorization URL for `conn` asking for `scopes`: the one handed out
+    /// recently for the same connection and scopes if it is still fresh, otherwise a new one.
+    pub async fn reusable_authorization_url(
+        &self,
+        conn: &dpc_store::Connection,
+        scopes: &std::collections::BTreeSet<String>,
+    ) -> ApiResult<String> {
+        let key = (
+            conn.id.clone(),
+            scopes.iter().cloned().collect::<Vec<_>>().join(" "),
+        );
+        if let Some((at, url)) = self.auth_urls.lock().get(&key) {
+            if at.elapsed() < AUTH_URL_REUSE {
+                return Ok(url.clone());
+            }
+        }
+        let url = authorization::authorization_url(self, conn, scopes, None, None).await?;
+        let mut urls = self.auth_urls.lock();
+        if urls.len() >= AUTH_URL_CAPACITY {
+            urls.retain(|_, (at, _)| at.elapsed() < AUTH_URL_REUSE);
+            if urls.len() >= AUTH_URL_CAPACITY {
+                urls.clear();
+            }
+        }
+        urls.insert(key, (Instant::now(), url.clone()));
+        Ok(url)
+    }
+
+    /// The cached Dialpad client of a connection. The connection row (itself cached for at most
+    /// the cache TTL) carries the stored credentials' version: when it is newer than the token
+    /// the client holds (re-authorized or refreshed on another instance), the token is reloaded.
     pub fn dialpad_client(&self, connection: &dpc_store::Connection) -> ApiResult<dialpad::Client> {
-        self.clients
+        self.connection_client(connection).map(|cc| cc.client)
+    }
+
+    /// As [`dialpad_client`](Self::dialpad_client), with the token source (which tells the
+    /// credentials version a call used).
+    pub fn connection_client(
+        &self,
+        connection: &dpc_store::Connection,
+    ) -> ApiResult<tokens::ConnectionClient> {
+        let cc = self
+            .clients
             .get_or_insert(&connection.id, || {
                 let tokens = tokens::ConnectionTokens::new(
                     self.store.clone(),
                     self.oauth.clone(),
                     &connection.id,
-                    &connection.connector_id,
-                    &connection.owner_id,
                 );
                 tokens::connection_client(&self.config.dialpad_base_url, self.http.clone(), tokens)
             })
-            .map_err(ApiError::internal)
+            .map_err(ApiError::internal)?;
+        cc.tokens.observe_version(connection.credentials_version);
+        Ok(cc)
     }
 }
 
@@ -157,9 +209,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/s/connector", get(connections::session_connector))
         .route("/v1/connectors/{connector_id}", get(connections::connector))
         .route("/v1/proxy/{*path}", any(proxy::proxy))
-        .route("/oauth/callback", get(authorization::callback))
-        .route("/connect", get(connect_page::page))
-        .route("/connect/authorize", post(connect_page::start))
+        .merge(
+            Router::new()
+                .route("/oauth/callback", get(authorization::callback))
+                .route("/connect", get(connect_page::page))
+                .route("/connect/authorize", post(connect_page::start))
+                .layer(axum::middleware::map_response(connect_page::page_headers)),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

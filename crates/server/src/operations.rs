@@ -136,14 +136,35 @@ pub fn scopes_for<'a>(ids: impl IntoIterator<Item = &'a String>) -> BTreeSet<Str
     s
 }
 
-/// Scopes `op` needs that the connection was not granted (not asked for at its last
-/// authorization, or proved missing by a 403 from Dialpad). Empty: the operation may run.
+/// Scopes `op` needs that the connection's last authorization did not ask for. Empty: the
+/// operation may be sent to Dialpad. Scopes a 403 proved missing do not block it: Dialpad's
+/// own answer decides, and a later success clears them.
 pub fn missing_scopes(connection: &Connection, op: &Operation) -> Vec<String> {
     op.scopes
         .iter()
+        .filter(|s| !connection.scopes.iter().any(|g| g == *s))
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// The scopes among `op`'s that a Dialpad 403 body says are missing: Dialpad names the scope
+/// in its message (e.g. "requires the 'recordings_export' scope"). A 403 for another reason (an
+/// admin-only endpoint, a user outside the token's office) names none, and marks nothing.
+pub fn scopes_named_in_forbidden(op: &Operation, body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    if !text.contains("scope") {
+        return Vec::new();
+    }
+    op.scopes
+        .iter()
         .filter(|s| {
-            !connection.scopes.iter().any(|g| g == *s)
-                || connection.missing_scopes.iter().any(|m| m == *s)
+            text.match_indices(&s.to_ascii_lowercase()).any(|(i, m)| {
+                // The whole scope name, not a prefix of a longer one.
+                let after = text[i + m.len()..].chars().next();
+                let before = text[..i].chars().next_back();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+                !word(after) && !word(before)
+            })
         })
         .map(|s| (*s).to_owned())
         .collect()
@@ -182,6 +203,9 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             missing_scopes: missing.iter().map(|s| s.to_string()).collect(),
             status: ConnectionStatus::Authorized,
+            dialpad_user_id: None,
+            dialpad_company_id: None,
+            credentials_version: Some(1),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -237,12 +261,25 @@ mod tests {
         );
         let granted = conn(&["calls:list", "recordings_export", "offline_access"], &[]);
         assert!(missing_scopes(&granted, list).is_empty());
+        // Proved missing by a 403 does not block: Dialpad's next answer decides.
         let proved = conn(
             &["calls:list", "recordings_export", "offline_access"],
             &["calls:list"],
         );
-        assert_eq!(missing_scopes(&proved, list), vec!["calls:list"]);
+        assert!(missing_scopes(&proved, list).is_empty());
         assert!(missing_scopes(&conn(&[], &[]), find("genericUser::list").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn forbidden_bodies_mark_only_the_scopes_they_name() {
+        let list = find("telephonyCall::list").unwrap();
+        let body = br#"{"error":{"code":403,"message":"This operation requires the 'recordings_export' scope, which was not granted"}}"#;
+        assert_eq!(scopes_named_in_forbidden(list, body), vec!["recordings_export"]);
+        let admin = br#"{"error":{"code":403,"message":"This operation requires a company admin"}}"#;
+        assert!(scopes_named_in_forbidden(list, admin).is_empty());
+        assert!(scopes_named_in_forbidden(list, b"<html>Forbidden</html>").is_empty());
+        let longer = br#"{"error":{"message":"scope calls:listing missing"}}"#;
+        assert!(scopes_named_in_forbidden(list, longer).is_empty());
     }
 
     #[test]

@@ -142,57 +142,97 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
     let (mut parts, body) = req.into_parts();
     let headers = filtered(std::mem::take(&mut parts.headers), DROPPED_REQUEST);
     let body = Bytes::from_request(Request::from_parts(parts, body), &state).await?;
-    let client = state.dialpad_client(&conn)?;
-    let mut raw = client.raw(method, &path).header_map(headers);
+    let cc = state.connection_client(&conn)?;
+    let mut raw = cc.client.raw(method, &path).header_map(headers);
     if !body.is_empty() {
         raw = raw.body(body);
     }
     let resp = raw.send().await.map_err(upstream_error)?;
     let (status, headers, stream) = resp.into_parts();
-    if status == StatusCode::FORBIDDEN {
-        if let Some(op) = op {
-            return Err(forbidden_by_dialpad(&state, conn, op).await);
+    let headers = filtered(headers, DROPPED_RESPONSE);
+    if let (Some(op), Some(version)) = (op, cc.tokens.held_version()) {
+        if status == StatusCode::FORBIDDEN {
+            return forbidden_by_dialpad(&state, &conn, op, version, status, headers, stream).await;
+        }
+        if status.is_success() && op.scopes.iter().any(|s| conn.missing_scopes.iter().any(|m| m == s)) {
+            // The same token now does what a 403 said it could not: the scopes are there.
+            let scopes: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
+            if let Err(e) = state.store.clear_missing_scopes(&conn.id, &scopes, version).await {
+                tracing::warn!(error = %e, "could not clear missing scopes");
+            }
         }
     }
-    let mut out = Response::new(Body::from_stream(stream));
-    *out.status_mut() = status;
-    *out.headers_mut() = filtered(headers, DROPPED_RESPONSE);
-    Ok(out)
+    Ok(respond(status, headers, Body::from_stream(stream)))
 }
 
-/// A 403 from Dialpad on a scoped operation: its scopes are missing; record that (no refresh,
-/// no retry) and answer `CONNECTION::MISSING_PERMISSION`.
+fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut out = Response::new(body);
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}
+
+/// Most of a 403 body read to look for a scope name; a longer one is passed on unread.
+const MAX_FORBIDDEN_BODY: usize = 64 * 1024;
+
+/// A 403 from Dialpad on a scoped operation. When Dialpad's message names scopes the operation
+/// needs, they are recorded as missing for this token (no refresh, no retry) and the answer is
+/// `CONNECTION::MISSING_PERMISSION`; any other 403 (an admin-only call, another office's user)
+/// goes back to the caller unchanged and marks nothing.
 async fn forbidden_by_dialpad(
     state: &AppState,
-    mut conn: Connection,
+    conn: &Connection,
     op: &'static operations::Operation,
-) -> ApiError {
-    let missing: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
-    for s in &missing {
-        if !conn.missing_scopes.contains(s) {
-            conn.missing_scopes.push(s.clone());
+    version: i64,
+    status: StatusCode,
+    headers: HeaderMap,
+    mut stream: dialpad::raw::ByteStream,
+) -> ApiResult<Response> {
+    use futures::StreamExt as _;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(upstream_error)?;
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_FORBIDDEN_BODY {
+            let rest = futures::stream::once(async move { Ok::<_, dialpad::Error>(Bytes::from(body)) }).chain(stream);
+            return Ok(respond(status, headers, Body::from_stream(rest)));
         }
     }
-    match state.store.update_connection(&conn).await {
-        Ok(c) => conn = c,
-        Err(e) => tracing::warn!(error = %e, "could not record missing scopes"),
+    let named = operations::scopes_named_in_forbidden(op, &body);
+    if named.is_empty() {
+        return Ok(respond(status, headers, Body::from(body)));
     }
-    missing_permission(state, &conn, op, &missing).await
+    let conn = match state.store.record_missing_scopes(&conn.id, &named, version).await {
+        Ok(Some(c)) => c,
+        Ok(None) => conn.clone(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record missing scopes");
+            conn.clone()
+        }
+    };
+    Err(missing_permission(state, &conn, op, &named).await)
 }
 
 /// Maps a failure of the Dialpad client (not an HTTP status: those pass through).
 pub fn upstream_error(e: dialpad::Error) -> ApiError {
+    if let Some(f) = e.token_error::<tokens::TokenFailure>() {
+        return match f {
+            tokens::TokenFailure::NotAuthorized => ApiError::not_authorized(),
+            tokens::TokenFailure::RefreshFailed {
+                no_refresh_token: true,
+            } => ApiError::refresh_failed().with_message(
+                "the connection's Dialpad access token expired and Dialpad issued no refresh token \
+                 (the customer did not grant offline access): the customer must authorize again",
+            ),
+            tokens::TokenFailure::RefreshFailed { .. } => ApiError::refresh_failed(),
+            tokens::TokenFailure::Unavailable(_) => {
+                tracing::warn!(error = %e, "token refresh could not reach Dialpad");
+                ApiError::upstream_unavailable()
+            }
+            tokens::TokenFailure::Store(_) => ApiError::internal(e),
+        };
+    }
     match &e {
-        dialpad::Error::Token(m) if m.starts_with(tokens::NOT_AUTHORIZED) => {
-            ApiError::not_authorized()
-        }
-        dialpad::Error::Token(m) if m.starts_with(tokens::REFRESH_FAILED) => {
-            ApiError::refresh_failed()
-        }
-        dialpad::Error::Token(m) if m.starts_with(tokens::UPSTREAM_UNAVAILABLE) => {
-            tracing::warn!(error = %e, "token refresh could not reach Dialpad");
-            ApiError::upstream_unavailable()
-        }
         dialpad::Error::Token(_) | dialpad::Error::Config(_) | dialpad::Error::Decode { .. } => {
             ApiError::internal(e)
         }

@@ -1,10 +1,12 @@
 //! Per-connection Dialpad credentials as a [`dialpad::TokenProvider`], with refresh that never
-//! loses a token: proactive (shortly before expiry) and reactive (once, after a 401), both
-//! single-flight. In this process a per-connection mutex makes concurrent callers wait for one
-//! refresh; across processes the store's refresh lock does (a row/advisory lock on PostgreSQL),
-//! and the closure run under it refreshes only if the stored token is still the stale one, so
-//! whoever comes second finds the new token and keeps it. The rotated refresh token is committed
-//! by the store before the new access token is handed out.
+//! loses a token: proactive (shortly before expiry; the margin scales with the token's
+//! lifetime) and reactive (once, after a 401), both single-flight. In this process a
+//! per-connection mutex makes concurrent callers wait for one refresh; across processes the
+//! store's refresh lease does, and the closure run under it refreshes only if the stored token
+//! is still the stale one, so whoever comes second finds the new token and keeps it. No
+//! transaction or pooled connection is held while Dialpad's token endpoint is called. A failed
+//! refresh is remembered (in memory and against the credentials version in the store), so
+//! requests queued behind it fail at once instead of resending a dead refresh token.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,18 +17,17 @@ use chrono::{DateTime, Utc};
 use dialpad::oauth::RefreshTokenGrant;
 use dialpad::{Auth, Client, TokenProvider};
 use dpc_store::{
-    ConnectionStatus, Credentials, LockedRefreshError, RefreshDecision, Store, StoredCredentials,
+    Credentials, LockedRefreshError, RefreshDecision, RefreshFailureKind, Store,
+    StoredCredentials,
 };
 use secrecy::{ExposeSecret, SecretString};
 
-/// Refresh this long before Dialpad's stated expiry.
+/// The longest refresh margin: refresh at most this long before Dialpad's stated expiry.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
-/// Marker strings carried in [`dialpad::Error::Token`] so the HTTP layer can answer precisely.
-pub const NOT_AUTHORIZED: &str = "CONNECTION::NOT_AUTHORIZED";
-pub const REFRESH_FAILED: &str = "CONNECTION::REFRESH_FAILED";
-pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM::UNAVAILABLE";
-pub const STORE_FAILED: &str = "STORE::FAILED";
+/// A transient refresh failure (Dialpad's token endpoint down or slow) is reported to whoever
+/// asks within this long, without calling Dialpad again.
+pub const UNAVAILABLE_MEMORY: Duration = Duration::from_secs(5);
 
 /// The OAuth app (client id and secret) plus a credential-less client for the token endpoint.
 #[derive(Clone)]
@@ -36,23 +37,42 @@ pub struct OAuthApp {
     pub token_client: Client,
 }
 
-/// Why getting a token failed (kept apart from Dialpad's own errors).
-#[derive(Debug, thiserror::Error)]
-enum TokenFailure {
-    #[error("{NOT_AUTHORIZED}")]
+/// Why a connection's token could not be had; travels inside [`dialpad::Error::Token`] so the
+/// HTTP layer can answer precisely (see `proxy::upstream_error`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TokenFailure {
+    /// No credentials stored.
+    #[error("the connection has no Dialpad credentials")]
     NotAuthorized,
-    #[error("{REFRESH_FAILED}")]
-    RefreshFailed,
-    #[error("{UPSTREAM_UNAVAILABLE}: {0}")]
-    Upstream(String),
+    /// Dialpad refused the refresh token (`invalid_grant`), or the token expired and Dialpad
+    /// never issued a refresh token: only a new authorization helps.
+    #[error("Dialpad refused the refresh token")]
+    RefreshFailed { no_refresh_token: bool },
+    /// The token endpoint could not be reached or failed.
+    #[error("Dialpad's token endpoint is unavailable: {0}")]
+    Unavailable(String),
+    /// Our own store failed.
+    #[error("store: {0}")]
+    Store(String),
 }
 
-/// The token cached in memory for one connection.
+impl TokenFailure {
+    fn into_error(self) -> dialpad::Error {
+        dialpad::Error::Token(Box::new(self))
+    }
+}
+
+/// The token held in memory for one connection.
 #[derive(Clone)]
 struct Cached {
     token: SecretString,
     expires_at: Option<DateTime<Utc>>,
+    /// When the credentials were written (≈ issued), to size the refresh margin.
+    issued_at: DateTime<Utc>,
     refreshable: bool,
+    /// An OAuth token (an API key never expires and is never refreshed).
+    oauth: bool,
+    version: i64,
 }
 
 impl Cached {
@@ -65,20 +85,51 @@ impl Cached {
             } => Cached {
                 token: access_token.clone(),
                 expires_at: *expires_at,
+                issued_at: s.updated_at,
                 refreshable: refresh_token.is_some(),
+                oauth: true,
+                version: s.version,
             },
             Credentials::ApiKey { api_key } => Cached {
                 token: api_key.clone(),
                 expires_at: None,
+                issued_at: s.updated_at,
                 refreshable: false,
+                oauth: false,
+                version: s.version,
             },
         }
     }
 
-    fn expiring(&self) -> bool {
-        let margin = chrono::Duration::from_std(REFRESH_MARGIN).unwrap_or_default();
-        self.refreshable && self.expires_at.is_some_and(|e| e - margin < Utc::now())
+    /// A quarter of the token's lifetime, at most [`REFRESH_MARGIN`]: a one-hour token is
+    /// refreshed a minute early, a 60-second token 15 s early (a fixed minute would refresh it
+    /// on every request).
+    fn margin(&self) -> chrono::Duration {
+        let max = chrono::Duration::from_std(REFRESH_MARGIN).unwrap_or_default();
+        match self.expires_at {
+            Some(e) => ((e - self.issued_at) / 4).clamp(chrono::Duration::zero(), max),
+            None => max,
+        }
     }
+
+    /// Due for a proactive refresh.
+    fn expiring(&self) -> bool {
+        self.refreshable
+            && self
+                .expires_at
+                .is_some_and(|e| e - self.margin() < Utc::now())
+    }
+
+    fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|e| e <= Utc::now())
+    }
+}
+
+/// The last refresh failure seen in this process, for the token it was about.
+struct Remembered {
+    version: i64,
+    failure: TokenFailure,
+    at: std::time::Instant,
 }
 
 /// One connection's token source.
@@ -86,30 +137,41 @@ pub struct ConnectionTokens {
     store: Arc<dyn Store>,
     oauth: OAuthApp,
     connection_id: String,
-    connector_id: String,
-    owner_id: String,
     cached: parking_lot::Mutex<Option<Cached>>,
+    failed: parking_lot::Mutex<Option<Remembered>>,
     /// Single flight inside this process.
     refreshing: tokio::sync::Mutex<()>,
 }
 
 impl ConnectionTokens {
-    pub fn new(
-        store: Arc<dyn Store>,
-        oauth: OAuthApp,
-        connection_id: &str,
-        connector_id: &str,
-        owner_id: &str,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, oauth: OAuthApp, connection_id: &str) -> Self {
         Self {
             store,
             oauth,
             connection_id: connection_id.to_owned(),
-            connector_id: connector_id.to_owned(),
-            owner_id: owner_id.to_owned(),
             cached: parking_lot::Mutex::new(None),
+            failed: parking_lot::Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Forgets the token held in memory if the stored credentials are newer than it (another
+    /// instance re-authorized or refreshed): the next request reloads them.
+    pub fn observe_version(&self, stored_version: Option<i64>) {
+        let mut cached = self.cached.lock();
+        let stale = match (cached.as_ref(), stored_version) {
+            (Some(c), Some(v)) => v > c.version,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if stale {
+            *cached = None;
+        }
+    }
+
+    /// The version of the credentials held in memory (None: nothing loaded yet).
+    pub fn held_version(&self) -> Option<i64> {
+        self.cached.lock().as_ref().map(|c| c.version)
     }
 
     async fn load(&self) -> Result<Cached, dialpad::Error> {
@@ -120,77 +182,108 @@ impl ConnectionTokens {
             .store
             .get_credentials(&self.connection_id)
             .await
-            .map_err(store_error)?
-            .ok_or_else(|| dialpad::Error::Token(NOT_AUTHORIZED.into()))?;
+            .map_err(|e| TokenFailure::Store(e.to_string()).into_error())?
+            .ok_or_else(|| TokenFailure::NotAuthorized.into_error())?;
         let c = Cached::from_stored(&stored);
         *self.cached.lock() = Some(c.clone());
         Ok(c)
     }
 
+    /// A failure already seen for credentials at `version`, still worth repeating.
+    fn remembered(&self, version: i64) -> Option<TokenFailure> {
+        let failed = self.failed.lock();
+        let r = failed.as_ref().filter(|r| r.version == version)?;
+        match r.failure {
+            TokenFailure::Unavailable(_) if r.at.elapsed() > UNAVAILABLE_MEMORY => None,
+            _ => Some(r.failure.clone()),
+        }
+    }
+
     /// Refreshes unless someone already replaced `stale` (in this process or another).
-    async fn refresh(&self, stale: &SecretString) -> Result<SecretString, dialpad::Error> {
+    async fn refresh(&self, stale: &Cached) -> Result<SecretString, TokenFailure> {
         let _flight = self.refreshing.lock().await;
-        // Another task of this process may have refreshed while we waited.
+        // Another task of this process may have refreshed, or failed to, while we waited.
         if let Some(c) = self.cached.lock().clone() {
-            if c.token.expose_secret() != stale.expose_secret() && !c.expiring() {
+            if c.version != stale.version && !c.expiring() {
                 return Ok(c.token);
             }
         }
+        if let Some(f) = self.remembered(stale.version) {
+            return Err(f);
+        }
         let oauth = self.oauth.clone();
-        let stale = stale.clone();
-        let result = self
-            .store
-            .with_refresh_lock(
-                &self.connection_id,
-                Box::new(move |current| {
-                    Box::pin(async move { decide(oauth, stale, current).await })
-                }),
-            )
-            .await;
-        match result {
+        let stale_token = stale.token.clone();
+        let store = self.store.clone();
+        let connection_id = self.connection_id.clone();
+        // In its own task: if the request that started it is cancelled (client gone, request
+        // timeout), the refresh still finishes and commits the rotated refresh token, and the
+        // lease is released instead of blocking everyone until it expires.
+        let result = tokio::spawn(async move {
+            store
+                .with_refresh_lock(
+                    &connection_id,
+                    Box::new(move |current| {
+                        Box::pin(async move { decide(oauth, stale_token, current).await })
+                    }),
+                )
+                .await
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(LockedRefreshError::Refresh(
+                format!("the refresh task failed: {e}").into(),
+            ))
+        });
+        let failure = match result {
             Ok(stored) => {
                 let c = Cached::from_stored(&stored);
                 *self.cached.lock() = Some(c.clone());
-                Ok(c.token)
+                return Ok(c.token);
+            }
+            Err(LockedRefreshError::Failed(RefreshFailureKind::Refused)) => {
+                TokenFailure::RefreshFailed {
+                    no_refresh_token: !stale.refreshable,
+                }
+            }
+            Err(LockedRefreshError::Failed(RefreshFailureKind::Unavailable)) => {
+                TokenFailure::Unavailable("the last refresh attempt failed".into())
             }
             Err(LockedRefreshError::Refresh(e)) => match e.downcast::<TokenFailure>() {
-                Ok(f) => {
-                    if matches!(*f, TokenFailure::RefreshFailed) {
-                        self.mark_refresh_failed().await;
-                    }
-                    Err(dialpad::Error::Token(f.to_string()))
-                }
-                Err(other) => Err(dialpad::Error::Token(format!("{STORE_FAILED}: {other}"))),
+                Ok(f) => *f,
+                Err(other) => TokenFailure::Store(other.to_string()),
             },
-            Err(LockedRefreshError::Store(e)) => Err(store_error(e)),
+            Err(LockedRefreshError::Store(e)) => TokenFailure::Store(e.to_string()),
+        };
+        if let TokenFailure::RefreshFailed { no_refresh_token } = &failure {
+            self.mark_refresh_failed(stale.version, *no_refresh_token)
+                .await;
         }
+        *self.failed.lock() = Some(Remembered {
+            version: stale.version,
+            failure: failure.clone(),
+            at: std::time::Instant::now(),
+        });
+        Err(failure)
     }
 
-    async fn mark_refresh_failed(&self) {
-        *self.cached.lock() = None;
+    async fn mark_refresh_failed(&self, version: i64, no_refresh_token: bool) {
         match self
             .store
-            .get_connection(&self.connector_id, &self.owner_id)
+            .mark_refresh_failed(&self.connection_id, version)
             .await
         {
-            Ok(Some(mut c)) if c.status != ConnectionStatus::RefreshFailed => {
-                c.status = ConnectionStatus::RefreshFailed;
-                if let Err(e) = self.store.update_connection(&c).await {
-                    tracing::error!(error = %e, "could not record refreshFailed");
-                }
-            }
-            Ok(_) => {}
+            Ok(true) => tracing::warn!(
+                connection_id = %self.connection_id,
+                no_refresh_token,
+                "the connection's Dialpad token can no longer be refreshed; it needs a new authorization"
+            ),
+            Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "could not record refreshFailed"),
         }
-        tracing::warn!(
-            connector_id = %self.connector_id,
-            owner_id = %self.owner_id,
-            "Dialpad refused the refresh token; the connection needs a new authorization"
-        );
     }
 }
 
-/// Runs under the refresh lock with the credentials as stored now.
+/// Runs under the refresh lease with the credentials as stored now.
 async fn decide(
     oauth: OAuthApp,
     stale: SecretString,
@@ -213,8 +306,17 @@ async fn decide(
         // Someone else refreshed already: use theirs.
         return Ok(RefreshDecision::Keep);
     }
+    // Someone before us failed with these very credentials: do not resend them.
+    if let Some(f) = current.refresh_failure {
+        let recent = (Utc::now() - f.at)
+            .to_std()
+            .is_ok_and(|age| age < UNAVAILABLE_MEMORY);
+        if f.kind == RefreshFailureKind::Refused || recent {
+            return Ok(RefreshDecision::Fail(f.kind));
+        }
+    }
     let Some(refresh_token) = refresh_token.clone() else {
-        return Err(Box::new(TokenFailure::RefreshFailed));
+        return Ok(RefreshDecision::Fail(RefreshFailureKind::Refused));
     };
     let grant = RefreshTokenGrant {
         refresh_token: refresh_token.clone(),
@@ -228,16 +330,12 @@ async fn decide(
             refresh_token: t.refresh_token.or(Some(refresh_token)),
             expires_at: expires_at(t.expires_in),
         })),
+        // `invalid_grant`: the refresh token is revoked, spent or expired. Anything else (our
+        // client credentials, an outage) is not the customer's to fix.
+        Err(e) if e.is_invalid_grant() => Ok(RefreshDecision::Fail(RefreshFailureKind::Refused)),
         Err(e) => {
-            // `invalid_grant`: the refresh token is revoked, spent or expired. Anything else (our
-            // client credentials, an outage) is not the customer's to fix.
-            let refused = matches!(&e, dialpad::Error::Api { status, body, .. }
-                if status.as_u16() == 400 && body.contains("invalid_grant"));
-            if refused {
-                Err(Box::new(TokenFailure::RefreshFailed))
-            } else {
-                Err(Box::new(TokenFailure::Upstream(e.to_string())))
-            }
+            tracing::warn!(error = %e, "refreshing a Dialpad token failed");
+            Ok(RefreshDecision::Fail(RefreshFailureKind::Unavailable))
         }
     }
 }
@@ -254,16 +352,26 @@ pub fn expires_at(expires_in: Option<i64>) -> Option<DateTime<Utc>> {
     })
 }
 
-fn store_error(e: dpc_store::StoreError) -> dialpad::Error {
-    dialpad::Error::Token(format!("{STORE_FAILED}: {e}"))
-}
-
 #[async_trait]
 impl TokenProvider for ConnectionTokens {
     async fn access_token(&self) -> Result<SecretString, dialpad::Error> {
         let c = self.load().await?;
         if c.expiring() {
-            return self.refresh(&c.token).await;
+            return match self.refresh(&c).await {
+                Ok(t) => Ok(t),
+                // Dialpad's token endpoint is down but the token still works for a while: use it.
+                Err(TokenFailure::Unavailable(_)) if !c.expired() => Ok(c.token),
+                Err(f) => Err(f.into_error()),
+            };
+        }
+        if c.oauth && !c.refreshable && c.expired() {
+            // Dialpad issued no refresh token (offline_access not granted): say so instead of
+            // sending a dead token and passing Dialpad's 401 on.
+            self.mark_refresh_failed(c.version, true).await;
+            return Err(TokenFailure::RefreshFailed {
+                no_refresh_token: true,
+            }
+            .into_error());
         }
         Ok(c.token)
     }
@@ -273,22 +381,37 @@ impl TokenProvider for ConnectionTokens {
         rejected: &SecretString,
     ) -> Result<Option<SecretString>, dialpad::Error> {
         let c = self.load().await?;
+        if c.token.expose_secret() != rejected.expose_secret() {
+            // Already replaced (by a refresh here, or reloaded after another instance's).
+            return Ok(Some(c.token));
+        }
         if !c.refreshable {
-            // API keys and tokens without a refresh token: nothing to try.
-            if c.token.expose_secret() != rejected.expose_secret() {
-                return Ok(Some(c.token));
+            if c.oauth {
+                self.mark_refresh_failed(c.version, true).await;
+                return Err(TokenFailure::RefreshFailed {
+                    no_refresh_token: true,
+                }
+                .into_error());
             }
+            // An API key Dialpad refuses: nothing to try.
             return Ok(None);
         }
-        self.refresh(rejected).await.map(Some)
+        self.refresh(&c).await.map(Some).map_err(TokenFailure::into_error)
     }
+}
+
+/// A connection's client and its token source.
+#[derive(Clone)]
+pub struct ConnectionClient {
+    pub client: Client,
+    pub tokens: Arc<ConnectionTokens>,
 }
 
 /// One Dialpad client per connection (each with its own rate limiter and token source), at most
 /// `capacity` of them; the least recently created is dropped when full.
 pub struct ClientCache {
     capacity: usize,
-    map: parking_lot::Mutex<HashMap<String, (u64, Client)>>,
+    map: parking_lot::Mutex<HashMap<String, (u64, ConnectionClient)>>,
     counter: std::sync::atomic::AtomicU64,
 }
 
@@ -304,8 +427,8 @@ impl ClientCache {
     pub fn get_or_insert<E>(
         &self,
         connection_id: &str,
-        make: impl FnOnce() -> Result<Client, E>,
-    ) -> Result<Client, E> {
+        make: impl FnOnce() -> Result<ConnectionClient, E>,
+    ) -> Result<ConnectionClient, E> {
         let mut map = self.map.lock();
         if let Some((_, c)) = map.get(connection_id) {
             return Ok(c.clone());
@@ -346,12 +469,14 @@ pub fn connection_client(
     base: &url::Url,
     http: reqwest::Client,
     tokens: ConnectionTokens,
-) -> Result<Client, dialpad::Error> {
-    Client::builder()
+) -> Result<ConnectionClient, dialpad::Error> {
+    let tokens = Arc::new(tokens);
+    let client = Client::builder()
         .base_url(base.clone())
         .http_client(http)
-        .auth(Auth::Provider(Arc::new(tokens)))
-        .build()
+        .auth(Auth::Provider(tokens.clone()))
+        .build()?;
+    Ok(ConnectionClient { client, tokens })
 }
 
 #[cfg(test)]
@@ -370,13 +495,29 @@ mod tests {
         assert!((3590..=3600).contains(&hour.num_seconds()));
     }
 
-    #[test]
-    fn cache_is_bounded() {
+    #[tokio::test]
+    async fn cache_is_bounded() {
+        let store = dpc_store::connect(
+            "sqlite::memory:",
+            dpc_store::Cipher::from_base64(&dpc_store::Cipher::generate_key_base64(), &[]).unwrap(),
+        )
+        .await
+        .unwrap();
         let cache = ClientCache::new(2);
-        let mk = || {
-            Client::builder()
-                .base_url(dialpad::BaseUrl::custom("http://127.0.0.1:9").unwrap())
-                .build()
+        let mk = || -> Result<ConnectionClient, dialpad::Error> {
+            let store = store.clone();
+            let oauth = OAuthApp {
+                client_id: String::new(),
+                client_secret: SecretString::from(String::new()),
+                token_client: Client::builder()
+                    .base_url(dialpad::BaseUrl::custom("http://127.0.0.1:9").unwrap())
+                    .build()?,
+            };
+            connection_client(
+                &url::Url::parse("http://127.0.0.1:9").unwrap(),
+                reqwest::Client::new(),
+                ConnectionTokens::new(store, oauth, "c"),
+            )
         };
         cache.get_or_insert("a", mk).unwrap();
         cache.get_or_insert("b", mk).unwrap();
@@ -386,22 +527,30 @@ mod tests {
         assert_eq!(cache.len(), 1);
     }
 
-    #[test]
-    fn expiry_margin() {
-        let soon = Cached {
+    fn cached(issued_secs_ago: i64, expires_in_secs: i64) -> Cached {
+        Cached {
             token: SecretString::from("t"),
-            expires_at: Some(Utc::now() + chrono::Duration::seconds(30)),
+            issued_at: Utc::now() - chrono::Duration::seconds(issued_secs_ago),
+            expires_at: Some(Utc::now() + chrono::Duration::seconds(expires_in_secs)),
             refreshable: true,
-        };
-        assert!(soon.expiring());
-        let later = Cached {
-            expires_at: Some(Utc::now() + chrono::Duration::seconds(600)),
-            ..soon.clone()
-        };
-        assert!(!later.expiring());
+            oauth: true,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn expiry_margin_scales_with_the_lifetime() {
+        // A one-hour token: refreshed a minute before expiry.
+        assert!(cached(3600 - 30, 30).expiring());
+        assert!(!cached(3000, 600).expiring());
+        // A 60-second token: a quarter of its life (15 s), not a whole minute, so it is not
+        // refreshed on every request.
+        assert!(!cached(1, 59).expiring());
+        assert!(!cached(40, 20).expiring());
+        assert!(cached(50, 10).expiring());
         let api_key = Cached {
             refreshable: false,
-            ..soon
+            ..cached(3590, 10)
         };
         assert!(!api_key.expiring());
     }

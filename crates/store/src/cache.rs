@@ -19,8 +19,8 @@ use secrecy::SecretString;
 
 use crate::common::sha256_hex;
 use crate::{
-    ApiKeyRecord, Connection, Credentials, LockedRefreshError, NewConnection, OAuthState,
-    RefreshFn, Result, Session, Store, StoredCredentials,
+    ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
+    RefreshFn, ResealProgress, Result, Session, Store, StoredCredentials,
 };
 
 /// Entries kept per map before expired ones are swept (and, if still full, all dropped).
@@ -90,6 +90,13 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         entries.1.remove(k);
     }
 
+    /// Drops every entry whose value matches (e.g. one connection id, under any key).
+    fn remove_where(&self, matches: impl Fn(&V) -> bool) {
+        let mut entries = self.entries.lock();
+        entries.0 += 1;
+        entries.1.retain(|_, (_, v)| !matches(v));
+    }
+
     fn clear(&self) {
         let mut entries = self.entries.lock();
         entries.0 += 1;
@@ -115,6 +122,32 @@ impl CachedStore {
             api_keys: TtlMap::new(ttl),
             connections: TtlMap::new(ttl),
         })
+    }
+}
+
+impl CachedStore {
+    /// Drops every cached copy of the connection `connection_id`.
+    fn forget(&self, connection_id: &str) {
+        self.connections.remove_where(|c| c.id == connection_id);
+    }
+
+    /// Runs a write of one connection: the cached copy is dropped before (a failed write sends
+    /// the next read to the database) and after (a read racing the write does not cache what it
+    /// saw, see `fill`); the connection the write returns is cached.
+    async fn writing(
+        &self,
+        connection_id: &str,
+        write: impl std::future::Future<Output = Result<Option<Connection>>>,
+    ) -> Result<Option<Connection>> {
+        self.forget(connection_id);
+        let written = write.await;
+        self.forget(connection_id);
+        let written = written?;
+        if let Some(c) = &written {
+            self.connections
+                .put(conn_key(&c.connector_id, &c.owner_id), c.clone());
+        }
+        Ok(written)
     }
 }
 
@@ -152,16 +185,120 @@ impl Store for CachedStore {
         Ok(found)
     }
 
-    async fn update_connection(&self, connection: &Connection) -> Result<Connection> {
-        let key = conn_key(&connection.connector_id, &connection.owner_id);
-        // Drop first: if the write fails, the next read goes to the database; a read that
-        // raced with the write does not cache what it saw (see `fill`).
-        self.connections.remove(&key);
-        let c = self.inner.update_connection(connection).await;
-        self.connections.remove(&key);
-        let c = c?;
-        self.connections.put(key, c.clone());
-        Ok(c)
+    async fn set_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+        scopes: Option<&[String]>,
+    ) -> Result<Connection> {
+        self.writing(connection_id, async {
+            self.inner
+                .set_operations(connection_id, operations, scopes)
+                .await
+                .map(Some)
+        })
+        .await?
+        .ok_or(crate::StoreError::NotFound)
+    }
+
+    async fn add_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+    ) -> Result<Connection> {
+        self.writing(connection_id, async {
+            self.inner
+                .add_operations(connection_id, operations)
+                .await
+                .map(Some)
+        })
+        .await?
+        .ok_or(crate::StoreError::NotFound)
+    }
+
+    async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()> {
+        self.writing(connection_id, async {
+            self.inner
+                .mark_awaiting_authorization(connection_id)
+                .await
+                .map(|()| None)
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn mark_authorization_abandoned(&self, connection_id: &str) -> Result<()> {
+        self.writing(connection_id, async {
+            self.inner
+                .mark_authorization_abandoned(connection_id)
+                .await
+                .map(|()| None)
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn authorize(&self, connection_id: &str, grant: &Grant) -> Result<Connection> {
+        self.writing(connection_id, async {
+            self.inner.authorize(connection_id, grant).await.map(Some)
+        })
+        .await?
+        .ok_or(crate::StoreError::NotFound)
+    }
+
+    async fn record_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>> {
+        self.writing(
+            connection_id,
+            self.inner
+                .record_missing_scopes(connection_id, scopes, credentials_version),
+        )
+        .await
+    }
+
+    async fn clear_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>> {
+        self.writing(
+            connection_id,
+            self.inner
+                .clear_missing_scopes(connection_id, scopes, credentials_version),
+        )
+        .await
+    }
+
+    async fn mark_refresh_failed(
+        &self,
+        connection_id: &str,
+        credentials_version: i64,
+    ) -> Result<bool> {
+        let mut changed = false;
+        self.writing(connection_id, async {
+            changed = self
+                .inner
+                .mark_refresh_failed(connection_id, credentials_version)
+                .await?;
+            Ok(None)
+        })
+        .await?;
+        Ok(changed)
+    }
+
+    async fn count_sharing_grant(
+        &self,
+        connection_id: &str,
+        dialpad_user_id: &str,
+    ) -> Result<u64> {
+        self.inner
+            .count_sharing_grant(connection_id, dialpad_user_id)
+            .await
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
@@ -192,11 +329,18 @@ impl Store for CachedStore {
         connection_id: &str,
         credentials: &Credentials,
     ) -> Result<StoredCredentials> {
-        self.inner.put_credentials(connection_id, credentials).await
+        // The cached connection carries the credentials version: drop it.
+        self.forget(connection_id);
+        let r = self.inner.put_credentials(connection_id, credentials).await;
+        self.forget(connection_id);
+        r
     }
 
     async fn delete_credentials(&self, connection_id: &str) -> Result<()> {
-        self.inner.delete_credentials(connection_id).await
+        self.forget(connection_id);
+        let r = self.inner.delete_credentials(connection_id).await;
+        self.forget(connection_id);
+        r
     }
 
     async fn with_refresh_lock(
@@ -204,7 +348,9 @@ impl Store for CachedStore {
         connection_id: &str,
         f: RefreshFn,
     ) -> std::result::Result<StoredCredentials, LockedRefreshError> {
-        self.inner.with_refresh_lock(connection_id, f).await
+        let r = self.inner.with_refresh_lock(connection_id, f).await;
+        self.forget(connection_id);
+        r
     }
 
     async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, SecretString)> {
@@ -259,5 +405,9 @@ impl Store for CachedStore {
 
     async fn purge_expired(&self, grace: Duration) -> Result<u64> {
         self.inner.purge_expired(grace).await
+    }
+
+    async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
+        self.inner.reseal_batch(limit).await
     }
 }

@@ -12,7 +12,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{Cipher, Sealed};
-use crate::{ConnectionStatus, Credentials, Result, StoreError};
+use crate::{
+    ConnectionStatus, Credentials, LockedRefreshError, RefreshDecision, RefreshFailure,
+    RefreshFailureKind, RefreshFn, Result, SessionPurpose, StoreError, StoredCredentials,
+    REFRESH_LEASE_TTL,
+};
 
 /// `n` random bytes, base64url without padding.
 pub(crate) fn random_token(n: usize) -> String {
@@ -34,8 +38,9 @@ pub(crate) fn random_id(prefix: &str) -> String {
     s
 }
 
-/// SHA-256 in lowercase hex.
-pub(crate) fn sha256_hex(s: &str) -> String {
+/// SHA-256 in lowercase hex (how API keys, session tokens, OAuth states and browser-binding
+/// cookies are stored).
+pub fn sha256_hex(s: &str) -> String {
     // On every authenticated request: no allocation per byte.
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(s.as_bytes());
@@ -85,6 +90,134 @@ pub(crate) fn parse_status(s: &str) -> Result<ConnectionStatus> {
             )))
         }
     })
+}
+
+pub(crate) fn purpose_str(p: SessionPurpose) -> &'static str {
+    match p {
+        SessionPurpose::App => "app",
+        SessionPurpose::Connect => "connect",
+    }
+}
+
+pub(crate) fn parse_purpose(s: &str) -> Result<SessionPurpose> {
+    match s {
+        "app" => Ok(SessionPurpose::App),
+        "connect" => Ok(SessionPurpose::Connect),
+        other => Err(StoreError::Database(format!(
+            "unknown session purpose {other:?}"
+        ))),
+    }
+}
+
+pub(crate) fn failure_str(k: RefreshFailureKind) -> &'static str {
+    match k {
+        RefreshFailureKind::Refused => "refused",
+        RefreshFailureKind::Unavailable => "unavailable",
+    }
+}
+
+/// The remembered failure from its two columns (an unknown kind reads as none: it only ever
+/// saves a token call).
+pub(crate) fn parse_failure(
+    kind: Option<String>,
+    at: Option<DateTime<Utc>>,
+) -> Option<RefreshFailure> {
+    let kind = match kind.as_deref()? {
+        "refused" => RefreshFailureKind::Refused,
+        "unavailable" => RefreshFailureKind::Unavailable,
+        _ => return None,
+    };
+    Some(RefreshFailure { kind, at: at? })
+}
+
+/// The primitives the refresh-lease protocol needs from a backend; each is one short statement.
+#[async_trait::async_trait]
+pub(crate) trait LeaseBackend: Send + Sync {
+    /// Takes the lease if nobody holds it or the holder's lease expired.
+    async fn try_take_lease(&self, connection_id: &str, holder: &str) -> Result<bool>;
+    async fn release_lease(&self, connection_id: &str, holder: &str) -> Result<()>;
+    async fn read_credentials_now(&self, connection_id: &str)
+        -> Result<Option<StoredCredentials>>;
+    /// Writes `new` only if the stored version is still `version`; None if it moved.
+    async fn replace_credentials_if(
+        &self,
+        connection_id: &str,
+        version: i64,
+        new: &Credentials,
+    ) -> Result<Option<StoredCredentials>>;
+    async fn record_refresh_failure(
+        &self,
+        connection_id: &str,
+        version: i64,
+        kind: RefreshFailureKind,
+    ) -> Result<()>;
+}
+
+/// The refresh protocol shared by both backends. Tasks of this process queue on an in-memory
+/// mutex first (so only one of them polls the database); then the lease row makes the refresh
+/// single-flight across instances. Nothing is held open while `f` runs but the lease row.
+pub(crate) async fn refresh_with_lease<B: LeaseBackend>(
+    backend: &B,
+    locks: &LockMap,
+    connection_id: &str,
+    f: RefreshFn,
+) -> std::result::Result<StoredCredentials, LockedRefreshError> {
+    let entry = locks.entry(connection_id);
+    let _queued = entry.mutex().lock().await;
+    let holder = random_token(12);
+    // A live holder finishes within the lease; a dead one's lease expires: waiting longer than
+    // that means something is wrong, and the caller gets an error rather than a hang.
+    let give_up = std::time::Instant::now() + REFRESH_LEASE_TTL + std::time::Duration::from_secs(5);
+    let mut pause = std::time::Duration::from_millis(10);
+    while !backend.try_take_lease(connection_id, &holder).await? {
+        if std::time::Instant::now() >= give_up {
+            return Err(StoreError::Busy("the refresh lease of this connection".into()).into());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    }
+    let outcome = run_leased(backend, connection_id, f).await;
+    if let Err(e) = backend.release_lease(connection_id, &holder).await {
+        // It expires on its own; the outcome (already committed) stands.
+        tracing::warn!(error = %e, "could not release a refresh lease");
+    }
+    outcome
+}
+
+async fn run_leased<B: LeaseBackend>(
+    backend: &B,
+    connection_id: &str,
+    f: RefreshFn,
+) -> std::result::Result<StoredCredentials, LockedRefreshError> {
+    let current = backend.read_credentials_now(connection_id).await?;
+    let version = current.as_ref().map(|c| c.version);
+    match f(current.clone()).await.map_err(LockedRefreshError::Refresh)? {
+        RefreshDecision::Keep => Ok(current.ok_or(StoreError::NotFound)?),
+        RefreshDecision::Replace(new) => {
+            let Some(version) = version else {
+                return Err(StoreError::NotFound.into());
+            };
+            match backend
+                .replace_credentials_if(connection_id, version, &new)
+                .await?
+            {
+                Some(stored) => Ok(stored),
+                // Replaced meanwhile without the lease (a new authorization): that one wins.
+                None => Ok(backend
+                    .read_credentials_now(connection_id)
+                    .await?
+                    .ok_or(StoreError::NotFound)?),
+            }
+        }
+        RefreshDecision::Fail(kind) => {
+            if let Some(version) = version {
+                backend
+                    .record_refresh_failure(connection_id, version, kind)
+                    .await?;
+            }
+            Err(LockedRefreshError::Failed(kind))
+        }
+    }
 }
 
 pub(crate) fn list_to_json(v: &[String]) -> String {
@@ -195,6 +328,24 @@ pub(crate) fn open_credentials(
             api_key: SecretString::from(api_key),
         },
     })
+}
+
+/// Opens credentials sealed under any key of the ring and seals them again under the current key.
+pub(crate) fn reseal_credentials(
+    cipher: &Cipher,
+    connection_id: &str,
+    sealed: &Sealed,
+) -> Result<Sealed> {
+    let aad = credentials_aad(connection_id);
+    let plain = cipher.open(sealed, &aad, "credentials")?;
+    cipher.seal(&plain, &aad)
+}
+
+/// The same for a PKCE verifier.
+pub(crate) fn reseal_pkce(cipher: &Cipher, state_hash: &str, sealed: &Sealed) -> Result<Sealed> {
+    let aad = pkce_aad(state_hash);
+    let plain = cipher.open(sealed, &aad, "PKCE verifier")?;
+    cipher.seal(&plain, &aad)
 }
 
 fn pkce_aad(state_hash: &str) -> Vec<u8> {

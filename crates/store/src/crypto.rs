@@ -13,6 +13,10 @@ use crate::{Result, StoreError};
 /// The environment variable the key comes from (named in configuration errors).
 pub const ENCRYPTION_KEY_ENV: &str = "DPC_ENCRYPTION_KEY";
 
+/// The environment variable with older keys (comma-separated base64) still accepted for opening
+/// values sealed before a rotation.
+pub const OLD_KEYS_ENV: &str = "DPC_ENCRYPTION_OLD_KEYS";
+
 /// Length of a nonce (XChaCha20-Poly1305: 24 bytes, safe to pick at random).
 pub const NONCE_LEN: usize = 24;
 
@@ -123,6 +127,11 @@ impl Cipher {
     /// The id of the key new values are sealed with.
     pub fn current_key_id(&self) -> &str {
         &self.keys[0].id
+    }
+
+    /// Ids of every key in the ring, the current one first.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
     }
 
     /// Seals `plaintext` with the current key; `aad` binds it to its place (row and field).

@@ -31,6 +31,9 @@ pub enum StoreError {
     Crypto(String),
     #[error("database: {0}")]
     Database(String),
+    /// Waited too long for something another holder keeps (the refresh lease).
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -42,7 +45,8 @@ mod postgres;
 mod sqlite;
 
 pub use cache::CachedStore;
-pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV};
+pub use common::sha256_hex;
+pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV, OLD_KEYS_ENV};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -72,7 +76,8 @@ pub enum ConnectionStatus {
     Unauthorized,
     AwaitingAuthorization,
     Authorized,
-    /// Dialpad refused the refresh token; the customer must authorize again.
+    /// Dialpad refused the refresh token (or issued none and the access token expired); the
+    /// customer must authorize again.
     RefreshFailed,
 }
 
@@ -87,9 +92,17 @@ pub struct Connection {
     pub operations: Vec<String>,
     /// Scopes asked for at the last authorization (Dialpad's token response has no `scope`).
     pub scopes: Vec<String>,
-    /// Scopes Dialpad proved missing (a 403 on an operation that needs them).
+    /// Scopes Dialpad proved missing for the current token (a 403 that said so).
     pub missing_scopes: Vec<String>,
     pub status: ConnectionStatus,
+    /// The Dialpad user (and company) who granted the token, when known: connections sharing
+    /// it share one grant at Dialpad.
+    pub dialpad_user_id: Option<String>,
+    pub dialpad_company_id: Option<String>,
+    /// The version of the stored credentials when this row was read (None: no credentials). A
+    /// cached Dialpad client compares it with the token it holds, so credentials replaced on
+    /// another instance are picked up within the cache TTL.
+    pub credentials_version: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -115,6 +128,23 @@ pub enum Credentials {
     ApiKey { api_key: SecretString },
 }
 
+/// Why the last refresh of the current credentials failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshFailureKind {
+    /// Dialpad refused the refresh token (`invalid_grant`), or there is none: only a new
+    /// authorization helps.
+    Refused,
+    /// Dialpad's token endpoint could not be reached or failed: worth trying again later.
+    Unavailable,
+}
+
+/// A refresh failure remembered against one credentials version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshFailure {
+    pub kind: RefreshFailureKind,
+    pub at: DateTime<Utc>,
+}
+
 /// Credentials plus a version that increases on every write, so a caller can tell whether
 /// someone else refreshed them in the meantime.
 #[derive(Clone, Debug)]
@@ -122,6 +152,18 @@ pub struct StoredCredentials {
     pub credentials: Credentials,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
+    /// The last refresh of *this* version that failed, if any (cleared by every write).
+    pub refresh_failure: Option<RefreshFailure>,
+}
+
+/// What a completed authorization (OAuth callback or API key) writes, in one transaction.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub credentials: Credentials,
+    /// The scopes now granted (missing scopes proved for the old token are cleared).
+    pub scopes: Vec<String>,
+    pub dialpad_user_id: Option<String>,
+    pub dialpad_company_id: Option<String>,
 }
 
 /// A server-side API secret key (`sk_…`): only its hash is kept.
@@ -135,6 +177,16 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What a session token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SessionPurpose {
+    /// The app's front end: the `/v1/s/…` routes.
+    #[default]
+    App,
+    /// A connect link: open the hosted connect page and start its authorization, nothing else.
+    Connect,
+}
+
 /// A front-end session, bound to one connection. Looked up by the hash of its token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Session {
@@ -143,6 +195,11 @@ pub struct Session {
     /// Operations the session may use (and may authorize).
     pub operations: Vec<String>,
     pub expires_at: DateTime<Utc>,
+    pub purpose: SessionPurpose,
+    /// Connect sessions: where the browser goes afterwards (checked when the link was made).
+    pub redirect_url: Option<String>,
+    /// Connect sessions: extra Dialpad scopes the app asked for.
+    pub extra_scopes: Vec<String>,
 }
 
 /// A pending OAuth authorization: single use, expiring. Looked up by the hash of `state`.
@@ -156,22 +213,28 @@ pub struct OAuthState {
     pub redirect_url: Option<String>,
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
+    /// SHA-256 (hex) of the browser-binding cookie of the connect page that started this flow;
+    /// the callback must present the cookie. None: a direct-mode flow, not bound to a browser.
+    pub browser_hash: Option<String>,
 }
 
-/// What the refresh closure decided, given the credentials it found under the lock.
+/// What the refresh closure decided, given the credentials it found under the lease.
 pub enum RefreshDecision {
     /// Someone else already refreshed them (or they are still fresh): use these as they are.
     Keep,
     /// New credentials to commit before anyone uses them.
     Replace(Credentials),
+    /// The refresh failed: remember it against the current version (so whoever comes next
+    /// does not resend a dead refresh token) and fail with it.
+    Fail(RefreshFailureKind),
 }
 
-/// The caller's own error from inside the refresh closure (e.g. Dialpad refused the refresh
-/// token), carried through the store untouched.
+/// The caller's own error from inside the refresh closure, carried through the store untouched.
 pub type RefreshError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The work done while holding a connection's refresh lock: it receives the current stored
-/// credentials (None if there are none) and returns what to do.
+/// The work done while holding a connection's refresh lease: it receives the current stored
+/// credentials (None if there are none) and returns what to do. It may make network calls: no
+/// transaction, lock or pooled connection is held while it runs.
 pub type RefreshFn = Box<
     dyn FnOnce(
             Option<StoredCredentials>,
@@ -185,8 +248,24 @@ pub enum LockedRefreshError {
     /// The closure's own error.
     #[error("refresh failed: {0}")]
     Refresh(RefreshError),
+    /// The closure decided [`RefreshDecision::Fail`]; the failure is recorded.
+    #[error("refresh failed ({0:?})")]
+    Failed(RefreshFailureKind),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How long a refresh lease lasts: longer than the token request's own timeout (30 s), so a
+/// live holder never loses it, short enough that a crashed holder blocks nobody for long.
+pub const REFRESH_LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// Progress of [`Store::reseal_batch`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResealProgress {
+    /// Values re-sealed under the current key by this call.
+    pub resealed: u64,
+    /// Values still sealed under another key after this call.
+    pub remaining: u64,
 }
 
 #[async_trait]
@@ -194,7 +273,9 @@ pub trait Store: Send + Sync + 'static {
     /// Applies this backend's embedded migrations (idempotent).
     async fn migrate(&self) -> Result<()>;
 
-    // --- connections
+    // --- connections. There is no whole-row write: each change is one intent-named method
+    // whose statement changes only its own columns, so concurrent changes never undo each
+    // other.
     /// `Conflict` if the (connector_id, owner_id) pair exists.
     async fn insert_connection(&self, new: NewConnection) -> Result<Connection>;
     async fn get_connection(
@@ -202,8 +283,51 @@ pub trait Store: Send + Sync + 'static {
         connector_id: &str,
         owner_id: &str,
     ) -> Result<Option<Connection>>;
-    /// Writes operations, scopes, missing_scopes and status; bumps `updated_at`.
-    async fn update_connection(&self, connection: &Connection) -> Result<Connection>;
+    /// Replaces the operations; when `scopes` is given, the granted scopes too (an API-key
+    /// connection's scopes follow its operations). `NotFound` if the connection is gone.
+    async fn set_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+        scopes: Option<&[String]>,
+    ) -> Result<Connection>;
+    /// Appends the operations the connection does not have yet (order kept).
+    async fn add_operations(&self, connection_id: &str, operations: &[String])
+        -> Result<Connection>;
+    /// `awaitingAuthorization`, unless the connection is `authorized` (re-authorizing keeps
+    /// the working credentials until new ones arrive).
+    async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()>;
+    /// Back to `unauthorized` if still `awaitingAuthorization` (the customer refused consent).
+    async fn mark_authorization_abandoned(&self, connection_id: &str) -> Result<()>;
+    /// Stores the grant's credentials (new version) and makes the connection `authorized` with
+    /// its scopes and Dialpad identity, missing scopes cleared; one short transaction.
+    async fn authorize(&self, connection_id: &str, grant: &Grant) -> Result<Connection>;
+    /// Adds `scopes` to the missing scopes, if the credentials are still at
+    /// `credentials_version` (a 403 proves nothing about a newer token). None: version moved.
+    async fn record_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>>;
+    /// Removes `scopes` from the missing scopes (a call needing them succeeded with the token
+    /// at `credentials_version`). None: version moved.
+    async fn clear_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>>;
+    /// `refreshFailed`, if the connection is `authorized` and its credentials are still at
+    /// `credentials_version` (a newer authorization is never overwritten). True if it changed.
+    async fn mark_refresh_failed(
+        &self,
+        connection_id: &str,
+        credentials_version: i64,
+    ) -> Result<bool>;
+    /// How many *other* connections hold credentials granted by the same Dialpad user.
+    async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str)
+        -> Result<u64>;
     /// Deletes the connection and everything bound to it (credentials, sessions, states).
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()>;
     /// Ordered by creation; `cursor` is opaque (returned as `next`), `None` on the last page.
@@ -216,17 +340,19 @@ pub trait Store: Send + Sync + 'static {
 
     // --- credentials (sealed at rest)
     async fn get_credentials(&self, connection_id: &str) -> Result<Option<StoredCredentials>>;
-    /// Replaces the credentials (new version).
+    /// Replaces the credentials (new version). Prefer [`authorize`](Self::authorize), which
+    /// also updates the connection.
     async fn put_credentials(
         &self,
         connection_id: &str,
         credentials: &Credentials,
     ) -> Result<StoredCredentials>;
     async fn delete_credentials(&self, connection_id: &str) -> Result<()>;
-    /// Runs `f` while holding this connection's refresh lock, which is exclusive across every
-    /// task of this process and, on PostgreSQL, across every server instance sharing the
-    /// database (row lock or advisory lock held in one transaction). A `Replace` decision is
-    /// committed before the lock is released and before the new credentials are returned.
+    /// Runs `f` while holding this connection's refresh lease, which is exclusive across every
+    /// task of this process and every server instance sharing the database. The lease is a row
+    /// taken and released in short statements: no transaction or pooled connection is held
+    /// while `f` runs (it calls Dialpad). A `Replace` is committed with a compare-and-swap on
+    /// the version `f` saw, before the lease is released; a `Fail` is recorded against it.
     async fn with_refresh_lock(
         &self,
         connection_id: &str,
@@ -257,6 +383,12 @@ pub trait Store: Send + Sync + 'static {
     /// Removes and returns the pending authorization for `state` (a second call returns None).
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>>;
 
-    /// Deletes expired sessions and OAuth states older than `grace`.
+    /// Deletes expired sessions and OAuth states older than `grace`, and expired leases.
     async fn purge_expired(&self, grace: Duration) -> Result<u64>;
+
+    // --- key rotation
+    /// Re-seals up to `limit` stored secrets (credentials, PKCE verifiers) that are sealed under
+    /// an older key with the current key. Each value is swapped only if it is unchanged since it
+    /// was read, so this is safe while servers run; call it until `remaining` is 0.
+    async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress>;
 }

@@ -1,5 +1,6 @@
-//! The PostgreSQL backend, for several server instances sharing one database. The refresh lock
-//! is a transaction-scoped advisory lock on the connection id, held while the refresh runs.
+//! The PostgreSQL backend, for several server instances sharing one database. Single-flight
+//! refresh across instances is the lease row of `common::refresh_with_lease` (timed by the
+//! database's clock): no transaction or pooled connection is held while Dialpad is called.
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -13,8 +14,9 @@ use sqlx::{PgPool, Row as _};
 use crate::common::{self, db_err, LockMap};
 use crate::crypto::{Cipher, Sealed};
 use crate::{
-    ApiKeyRecord, Connection, ConnectionStatus, Credentials, LockedRefreshError, NewConnection,
-    OAuthState, RefreshDecision, RefreshFn, Result, Session, Store, StoreError, StoredCredentials,
+    ApiKeyRecord, Connection, ConnectionStatus, Credentials, Grant, LockedRefreshError,
+    NewConnection, OAuthState, RefreshFailureKind, RefreshFn, ResealProgress, Result, Session,
+    Store, StoreError, StoredCredentials, REFRESH_LEASE_TTL,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -50,6 +52,9 @@ fn connection_from_row(row: &PgRow) -> Result<Connection> {
         scopes: common::list_from_json(&get::<String>(row, "scopes")?)?,
         missing_scopes: common::list_from_json(&get::<String>(row, "missing_scopes")?)?,
         status: common::parse_status(&get::<String>(row, "status")?)?,
+        dialpad_user_id: get(row, "dialpad_user_id")?,
+        dialpad_company_id: get(row, "dialpad_company_id")?,
+        credentials_version: get(row, "credentials_version")?,
         created_at: get::<DateTime<Utc>>(row, "created_at")?,
         updated_at: get::<DateTime<Utc>>(row, "updated_at")?,
     })
@@ -65,16 +70,46 @@ fn api_key_from_row(row: &PgRow) -> Result<ApiKeyRecord> {
     })
 }
 
-const CONNECTION_COLS: &str = "seq, id, connector_id, owner_id, operations::text AS operations, \
-     scopes::text AS scopes, missing_scopes::text AS missing_scopes, status, created_at, updated_at";
+/// Every connection column, with the current credentials version joined in.
+const CONNECTION_SELECT: &str = "SELECT c.seq, c.id, c.connector_id, c.owner_id, \
+     c.operations::text AS operations, c.scopes::text AS scopes, \
+     c.missing_scopes::text AS missing_scopes, c.status, c.dialpad_user_id, c.dialpad_company_id, \
+     c.created_at, c.updated_at, cr.version AS credentials_version \
+     FROM connections c LEFT JOIN credentials cr ON cr.connection_id = c.id";
 
 const UPSERT_CREDENTIALS: &str = "INSERT INTO credentials \
      (connection_id, kind, key_id, nonce, ciphertext, expires_at, version, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, 1, $7) \
      ON CONFLICT (connection_id) DO UPDATE SET kind = excluded.kind, key_id = excluded.key_id, \
      nonce = excluded.nonce, ciphertext = excluded.ciphertext, expires_at = excluded.expires_at, \
-     version = credentials.version + 1, updated_at = excluded.updated_at \
+     version = credentials.version + 1, updated_at = excluded.updated_at, \
+     refresh_failure = NULL, refresh_failed_at = NULL \
      RETURNING version";
+
+/// Which list column a merge changes.
+#[derive(Clone, Copy)]
+enum ListColumn {
+    Operations,
+    MissingScopes,
+}
+
+impl ListColumn {
+    fn name(self) -> &'static str {
+        match self {
+            ListColumn::Operations => "operations",
+            ListColumn::MissingScopes => "missing_scopes",
+        }
+    }
+
+}
+
+/// What a list merge does with its items.
+#[derive(Clone, Copy)]
+enum Merge {
+    /// Appends those not present yet (order kept).
+    Add,
+    Remove,
+}
 
 impl PgStore {
     /// Connects a pool to `database_url` (`postgres://…` or `postgresql://…`). Does not
@@ -105,7 +140,11 @@ impl PgStore {
         &self.pool
     }
 
-    fn decode_credentials(&self, connection_id: &str, row: &PgRow) -> Result<StoredCredentials> {
+    fn decode_credentials(
+        &self,
+        connection_id: &str,
+        row: &PgRow,
+    ) -> Result<StoredCredentials> {
         let sealed = Sealed {
             key_id: get(row, "key_id")?,
             nonce: get(row, "nonce")?,
@@ -115,6 +154,10 @@ impl PgStore {
             credentials: common::open_credentials(&self.cipher, connection_id, &sealed)?,
             version: get(row, "version")?,
             updated_at: get::<DateTime<Utc>>(row, "updated_at")?,
+            refresh_failure: common::parse_failure(
+                get(row, "refresh_failure")?,
+                get::<Option<DateTime<Utc>>>(row, "refresh_failed_at")?,
+            ),
         })
     }
 
@@ -127,7 +170,8 @@ impl PgStore {
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,
     {
         let row = sqlx::query(
-            "SELECT key_id, nonce, ciphertext, version, updated_at FROM credentials WHERE connection_id = $1",
+            "SELECT key_id, nonce, ciphertext, version, updated_at, refresh_failure, refresh_failed_at \
+             FROM credentials WHERE connection_id = $1",
         )
         .bind(connection_id)
         .fetch_optional(ex)
@@ -163,7 +207,180 @@ impl PgStore {
             credentials: credentials.clone(),
             version: get(&row, "version")?,
             updated_at: now,
+            refresh_failure: None,
         })
+    }
+
+    /// The connection, read fresh.
+    async fn fetch_by_id(&self, connection_id: &str) -> Result<Option<Connection>> {
+        let row = sqlx::query(&format!("{CONNECTION_SELECT} WHERE c.id = $1"))
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(connection_from_row).transpose()
+    }
+
+    async fn fetch_required(&self, connection_id: &str) -> Result<Connection> {
+        self.fetch_by_id(connection_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Adds `items` to (or removes them from) one list column in a single statement, so
+    /// concurrent changes of the same list from several instances all land. With
+    /// `credentials_version`, only while the credentials are still at that version (None when
+    /// they moved on).
+    async fn merge_list(
+        &self,
+        connection_id: &str,
+        column: ListColumn,
+        merge: Merge,
+        items: &[String],
+        credentials_version: Option<i64>,
+    ) -> Result<Option<Connection>> {
+        let value = match merge {
+            Merge::Add => format!("(SELECT COALESCE(jsonb_agg(v ORDER BY src, ord), '[]'::jsonb) FROM ( \
+                 SELECT v, 0 AS src, ord FROM jsonb_array_elements_text(connections.{col}) \
+                 WITH ORDINALITY AS t(v, ord) \
+                 UNION ALL SELECT v, 1 AS src, ord FROM jsonb_array_elements_text($1::jsonb) \
+                 WITH ORDINALITY AS t(v, ord) WHERE NOT (connections.{col} ? v)) x)", col = column.name()),
+            Merge::Remove => format!("(SELECT COALESCE(jsonb_agg(v ORDER BY ord), '[]'::jsonb) \
+                 FROM jsonb_array_elements_text(connections.{col}) WITH ORDINALITY AS t(v, ord) \
+                 WHERE NOT ($1::jsonb ? v))", col = column.name()),
+        };
+        let sql = format!(
+            "UPDATE connections SET {col} = {value}, updated_at = $2 WHERE id = $3 AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM credentials WHERE connection_id = $3 AND version = $4))",
+            col = column.name()
+        );
+        let n = sqlx::query(&sql)
+            .bind(common::list_to_json(items))
+            .bind(common::now())
+            .bind(connection_id)
+            .bind(credentials_version)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        match self.fetch_by_id(connection_id).await? {
+            None => Err(StoreError::NotFound),
+            Some(_) if n == 0 => Ok(None),
+            Some(c) => Ok(Some(c)),
+        }
+    }
+
+    /// One conditional `UPDATE connections` of the row `$1` with `$2` = now (and `$3` =
+    /// `extra` when given); the number of rows changed.
+    async fn update_status(
+        &self,
+        connection_id: &str,
+        sql: &str,
+        extra: Option<i64>,
+    ) -> Result<u64> {
+        let mut q = sqlx::query(sql)
+            .bind(connection_id)
+            .bind(common::now());
+        if let Some(x) = extra {
+            q = q.bind(x);
+        }
+        q.execute(&self.pool)
+            .await
+            .map_err(db_err)
+            .map(|r| r.rows_affected())
+    }
+}
+
+#[async_trait]
+impl common::LeaseBackend for PgStore {
+    async fn try_take_lease(&self, connection_id: &str, holder: &str) -> Result<bool> {
+        // The database's clock, not each instance's: instances with skewed clocks still agree
+        // on when a lease ran out.
+        let row = sqlx::query(
+            "INSERT INTO refresh_leases (connection_id, holder, expires_at) \
+             VALUES ($1, $2, now() + make_interval(secs => $3)) \
+             ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, \
+             expires_at = excluded.expires_at WHERE refresh_leases.expires_at < now() \
+             RETURNING holder",
+        )
+        .bind(connection_id)
+        .bind(holder)
+        .bind(REFRESH_LEASE_TTL.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, connection_id: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM refresh_leases WHERE connection_id = $1 AND holder = $2")
+            .bind(connection_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn read_credentials_now(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<StoredCredentials>> {
+        self.read_credentials(&self.pool, connection_id).await
+    }
+
+    async fn replace_credentials_if(
+        &self,
+        connection_id: &str,
+        version: i64,
+        new: &Credentials,
+    ) -> Result<Option<StoredCredentials>> {
+        let sealed = common::seal_credentials(&self.cipher, connection_id, new)?;
+        let now = common::now();
+        let row = sqlx::query(
+            "UPDATE credentials SET kind = $1, key_id = $2, nonce = $3, ciphertext = $4, \
+             expires_at = $5, version = version + 1, updated_at = $6, refresh_failure = NULL, \
+             refresh_failed_at = NULL WHERE connection_id = $7 AND version = $8 RETURNING version",
+        )
+        .bind(common::credentials_kind(new))
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(common::credentials_expires_at(new))
+        .bind(now)
+        .bind(connection_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(StoredCredentials {
+                credentials: new.clone(),
+                version: get(&r, "version")?,
+                updated_at: now,
+                refresh_failure: None,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_refresh_failure(
+        &self,
+        connection_id: &str,
+        version: i64,
+        kind: RefreshFailureKind,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE credentials SET refresh_failure = $1, refresh_failed_at = $2 \
+             WHERE connection_id = $3 AND version = $4",
+        )
+        .bind(common::failure_str(kind))
+        .bind(common::now())
+        .bind(connection_id)
+        .bind(version)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }
 
@@ -186,6 +403,9 @@ impl Store for PgStore {
             scopes: Vec::new(),
             missing_scopes: Vec::new(),
             status: ConnectionStatus::Unauthorized,
+            dialpad_user_id: None,
+            dialpad_company_id: None,
+            credentials_version: None,
             created_at: now,
             updated_at: now,
         };
@@ -213,7 +433,7 @@ impl Store for PgStore {
         owner_id: &str,
     ) -> Result<Option<Connection>> {
         let row = sqlx::query(&format!(
-            "SELECT {CONNECTION_COLS} FROM connections WHERE connector_id = $1 AND owner_id = $2"
+            "{CONNECTION_SELECT} WHERE c.connector_id = $1 AND c.owner_id = $2"
         ))
         .bind(connector_id)
         .bind(owner_id)
@@ -223,28 +443,164 @@ impl Store for PgStore {
         row.as_ref().map(connection_from_row).transpose()
     }
 
-    async fn update_connection(&self, connection: &Connection) -> Result<Connection> {
-        let row = sqlx::query(&format!(
-            "UPDATE connections SET operations = $1::jsonb, scopes = $2::jsonb, missing_scopes = $3::jsonb, status = $4, \
-             updated_at = $5 WHERE id = $6 RETURNING {CONNECTION_COLS}"
-        ))
-        .bind(common::list_to_json(&connection.operations))
-        .bind(common::list_to_json(&connection.scopes))
-        .bind(common::list_to_json(&connection.missing_scopes))
-        .bind(common::status_str(connection.status))
+    async fn set_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+        scopes: Option<&[String]>,
+    ) -> Result<Connection> {
+        let n = sqlx::query(
+            "UPDATE connections SET operations = $1::jsonb, scopes = COALESCE($2::jsonb, scopes), \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(common::list_to_json(operations))
+        .bind(scopes.map(common::list_to_json))
         .bind(common::now())
-        .bind(&connection.id)
-        .fetch_optional(&self.pool)
+        .bind(connection_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.fetch_required(connection_id).await
+    }
+
+    async fn add_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+    ) -> Result<Connection> {
+        self.merge_list(
+            connection_id,
+            ListColumn::Operations,
+            Merge::Add,
+            operations,
+            None,
+        )
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()> {
+        self.update_status(
+            connection_id,
+            "UPDATE connections SET status = 'awaitingAuthorization', \
+             updated_at = $2 WHERE id = $1 AND status <> 'authorized'",
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn mark_authorization_abandoned(&self, connection_id: &str) -> Result<()> {
+        self.update_status(
+            connection_id,
+            "UPDATE connections SET status = 'unauthorized', \
+             updated_at = $2 WHERE id = $1 AND status = 'awaitingAuthorization'",
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn authorize(&self, connection_id: &str, grant: &Grant) -> Result<Connection> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err)?;
+        self.write_credentials(&mut *tx, connection_id, &grant.credentials)
+            .await?;
+        sqlx::query(
+            "UPDATE connections SET status = 'authorized', scopes = $1::jsonb, missing_scopes = '[]', \
+             dialpad_user_id = $2, dialpad_company_id = $3, \
+             updated_at = $4 WHERE id = $5",
+        )
+        .bind(common::list_to_json(&grant.scopes))
+        .bind(&grant.dialpad_user_id)
+        .bind(&grant.dialpad_company_id)
+        .bind(common::now())
+        .bind(connection_id)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        row.as_ref()
-            .map(connection_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        tx.commit().await.map_err(db_err)?;
+        self.fetch_required(connection_id).await
+    }
+
+    async fn record_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>> {
+        self.merge_list(
+            connection_id,
+            ListColumn::MissingScopes,
+            Merge::Add,
+            scopes,
+            Some(credentials_version),
+        )
+        .await
+    }
+
+    async fn clear_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>> {
+        self.merge_list(
+            connection_id,
+            ListColumn::MissingScopes,
+            Merge::Remove,
+            scopes,
+            Some(credentials_version),
+        )
+        .await
+    }
+
+    async fn mark_refresh_failed(
+        &self,
+        connection_id: &str,
+        credentials_version: i64,
+    ) -> Result<bool> {
+        self.update_status(
+            connection_id,
+            "UPDATE connections SET status = 'refreshFailed', \
+             updated_at = $2 WHERE id = $1 AND status = 'authorized' AND EXISTS \
+             (SELECT 1 FROM credentials WHERE connection_id = $1 AND version = $3)",
+            Some(credentials_version),
+        )
+        .await
+        .map(|n| n == 1)
+    }
+
+    async fn count_sharing_grant(
+        &self,
+        connection_id: &str,
+        dialpad_user_id: &str,
+    ) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM connections c JOIN credentials cr ON cr.connection_id = c.id \
+             WHERE c.dialpad_user_id = $1 AND c.id <> $2 AND cr.kind = 'oauth'",
+        )
+        .bind(dialpad_user_id)
+        .bind(connection_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or_default())
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err)?;
         let deleted =
             sqlx::query("DELETE FROM connections WHERE connector_id = $1 AND owner_id = $2")
                 .bind(connector_id)
@@ -279,8 +635,8 @@ impl Store for PgStore {
         let after = cursor.map(common::decode_cursor).transpose()?.unwrap_or(0);
         let limit = common::clamp_limit(limit);
         let rows = sqlx::query(&format!(
-            "SELECT {CONNECTION_COLS} FROM connections WHERE ($1::text IS NULL OR connector_id = $1) \
-             AND seq > $2 ORDER BY seq LIMIT $3"
+            "{CONNECTION_SELECT} WHERE ($1 IS NULL OR c.connector_id = $1) \
+             AND c.seq > $2 ORDER BY c.seq LIMIT $3"
         ))
         .bind(connector_id)
         .bind(after)
@@ -328,35 +684,7 @@ impl Store for PgStore {
         connection_id: &str,
         f: RefreshFn,
     ) -> std::result::Result<StoredCredentials, LockedRefreshError> {
-        let entry = self.locks.entry(connection_id);
-        let _guard = entry.mutex().lock().await;
-        // Across instances: a transaction-scoped advisory lock keyed by the connection id (it
-        // works whether or not a credentials row exists yet), released at COMMIT/ROLLBACK, or
-        // when the connection drops if this future is cancelled.
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("dpc-store/refresh/{connection_id}"))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let current = self.read_credentials(&mut *tx, connection_id).await?;
-        match f(current.clone()).await {
-            Err(e) => {
-                tx.rollback().await.map_err(db_err)?;
-                Err(LockedRefreshError::Refresh(e))
-            }
-            Ok(RefreshDecision::Keep) => {
-                tx.rollback().await.map_err(db_err)?;
-                Ok(current.ok_or(StoreError::NotFound)?)
-            }
-            Ok(RefreshDecision::Replace(new)) => {
-                let stored = self
-                    .write_credentials(&mut *tx, connection_id, &new)
-                    .await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(stored)
-            }
-        }
+        common::refresh_with_lease(self, &self.locks, connection_id, f).await
     }
 
     async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, SecretString)> {
@@ -422,8 +750,8 @@ impl Store for PgStore {
     async fn create_session(&self, session: &Session) -> Result<SecretString> {
         let token = common::random_token(32);
         sqlx::query(
-            "INSERT INTO sessions (token_hash, connector_id, owner_id, operations, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4::jsonb, $5, $6)",
+            "INSERT INTO sessions (token_hash, connector_id, owner_id, operations, expires_at, created_at, \
+             purpose, redirect_url, extra_scopes) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb)",
         )
         .bind(common::sha256_hex(&token))
         .bind(&session.connector_id)
@@ -431,6 +759,9 @@ impl Store for PgStore {
         .bind(common::list_to_json(&session.operations))
         .bind(common::truncate_micros(session.expires_at))
         .bind(common::now())
+        .bind(common::purpose_str(session.purpose))
+        .bind(&session.redirect_url)
+        .bind(common::list_to_json(&session.extra_scopes))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -438,8 +769,11 @@ impl Store for PgStore {
     }
 
     async fn get_session(&self, token: &str) -> Result<Option<Session>> {
-        let row = sqlx::query("SELECT connector_id, owner_id, operations::text AS operations, expires_at FROM sessions \
-             WHERE token_hash = $1")
+        let row = sqlx::query(
+            "SELECT connector_id, owner_id, operations::text AS operations, expires_at, purpose, \
+             redirect_url, extra_scopes::text AS extra_scopes \
+             FROM sessions WHERE token_hash = $1",
+        )
             .bind(common::sha256_hex(token))
             .fetch_optional(&self.pool)
             .await
@@ -450,6 +784,9 @@ impl Store for PgStore {
                 owner_id: get(&row, "owner_id")?,
                 operations: common::list_from_json(&get::<String>(&row, "operations")?)?,
                 expires_at: get::<DateTime<Utc>>(&row, "expires_at")?,
+                purpose: common::parse_purpose(&get::<String>(&row, "purpose")?)?,
+                redirect_url: get(&row, "redirect_url")?,
+                extra_scopes: common::list_from_json(&get::<String>(&row, "extra_scopes")?)?,
             })
         })
         .transpose()
@@ -470,8 +807,8 @@ impl Store for PgStore {
         let sealed = common::seal_pkce(&self.cipher, &hash, &state.pkce_verifier)?;
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, connector_id, owner_id, pkce_key_id, pkce_nonce, \
-             pkce_ciphertext, redirect_url, scopes, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)",
+             pkce_ciphertext, redirect_url, scopes, expires_at, created_at, browser_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)",
         )
         .bind(&hash)
         .bind(&state.connector_id)
@@ -483,6 +820,7 @@ impl Store for PgStore {
         .bind(common::list_to_json(&state.scopes))
         .bind(common::truncate_micros(state.expires_at))
         .bind(common::now())
+        .bind(&state.browser_hash)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -493,7 +831,7 @@ impl Store for PgStore {
         let hash = common::sha256_hex(state);
         let row = sqlx::query(
             "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING connector_id, owner_id, pkce_key_id, \
-             pkce_nonce, pkce_ciphertext, redirect_url, scopes::text AS scopes, expires_at",
+             pkce_nonce, pkce_ciphertext, redirect_url, scopes::text AS scopes, expires_at, browser_hash",
         )
         .bind(&hash)
         .fetch_optional(&self.pool)
@@ -516,6 +854,7 @@ impl Store for PgStore {
             redirect_url: get(&row, "redirect_url")?,
             scopes: common::list_from_json(&get::<String>(&row, "scopes")?)?,
             expires_at,
+            browser_hash: get(&row, "browser_hash")?,
         }))
     }
 
@@ -527,14 +866,96 @@ impl Store for PgStore {
             .max(DateTime::UNIX_EPOCH);
         let cutoff = common::truncate_micros(cutoff);
         let mut n = 0;
-        for table in ["sessions", "oauth_states"] {
+        for table in ["sessions", "oauth_states", "refresh_leases"] {
             n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
-                .bind(cutoff)
+                .bind(&cutoff)
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?
                 .rows_affected();
         }
         Ok(n)
+    }
+
+    async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
+        let current = self.cipher.current_key_id().to_owned();
+        let limit = i64::from(limit.max(1));
+        let mut resealed = 0;
+        let rows = sqlx::query(
+            "SELECT connection_id, key_id, nonce, ciphertext, version FROM credentials \
+             WHERE key_id <> $1 LIMIT $2",
+        )
+        .bind(&current)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in rows {
+            let id: String = get(&row, "connection_id")?;
+            let old = Sealed {
+                key_id: get(&row, "key_id")?,
+                nonce: get(&row, "nonce")?,
+                ciphertext: get(&row, "ciphertext")?,
+            };
+            let new = common::reseal_credentials(&self.cipher, &id, &old)?;
+            // Only if untouched since the read: a refresh meanwhile sealed it anew already.
+            resealed += sqlx::query(
+                "UPDATE credentials SET key_id = $1, nonce = $2, ciphertext = $3 \
+                 WHERE connection_id = $4 AND version = $5 AND key_id = $6",
+            )
+            .bind(&new.key_id)
+            .bind(&new.nonce)
+            .bind(&new.ciphertext)
+            .bind(&id)
+            .bind(get::<i64>(&row, "version")?)
+            .bind(&old.key_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        let rows = sqlx::query(
+            "SELECT state_hash, pkce_key_id, pkce_nonce, pkce_ciphertext FROM oauth_states \
+             WHERE pkce_key_id <> $1 LIMIT $2",
+        )
+        .bind(&current)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in rows {
+            let hash: String = get(&row, "state_hash")?;
+            let old = Sealed {
+                key_id: get(&row, "pkce_key_id")?,
+                nonce: get(&row, "pkce_nonce")?,
+                ciphertext: get(&row, "pkce_ciphertext")?,
+            };
+            let new = common::reseal_pkce(&self.cipher, &hash, &old)?;
+            resealed += sqlx::query(
+                "UPDATE oauth_states SET pkce_key_id = $1, pkce_nonce = $2, pkce_ciphertext = $3 \
+                 WHERE state_hash = $4 AND pkce_key_id = $5",
+            )
+            .bind(&new.key_id)
+            .bind(&new.nonce)
+            .bind(&new.ciphertext)
+            .bind(&hash)
+            .bind(&old.key_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        let remaining: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM credentials WHERE key_id <> $1) + \
+             (SELECT COUNT(*) FROM oauth_states WHERE pkce_key_id <> $1)",
+        )
+        .bind(&current)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ResealProgress {
+            resealed,
+            remaining: u64::try_from(remaining).unwrap_or_default(),
+        })
     }
 }

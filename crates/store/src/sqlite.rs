@@ -16,8 +16,9 @@ use sqlx::{Row as _, SqlitePool};
 use crate::common::{self, db_err, LockMap};
 use crate::crypto::{Cipher, Sealed};
 use crate::{
-    ApiKeyRecord, Connection, ConnectionStatus, Credentials, LockedRefreshError, NewConnection,
-    OAuthState, RefreshDecision, RefreshFn, Result, Session, Store, StoreError, StoredCredentials,
+    ApiKeyRecord, Connection, ConnectionStatus, Credentials, Grant, LockedRefreshError,
+    NewConnection, OAuthState, RefreshFailureKind, RefreshFn, ResealProgress, Result, Session,
+    Store, StoreError, StoredCredentials, REFRESH_LEASE_TTL,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -68,6 +69,9 @@ fn connection_from_row(row: &SqliteRow) -> Result<Connection> {
         scopes: common::list_from_json(&get::<String>(row, "scopes")?)?,
         missing_scopes: common::list_from_json(&get::<String>(row, "missing_scopes")?)?,
         status: common::parse_status(&get::<String>(row, "status")?)?,
+        dialpad_user_id: get(row, "dialpad_user_id")?,
+        dialpad_company_id: get(row, "dialpad_company_id")?,
+        credentials_version: get(row, "credentials_version")?,
         created_at: parse_ts(&get::<String>(row, "created_at")?)?,
         updated_at: parse_ts(&get::<String>(row, "updated_at")?)?,
     })
@@ -83,16 +87,45 @@ fn api_key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord> {
     })
 }
 
-const CONNECTION_COLS: &str =
-    "seq, id, connector_id, owner_id, operations, scopes, missing_scopes, status, created_at, updated_at";
+/// Every connection column, with the current credentials version joined in.
+const CONNECTION_SELECT: &str = "SELECT c.seq, c.id, c.connector_id, c.owner_id, c.operations, \
+     c.scopes, c.missing_scopes, c.status, c.dialpad_user_id, c.dialpad_company_id, \
+     c.created_at, c.updated_at, cr.version AS credentials_version \
+     FROM connections c LEFT JOIN credentials cr ON cr.connection_id = c.id";
 
 const UPSERT_CREDENTIALS: &str = "INSERT INTO credentials \
      (connection_id, kind, key_id, nonce, ciphertext, expires_at, version, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) \
      ON CONFLICT (connection_id) DO UPDATE SET kind = excluded.kind, key_id = excluded.key_id, \
      nonce = excluded.nonce, ciphertext = excluded.ciphertext, expires_at = excluded.expires_at, \
-     version = credentials.version + 1, updated_at = excluded.updated_at \
+     version = credentials.version + 1, updated_at = excluded.updated_at, \
+     refresh_failure = NULL, refresh_failed_at = NULL \
      RETURNING version";
+
+/// Which list column a merge changes.
+#[derive(Clone, Copy)]
+enum ListColumn {
+    Operations,
+    MissingScopes,
+}
+
+impl ListColumn {
+    fn name(self) -> &'static str {
+        match self {
+            ListColumn::Operations => "operations",
+            ListColumn::MissingScopes => "missing_scopes",
+        }
+    }
+
+}
+
+/// What a list merge does with its items.
+#[derive(Clone, Copy)]
+enum Merge {
+    /// Appends those not present yet (order kept).
+    Add,
+    Remove,
+}
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `database_url` (`sqlite:path`,
@@ -149,6 +182,10 @@ impl SqliteStore {
             credentials: common::open_credentials(&self.cipher, connection_id, &sealed)?,
             version: get(row, "version")?,
             updated_at: parse_ts(&get::<String>(row, "updated_at")?)?,
+            refresh_failure: common::parse_failure(
+                get(row, "refresh_failure")?,
+                opt_ts(get(row, "refresh_failed_at")?)?,
+            ),
         })
     }
 
@@ -161,7 +198,8 @@ impl SqliteStore {
         E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
     {
         let row = sqlx::query(
-            "SELECT key_id, nonce, ciphertext, version, updated_at FROM credentials WHERE connection_id = ?1",
+            "SELECT key_id, nonce, ciphertext, version, updated_at, refresh_failure, refresh_failed_at \
+             FROM credentials WHERE connection_id = ?1",
         )
         .bind(connection_id)
         .fetch_optional(ex)
@@ -197,7 +235,178 @@ impl SqliteStore {
             credentials: credentials.clone(),
             version: get(&row, "version")?,
             updated_at: now,
+            refresh_failure: None,
         })
+    }
+
+    /// The connection, read fresh.
+    async fn fetch_by_id(&self, connection_id: &str) -> Result<Option<Connection>> {
+        let row = sqlx::query(&format!("{CONNECTION_SELECT} WHERE c.id = ?1"))
+            .bind(connection_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(connection_from_row).transpose()
+    }
+
+    async fn fetch_required(&self, connection_id: &str) -> Result<Connection> {
+        self.fetch_by_id(connection_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Adds `items` to (or removes them from) one list column in a single statement, so
+    /// concurrent changes of the same list from several instances all land. With
+    /// `credentials_version`, only while the credentials are still at that version (None when
+    /// they moved on).
+    async fn merge_list(
+        &self,
+        connection_id: &str,
+        column: ListColumn,
+        merge: Merge,
+        items: &[String],
+        credentials_version: Option<i64>,
+    ) -> Result<Option<Connection>> {
+        let value = match merge {
+            Merge::Add => format!("(SELECT json_group_array(value ORDER BY src, k) FROM ( \
+                 SELECT value, 0 AS src, key AS k FROM json_each(connections.{col}) \
+                 UNION ALL SELECT value, 1 AS src, key AS k FROM json_each(?1) \
+                 WHERE value NOT IN (SELECT value FROM json_each(connections.{col}))))", col = column.name()),
+            Merge::Remove => format!("(SELECT json_group_array(value ORDER BY key) FROM json_each(connections.{col}) \
+                 WHERE value NOT IN (SELECT value FROM json_each(?1)))", col = column.name()),
+        };
+        let sql = format!(
+            "UPDATE connections SET {col} = {value}, updated_at = ?2 WHERE id = ?3 AND (?4 IS NULL OR EXISTS (SELECT 1 FROM credentials WHERE connection_id = ?3 AND version = ?4))",
+            col = column.name()
+        );
+        let n = sqlx::query(&sql)
+            .bind(common::list_to_json(items))
+            .bind(ts(common::now()))
+            .bind(connection_id)
+            .bind(credentials_version)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        match self.fetch_by_id(connection_id).await? {
+            None => Err(StoreError::NotFound),
+            Some(_) if n == 0 => Ok(None),
+            Some(c) => Ok(Some(c)),
+        }
+    }
+
+    /// One conditional `UPDATE connections` of the row `?1` with `?2` = now (and `?3` =
+    /// `extra` when given); the number of rows changed.
+    async fn update_status(
+        &self,
+        connection_id: &str,
+        sql: &str,
+        extra: Option<i64>,
+    ) -> Result<u64> {
+        let mut q = sqlx::query(sql)
+            .bind(connection_id)
+            .bind(ts(common::now()));
+        if let Some(x) = extra {
+            q = q.bind(x);
+        }
+        q.execute(&self.pool)
+            .await
+            .map_err(db_err)
+            .map(|r| r.rows_affected())
+    }
+}
+
+#[async_trait]
+impl common::LeaseBackend for SqliteStore {
+    async fn try_take_lease(&self, connection_id: &str, holder: &str) -> Result<bool> {
+        let now = common::now();
+        let until = now + chrono::Duration::from_std(REFRESH_LEASE_TTL).unwrap_or_default();
+        let row = sqlx::query(
+            "INSERT INTO refresh_leases (connection_id, holder, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (connection_id) DO UPDATE SET holder = excluded.holder, \
+             expires_at = excluded.expires_at WHERE refresh_leases.expires_at < ?4 \
+             RETURNING holder",
+        )
+        .bind(connection_id)
+        .bind(holder)
+        .bind(ts(until))
+        .bind(ts(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, connection_id: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM refresh_leases WHERE connection_id = ?1 AND holder = ?2")
+            .bind(connection_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn read_credentials_now(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<StoredCredentials>> {
+        self.read_credentials(&self.pool, connection_id).await
+    }
+
+    async fn replace_credentials_if(
+        &self,
+        connection_id: &str,
+        version: i64,
+        new: &Credentials,
+    ) -> Result<Option<StoredCredentials>> {
+        let sealed = common::seal_credentials(&self.cipher, connection_id, new)?;
+        let now = common::now();
+        let row = sqlx::query(
+            "UPDATE credentials SET kind = ?1, key_id = ?2, nonce = ?3, ciphertext = ?4, \
+             expires_at = ?5, version = version + 1, updated_at = ?6, refresh_failure = NULL, \
+             refresh_failed_at = NULL WHERE connection_id = ?7 AND version = ?8 RETURNING version",
+        )
+        .bind(common::credentials_kind(new))
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(common::credentials_expires_at(new).map(ts))
+        .bind(ts(now))
+        .bind(connection_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(StoredCredentials {
+                credentials: new.clone(),
+                version: get(&r, "version")?,
+                updated_at: now,
+                refresh_failure: None,
+            })
+        })
+        .transpose()
+    }
+
+    async fn record_refresh_failure(
+        &self,
+        connection_id: &str,
+        version: i64,
+        kind: RefreshFailureKind,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE credentials SET refresh_failure = ?1, refresh_failed_at = ?2 \
+             WHERE connection_id = ?3 AND version = ?4",
+        )
+        .bind(common::failure_str(kind))
+        .bind(ts(common::now()))
+        .bind(connection_id)
+        .bind(version)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }
 
@@ -220,6 +429,9 @@ impl Store for SqliteStore {
             scopes: Vec::new(),
             missing_scopes: Vec::new(),
             status: ConnectionStatus::Unauthorized,
+            dialpad_user_id: None,
+            dialpad_company_id: None,
+            credentials_version: None,
             created_at: now,
             updated_at: now,
         };
@@ -247,7 +459,7 @@ impl Store for SqliteStore {
         owner_id: &str,
     ) -> Result<Option<Connection>> {
         let row = sqlx::query(&format!(
-            "SELECT {CONNECTION_COLS} FROM connections WHERE connector_id = ?1 AND owner_id = ?2"
+            "{CONNECTION_SELECT} WHERE c.connector_id = ?1 AND c.owner_id = ?2"
         ))
         .bind(connector_id)
         .bind(owner_id)
@@ -257,24 +469,156 @@ impl Store for SqliteStore {
         row.as_ref().map(connection_from_row).transpose()
     }
 
-    async fn update_connection(&self, connection: &Connection) -> Result<Connection> {
-        let row = sqlx::query(&format!(
-            "UPDATE connections SET operations = ?1, scopes = ?2, missing_scopes = ?3, status = ?4, \
-             updated_at = ?5 WHERE id = ?6 RETURNING {CONNECTION_COLS}"
-        ))
-        .bind(common::list_to_json(&connection.operations))
-        .bind(common::list_to_json(&connection.scopes))
-        .bind(common::list_to_json(&connection.missing_scopes))
-        .bind(common::status_str(connection.status))
+    async fn set_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+        scopes: Option<&[String]>,
+    ) -> Result<Connection> {
+        let n = sqlx::query(
+            "UPDATE connections SET operations = ?1, scopes = COALESCE(?2, scopes), \
+             updated_at = ?3 WHERE id = ?4",
+        )
+        .bind(common::list_to_json(operations))
+        .bind(scopes.map(common::list_to_json))
         .bind(ts(common::now()))
-        .bind(&connection.id)
-        .fetch_optional(&self.pool)
+        .bind(connection_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.fetch_required(connection_id).await
+    }
+
+    async fn add_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+    ) -> Result<Connection> {
+        self.merge_list(
+            connection_id,
+            ListColumn::Operations,
+            Merge::Add,
+            operations,
+            None,
+        )
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()> {
+        self.update_status(
+            connection_id,
+            "UPDATE connections SET status = 'awaitingAuthorization', \
+             updated_at = ?2 WHERE id = ?1 AND status <> 'authorized'",
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn mark_authorization_abandoned(&self, connection_id: &str) -> Result<()> {
+        self.update_status(
+            connection_id,
+            "UPDATE connections SET status = 'unauthorized', \
+             updated_at = ?2 WHERE id = ?1 AND status = 'awaitingAuthorization'",
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn authorize(&self, connection_id: &str, grant: &Grant) -> Result<Connection> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
+        self.write_credentials(&mut *tx, connection_id, &grant.credentials)
+            .await?;
+        sqlx::query(
+            "UPDATE connections SET status = 'authorized', scopes = ?1, missing_scopes = '[]', \
+             dialpad_user_id = ?2, dialpad_company_id = ?3, \
+             updated_at = ?4 WHERE id = ?5",
+        )
+        .bind(common::list_to_json(&grant.scopes))
+        .bind(&grant.dialpad_user_id)
+        .bind(&grant.dialpad_company_id)
+        .bind(ts(common::now()))
+        .bind(connection_id)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        row.as_ref()
-            .map(connection_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        tx.commit().await.map_err(db_err)?;
+        self.fetch_required(connection_id).await
+    }
+
+    async fn record_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>> {
+        self.merge_list(
+            connection_id,
+            ListColumn::MissingScopes,
+            Merge::Add,
+            scopes,
+            Some(credentials_version),
+        )
+        .await
+    }
+
+    async fn clear_missing_scopes(
+        &self,
+        connection_id: &str,
+        scopes: &[String],
+        credentials_version: i64,
+    ) -> Result<Option<Connection>> {
+        self.merge_list(
+            connection_id,
+            ListColumn::MissingScopes,
+            Merge::Remove,
+            scopes,
+            Some(credentials_version),
+        )
+        .await
+    }
+
+    async fn mark_refresh_failed(
+        &self,
+        connection_id: &str,
+        credentials_version: i64,
+    ) -> Result<bool> {
+        self.update_status(
+            connection_id,
+            "UPDATE connections SET status = 'refreshFailed', \
+             updated_at = ?2 WHERE id = ?1 AND status = 'authorized' AND EXISTS \
+             (SELECT 1 FROM credentials WHERE connection_id = ?1 AND version = ?3)",
+            Some(credentials_version),
+        )
+        .await
+        .map(|n| n == 1)
+    }
+
+    async fn count_sharing_grant(
+        &self,
+        connection_id: &str,
+        dialpad_user_id: &str,
+    ) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM connections c JOIN credentials cr ON cr.connection_id = c.id \
+             WHERE c.dialpad_user_id = ?1 AND c.id <> ?2 AND cr.kind = 'oauth'",
+        )
+        .bind(dialpad_user_id)
+        .bind(connection_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or_default())
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
@@ -317,8 +661,8 @@ impl Store for SqliteStore {
         let after = cursor.map(common::decode_cursor).transpose()?.unwrap_or(0);
         let limit = common::clamp_limit(limit);
         let rows = sqlx::query(&format!(
-            "SELECT {CONNECTION_COLS} FROM connections WHERE (?1 IS NULL OR connector_id = ?1) \
-             AND seq > ?2 ORDER BY seq LIMIT ?3"
+            "{CONNECTION_SELECT} WHERE (?1 IS NULL OR c.connector_id = ?1) \
+             AND c.seq > ?2 ORDER BY c.seq LIMIT ?3"
         ))
         .bind(connector_id)
         .bind(after)
@@ -366,32 +710,7 @@ impl Store for SqliteStore {
         connection_id: &str,
         f: RefreshFn,
     ) -> std::result::Result<StoredCredentials, LockedRefreshError> {
-        let entry = self.locks.entry(connection_id);
-        let _guard = entry.mutex().lock().await;
-        // The write lock on the file, so other processes sharing it queue too.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err)?;
-        let current = self.read_credentials(&mut *tx, connection_id).await?;
-        match f(current.clone()).await {
-            Err(e) => {
-                tx.rollback().await.map_err(db_err)?;
-                Err(LockedRefreshError::Refresh(e))
-            }
-            Ok(RefreshDecision::Keep) => {
-                tx.rollback().await.map_err(db_err)?;
-                Ok(current.ok_or(StoreError::NotFound)?)
-            }
-            Ok(RefreshDecision::Replace(new)) => {
-                let stored = self
-                    .write_credentials(&mut *tx, connection_id, &new)
-                    .await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(stored)
-            }
-        }
+        common::refresh_with_lease(self, &self.locks, connection_id, f).await
     }
 
     async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, SecretString)> {
@@ -457,8 +776,8 @@ impl Store for SqliteStore {
     async fn create_session(&self, session: &Session) -> Result<SecretString> {
         let token = common::random_token(32);
         sqlx::query(
-            "INSERT INTO sessions (token_hash, connector_id, owner_id, operations, expires_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO sessions (token_hash, connector_id, owner_id, operations, expires_at, created_at, \
+             purpose, redirect_url, extra_scopes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(common::sha256_hex(&token))
         .bind(&session.connector_id)
@@ -466,6 +785,9 @@ impl Store for SqliteStore {
         .bind(common::list_to_json(&session.operations))
         .bind(ts(common::truncate_micros(session.expires_at)))
         .bind(ts(common::now()))
+        .bind(common::purpose_str(session.purpose))
+        .bind(&session.redirect_url)
+        .bind(common::list_to_json(&session.extra_scopes))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -473,7 +795,10 @@ impl Store for SqliteStore {
     }
 
     async fn get_session(&self, token: &str) -> Result<Option<Session>> {
-        let row = sqlx::query("SELECT connector_id, owner_id, operations, expires_at FROM sessions WHERE token_hash = ?1")
+        let row = sqlx::query(
+            "SELECT connector_id, owner_id, operations, expires_at, purpose, redirect_url, extra_scopes \
+             FROM sessions WHERE token_hash = ?1",
+        )
             .bind(common::sha256_hex(token))
             .fetch_optional(&self.pool)
             .await
@@ -484,6 +809,9 @@ impl Store for SqliteStore {
                 owner_id: get(&row, "owner_id")?,
                 operations: common::list_from_json(&get::<String>(&row, "operations")?)?,
                 expires_at: parse_ts(&get::<String>(&row, "expires_at")?)?,
+                purpose: common::parse_purpose(&get::<String>(&row, "purpose")?)?,
+                redirect_url: get(&row, "redirect_url")?,
+                extra_scopes: common::list_from_json(&get::<String>(&row, "extra_scopes")?)?,
             })
         })
         .transpose()
@@ -504,8 +832,8 @@ impl Store for SqliteStore {
         let sealed = common::seal_pkce(&self.cipher, &hash, &state.pkce_verifier)?;
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, connector_id, owner_id, pkce_key_id, pkce_nonce, \
-             pkce_ciphertext, redirect_url, scopes, expires_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             pkce_ciphertext, redirect_url, scopes, expires_at, created_at, browser_hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .bind(&hash)
         .bind(&state.connector_id)
@@ -517,6 +845,7 @@ impl Store for SqliteStore {
         .bind(common::list_to_json(&state.scopes))
         .bind(ts(common::truncate_micros(state.expires_at)))
         .bind(ts(common::now()))
+        .bind(&state.browser_hash)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -527,7 +856,7 @@ impl Store for SqliteStore {
         let hash = common::sha256_hex(state);
         let row = sqlx::query(
             "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING connector_id, owner_id, pkce_key_id, \
-             pkce_nonce, pkce_ciphertext, redirect_url, scopes, expires_at",
+             pkce_nonce, pkce_ciphertext, redirect_url, scopes, expires_at, browser_hash",
         )
         .bind(&hash)
         .fetch_optional(&self.pool)
@@ -550,6 +879,7 @@ impl Store for SqliteStore {
             redirect_url: get(&row, "redirect_url")?,
             scopes: common::list_from_json(&get::<String>(&row, "scopes")?)?,
             expires_at,
+            browser_hash: get(&row, "browser_hash")?,
         }))
     }
 
@@ -561,7 +891,7 @@ impl Store for SqliteStore {
             .max(DateTime::UNIX_EPOCH);
         let cutoff = ts(common::truncate_micros(cutoff));
         let mut n = 0;
-        for table in ["sessions", "oauth_states"] {
+        for table in ["sessions", "oauth_states", "refresh_leases"] {
             n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < ?1"))
                 .bind(&cutoff)
                 .execute(&self.pool)
@@ -570,5 +900,87 @@ impl Store for SqliteStore {
                 .rows_affected();
         }
         Ok(n)
+    }
+
+    async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
+        let current = self.cipher.current_key_id().to_owned();
+        let limit = i64::from(limit.max(1));
+        let mut resealed = 0;
+        let rows = sqlx::query(
+            "SELECT connection_id, key_id, nonce, ciphertext, version FROM credentials \
+             WHERE key_id <> ?1 LIMIT ?2",
+        )
+        .bind(&current)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in rows {
+            let id: String = get(&row, "connection_id")?;
+            let old = Sealed {
+                key_id: get(&row, "key_id")?,
+                nonce: get(&row, "nonce")?,
+                ciphertext: get(&row, "ciphertext")?,
+            };
+            let new = common::reseal_credentials(&self.cipher, &id, &old)?;
+            // Only if untouched since the read: a refresh meanwhile sealed it anew already.
+            resealed += sqlx::query(
+                "UPDATE credentials SET key_id = ?1, nonce = ?2, ciphertext = ?3 \
+                 WHERE connection_id = ?4 AND version = ?5 AND key_id = ?6",
+            )
+            .bind(&new.key_id)
+            .bind(&new.nonce)
+            .bind(&new.ciphertext)
+            .bind(&id)
+            .bind(get::<i64>(&row, "version")?)
+            .bind(&old.key_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        let rows = sqlx::query(
+            "SELECT state_hash, pkce_key_id, pkce_nonce, pkce_ciphertext FROM oauth_states \
+             WHERE pkce_key_id <> ?1 LIMIT ?2",
+        )
+        .bind(&current)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        for row in rows {
+            let hash: String = get(&row, "state_hash")?;
+            let old = Sealed {
+                key_id: get(&row, "pkce_key_id")?,
+                nonce: get(&row, "pkce_nonce")?,
+                ciphertext: get(&row, "pkce_ciphertext")?,
+            };
+            let new = common::reseal_pkce(&self.cipher, &hash, &old)?;
+            resealed += sqlx::query(
+                "UPDATE oauth_states SET pkce_key_id = ?1, pkce_nonce = ?2, pkce_ciphertext = ?3 \
+                 WHERE state_hash = ?4 AND pkce_key_id = ?5",
+            )
+            .bind(&new.key_id)
+            .bind(&new.nonce)
+            .bind(&new.ciphertext)
+            .bind(&hash)
+            .bind(&old.key_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        let remaining: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM credentials WHERE key_id <> ?1) + \
+             (SELECT COUNT(*) FROM oauth_states WHERE pkce_key_id <> ?1)",
+        )
+        .bind(&current)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(ResealProgress {
+            resealed,
+            remaining: u64::try_from(remaining).unwrap_or_default(),
+        })
     }
 }

@@ -32,15 +32,47 @@ fn new_conn(owner: &str) -> NewConnection {
 #[tokio::test]
 async fn own_writes_are_seen_at_once() {
     let (_dir, cached, _other) = two_handles(Duration::from_secs(60)).await;
-    let mut c = cached.insert_connection(new_conn("o1")).await.unwrap();
-    c.status = ConnectionStatus::Authorized;
-    cached.update_connection(&c).await.unwrap();
+    let c = cached.insert_connection(new_conn("o1")).await.unwrap();
+    // Cached now; each intent-named write replaces the cached copy.
+    cached.get_connection("dialpad", "o1").await.unwrap();
+    cached.mark_awaiting_authorization(&c.id).await.unwrap();
+    let got = cached
+        .get_connection("dialpad", "o1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status, ConnectionStatus::AwaitingAuthorization);
+    cached
+        .authorize(
+            &c.id,
+            &dpc_store::Grant {
+                credentials: dpc_store::Credentials::ApiKey {
+                    api_key: secrecy::SecretString::from("k".to_string()),
+                },
+                scopes: vec!["offline_access".into()],
+                dialpad_user_id: None,
+                dialpad_company_id: None,
+            },
+        )
+        .await
+        .unwrap();
     let got = cached
         .get_connection("dialpad", "o1")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(got.status, ConnectionStatus::Authorized);
+    assert_eq!(got.credentials_version, Some(1));
+    cached
+        .set_operations(&c.id, &["genericUser::list".to_string()], None)
+        .await
+        .unwrap();
+    let got = cached
+        .get_connection("dialpad", "o1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.operations, vec!["genericUser::list"]);
     cached.delete_connection("dialpad", "o1").await.unwrap();
     assert!(cached
         .get_connection("dialpad", "o1")

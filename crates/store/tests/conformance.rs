@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dpc_store::{
-    connect, Cipher, ConnectionStatus, Credentials, LockedRefreshError, NewConnection, OAuthState,
-    RefreshDecision, RefreshFn, Session, Store, StoreError, StoredCredentials,
+    connect, Cipher, ConnectionStatus, Credentials, Grant, LockedRefreshError, NewConnection,
+    OAuthState, RefreshDecision, RefreshFailureKind, RefreshFn, Session, SessionPurpose, Store,
+    StoreError, StoredCredentials,
 };
 use futures::FutureExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -130,6 +131,13 @@ macro_rules! conformance {
 }
 
 conformance!(
+    refresh_holds_no_write_lock_while_dialpad_is_called,
+    refresh_failure_is_remembered_for_the_next_holder,
+    refresh_replace_loses_to_a_new_authorization,
+    concurrent_list_merges_lose_nothing,
+    sharing_a_grant_is_counted,
+    reseal_moves_every_secret_to_the_current_key,
+    expired_refresh_lease_is_taken_over,
     migrate_is_idempotent,
     connections_crud_and_conflict,
     list_connections_paginates_to_the_end,
@@ -191,6 +199,28 @@ fn state(connector: &str, owner: &str, verifier: &str, expires_at: DateTime<Utc>
         redirect_url: Some("https://app.example/back".into()),
         scopes: vec!["calls:list".into(), "offline_access".into()],
         expires_at,
+        browser_hash: Some(dpc_store::sha256_hex("browser-cookie")),
+    }
+}
+
+fn session(owner: &str, expires_at: DateTime<Utc>) -> Session {
+    Session {
+        connector_id: "app".into(),
+        owner_id: owner.into(),
+        operations: vec!["call::list".into(), "sms::send".into()],
+        expires_at,
+        purpose: SessionPurpose::App,
+        redirect_url: None,
+        extra_scopes: vec![],
+    }
+}
+
+fn grant(access: &str, user: Option<&str>, scopes: &[&str]) -> Grant {
+    Grant {
+        credentials: oauth(access, Some("refresh"), None),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        dialpad_user_id: user.map(str::to_owned),
+        dialpad_company_id: user.map(|_| "co1".to_owned()),
     }
 }
 
@@ -227,29 +257,79 @@ async fn connections_crud_and_conflict(db: TestDb) {
         .unwrap();
     assert_ne!(other.id, c.id);
 
-    let mut changed = c.clone();
-    changed.status = ConnectionStatus::Authorized;
-    changed.scopes = vec!["calls:list".into(), "offline_access".into()];
-    changed.missing_scopes = vec!["message_content_export".into()];
-    changed.operations = vec!["call::list".into()];
-    let updated = s.update_connection(&changed).await.unwrap();
+    // Field-level writes: each changes its own columns only.
+    let awaiting = {
+        s.mark_awaiting_authorization(&c.id).await.unwrap();
+        s.get_connection("app", "alice").await.unwrap().unwrap()
+    };
+    assert_eq!(awaiting.status, ConnectionStatus::AwaitingAuthorization);
+    let updated = s
+        .authorize(
+            &c.id,
+            &grant("tok", Some("u1"), &["calls:list", "offline_access"]),
+        )
+        .await
+        .unwrap();
     assert_eq!(updated.status, ConnectionStatus::Authorized);
-    assert_eq!(updated.scopes, changed.scopes);
-    assert_eq!(updated.missing_scopes, changed.missing_scopes);
-    assert_eq!(updated.operations, changed.operations);
+    assert_eq!(updated.scopes, vec!["calls:list", "offline_access"]);
+    assert_eq!(updated.dialpad_user_id.as_deref(), Some("u1"));
+    assert_eq!(updated.credentials_version, Some(1));
+    assert_eq!(updated.operations, c.operations, "authorize leaves operations alone");
     assert_eq!(updated.created_at, c.created_at);
     assert!(updated.updated_at >= c.updated_at);
     assert_eq!(
         s.get_connection("app", "alice").await.unwrap(),
         Some(updated.clone())
     );
-
-    let mut ghost = updated.clone();
-    ghost.id = "con_missing".into();
-    assert!(matches!(
-        s.update_connection(&ghost).await,
-        Err(StoreError::NotFound)
-    ));
+    // Already authorized: awaiting does not downgrade it.
+    s.mark_awaiting_authorization(&c.id).await.unwrap();
+    s.mark_authorization_abandoned(&c.id).await.unwrap();
+    assert_eq!(
+        s.get_connection("app", "alice").await.unwrap().unwrap().status,
+        ConnectionStatus::Authorized
+    );
+    let ops = s
+        .set_operations(&c.id, &["call::list".to_string()], None)
+        .await
+        .unwrap();
+    assert_eq!(ops.operations, vec!["call::list"]);
+    assert_eq!(ops.scopes, updated.scopes, "scopes kept when not given");
+    let ops = s
+        .add_operations(&c.id, &["sms::send".to_string(), "call::list".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(ops.operations, vec!["call::list", "sms::send"]);
+    let missing = s
+        .record_missing_scopes(&c.id, &["message_content_export".to_string()], 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(missing.missing_scopes, vec!["message_content_export"]);
+    // A 403 seen with an older token proves nothing about the current one.
+    assert!(s
+        .record_missing_scopes(&c.id, &["screen_pop".to_string()], 0)
+        .await
+        .unwrap()
+        .is_none());
+    let cleared = s
+        .clear_missing_scopes(&c.id, &["message_content_export".to_string()], 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(cleared.missing_scopes.is_empty());
+    assert!(!s.mark_refresh_failed(&c.id, 0).await.unwrap(), "stale version");
+    assert!(s.mark_refresh_failed(&c.id, 1).await.unwrap());
+    assert_eq!(
+        s.get_connection("app", "alice").await.unwrap().unwrap().status,
+        ConnectionStatus::RefreshFailed
+    );
+    for missing in [
+        s.set_operations("con_missing", &[], None).await.err(),
+        s.add_operations("con_missing", &[]).await.err(),
+        s.authorize("con_missing", &grant("t", None, &[])).await.err(),
+    ] {
+        assert!(matches!(missing, Some(StoreError::NotFound)), "{missing:?}");
+    }
 
     s.delete_connection("app", "alice").await.unwrap();
     assert_eq!(s.get_connection("app", "alice").await.unwrap(), None);
@@ -449,14 +529,8 @@ async fn delete_connection_cascades(db: TestDb) {
         .await
         .unwrap();
     let later = Utc::now() + chrono::Duration::hours(1);
-    let session = |owner: &str| Session {
-        connector_id: "app".into(),
-        owner_id: owner.into(),
-        operations: vec!["call::list".into()],
-        expires_at: later,
-    };
-    let tok = s.create_session(&session("alice")).await.unwrap();
-    let tok_bob = s.create_session(&session("bob")).await.unwrap();
+    let tok = s.create_session(&session("alice", later)).await.unwrap();
+    let tok_bob = s.create_session(&session("bob", later)).await.unwrap();
     let st = s
         .create_oauth_state(&state("app", "alice", "v", later))
         .await
@@ -521,12 +595,7 @@ async fn api_keys_create_verify_list_revoke(db: TestDb) {
 
 async fn sessions_create_get_delete_and_expiry(db: TestDb) {
     let s = db.store().await;
-    let live = Session {
-        connector_id: "app".into(),
-        owner_id: "alice".into(),
-        operations: vec!["call::list".into(), "sms::send".into()],
-        expires_at: secs(Utc::now()) + chrono::Duration::minutes(30),
-    };
+    let live = session("alice", secs(Utc::now()) + chrono::Duration::minutes(30));
     let t1 = s.create_session(&live).await.unwrap();
     assert!(t1.expose_secret().len() >= 40);
     assert_eq!(
@@ -548,6 +617,18 @@ async fn sessions_create_get_delete_and_expiry(db: TestDb) {
     s.delete_session(t1.expose_secret()).await.unwrap();
     assert_eq!(s.get_session(t1.expose_secret()).await.unwrap(), None);
     s.delete_session(t1.expose_secret()).await.unwrap();
+    // A connect link's session keeps its purpose, redirect target and extra scopes.
+    let connect = Session {
+        purpose: SessionPurpose::Connect,
+        redirect_url: Some("https://app.example/done".into()),
+        extra_scopes: vec!["change_log".into()],
+        ..live.clone()
+    };
+    let t3 = s.create_session(&connect).await.unwrap();
+    assert_eq!(
+        s.get_session(t3.expose_secret()).await.unwrap(),
+        Some(connect)
+    );
 }
 
 async fn oauth_state_single_use_and_expiry(db: TestDb) {
@@ -703,12 +784,19 @@ async fn refresh_error_writes_nothing(db: TestDb) {
         r,
         Err(LockedRefreshError::Store(StoreError::NotFound))
     ));
-    // Replace from nothing creates version 1.
+    // A refresh replaces existing credentials only: from nothing it is NotFound.
     let r = s
         .with_refresh_lock(
             &c.id,
             refresh_fn(|_| async { Ok(RefreshDecision::Replace(oauth("first", None, None))) }),
         )
+        .await;
+    assert!(matches!(
+        r,
+        Err(LockedRefreshError::Store(StoreError::NotFound))
+    ));
+    let r = s
+        .put_credentials(&c.id, &oauth("first", None, None))
         .await
         .unwrap();
     assert_eq!(r.version, 1);
@@ -753,6 +841,9 @@ async fn purge_expired_respects_grace(db: TestDb) {
         owner_id: "alice".into(),
         operations: vec![],
         expires_at: exp,
+        purpose: SessionPurpose::App,
+        redirect_url: None,
+        extra_scopes: vec![],
     };
     let long_ago = s
         .create_session(&mk(now - chrono::Duration::hours(2)))
@@ -842,6 +933,9 @@ async fn secrets_are_not_stored_in_plaintext(db: TestDb) {
             owner_id: "alice".into(),
             operations: vec![],
             expires_at: Utc::now() + chrono::Duration::hours(1),
+            purpose: SessionPurpose::App,
+            redirect_url: None,
+            extra_scopes: vec![],
         })
         .await
         .unwrap();
@@ -908,4 +1002,261 @@ async fn secrets_are_not_stored_in_plaintext(db: TestDb) {
     for secret in secrets {
         assert!(!contains(secret), "a secret is stored in plaintext");
     }
+}
+
+// ---------------------------------------------------------------- issue 7: hardening
+
+/// Defect 1: while one refresh waits on a slow Dialpad (3 s here), other writes go through
+/// at once: no transaction, database lock or pooled connection is held across the call.
+async fn refresh_holds_no_write_lock_while_dialpad_is_called(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "slow")).await.unwrap();
+    s.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
+        .await
+        .unwrap();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let refreshing = {
+        let s = s.clone();
+        let id = c.id.clone();
+        tokio::spawn(async move {
+            s.with_refresh_lock(
+                &id,
+                refresh_fn(move |_| async move {
+                    let _ = started_tx.send(());
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    Ok(RefreshDecision::Replace(oauth("fresh", Some("r2"), None)))
+                }),
+            )
+            .await
+        })
+    };
+    started_rx.await.unwrap();
+    let t0 = std::time::Instant::now();
+    for i in 0..20 {
+        let other = s
+            .insert_connection(new_conn("app", &format!("writer-{i}")))
+            .await
+            .unwrap();
+        s.create_session(&session(&other.owner_id, Utc::now() + chrono::Duration::minutes(5)))
+            .await
+            .unwrap();
+        s.authorize(&other.id, &grant("t", None, &[])).await.unwrap();
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "60 writes took {took:?} while a refresh was in flight"
+    );
+    let done = refreshing.await.unwrap().unwrap();
+    assert_eq!(access_of(&done), "fresh");
+}
+
+/// A failed refresh is recorded against the credentials version: whoever takes the lease next
+/// sees it (and does not resend the dead refresh token); a new write clears it.
+async fn refresh_failure_is_remembered_for_the_next_holder(db: TestDb) {
+    let a = db.store().await;
+    let b = db.store().await;
+    let c = a.insert_connection(new_conn("app", "dead")).await.unwrap();
+    a.put_credentials(&c.id, &oauth("expired", Some("dead"), Some(Utc::now())))
+        .await
+        .unwrap();
+    let r = a
+        .with_refresh_lock(
+            &c.id,
+            refresh_fn(|cur| async move {
+                assert!(cur.unwrap().refresh_failure.is_none());
+                Ok(RefreshDecision::Fail(RefreshFailureKind::Refused))
+            }),
+        )
+        .await;
+    assert!(matches!(
+        r,
+        Err(LockedRefreshError::Failed(RefreshFailureKind::Refused))
+    ));
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let seen2 = seen.clone();
+    b.with_refresh_lock(
+        &c.id,
+        refresh_fn(move |cur| async move {
+            *seen2.lock().unwrap() = cur.unwrap().refresh_failure.map(|f| f.kind);
+            Ok(RefreshDecision::Keep)
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(RefreshFailureKind::Refused));
+    a.put_credentials(&c.id, &oauth("new", Some("r"), None))
+        .await
+        .unwrap();
+    assert!(b
+        .get_credentials(&c.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .refresh_failure
+        .is_none());
+}
+
+/// A refresh that finishes after the customer re-authorized (credentials replaced without the
+/// lease) does not overwrite the newer credentials.
+async fn refresh_replace_loses_to_a_new_authorization(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "reauth")).await.unwrap();
+    s.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
+        .await
+        .unwrap();
+    let s2 = s.clone();
+    let id = c.id.clone();
+    let got = s
+        .with_refresh_lock(
+            &c.id,
+            refresh_fn(move |_| async move {
+                s2.authorize(&id, &grant("reauthorized", None, &[]))
+                    .await
+                    .unwrap();
+                Ok(RefreshDecision::Replace(oauth("refreshed", None, None)))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(access_of(&got), "reauthorized");
+    let stored = s.get_credentials(&c.id).await.unwrap().unwrap();
+    assert_eq!(access_of(&stored), "reauthorized");
+}
+
+/// Defect 2: concurrent field-level changes from two instances never undo each other.
+async fn concurrent_list_merges_lose_nothing(db: TestDb) {
+    let a = db.store().await;
+    let b = db.store().await;
+    let c = a.insert_connection(new_conn("app", "merge")).await.unwrap();
+    a.authorize(&c.id, &grant("t", None, &[])).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let id = c.id.clone();
+        tasks.push(tokio::spawn(async move {
+            s.add_operations(&id, &[format!("op{i}::list")]).await.unwrap();
+            s.record_missing_scopes(&id, &[format!("scope{i}")], 1)
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let got = a.get_connection("app", "merge").await.unwrap().unwrap();
+    assert_eq!(got.operations.len(), 2 + 20, "{:?}", got.operations);
+    assert_eq!(got.missing_scopes.len(), 20, "{:?}", got.missing_scopes);
+    assert_eq!(got.status, ConnectionStatus::Authorized);
+}
+
+async fn sharing_a_grant_is_counted(db: TestDb) {
+    let s = db.store().await;
+    let mut ids = Vec::new();
+    for (owner, user) in [("o1", Some("u1")), ("o2", Some("u1")), ("o3", Some("u2")), ("o4", None)] {
+        let c = s.insert_connection(new_conn("app", owner)).await.unwrap();
+        s.authorize(&c.id, &grant("t", user, &[])).await.unwrap();
+        ids.push(c.id);
+    }
+    assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 1);
+    assert_eq!(s.count_sharing_grant(&ids[2], "u2").await.unwrap(), 0);
+    s.delete_connection("app", "o2").await.unwrap();
+    assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 0);
+}
+
+/// Key rotation: every credentials row and PKCE verifier moves to the current key, in batches,
+/// and the old key is no longer needed afterwards.
+async fn reseal_moves_every_secret_to_the_current_key(db: TestDb) {
+    let old = db.store().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let c = old
+            .insert_connection(new_conn("app", &format!("k{i}")))
+            .await
+            .unwrap();
+        old.put_credentials(&c.id, &oauth(&format!("access-{i}"), Some("r"), None))
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let st = old
+        .create_oauth_state(&state("app", "k0", "verifier", Utc::now() + chrono::Duration::minutes(5)))
+        .await
+        .unwrap();
+    let new_key = Cipher::generate_key_base64();
+    let rotated = db
+        .store_with(Cipher::from_base64(&new_key, &[&db.key]).unwrap())
+        .await;
+    let first = rotated.reseal_batch(2).await.unwrap();
+    assert_eq!(first.resealed, 3, "2 credentials + 1 state");
+    assert_eq!(first.remaining, 3);
+    let mut total = first.resealed;
+    loop {
+        let p = rotated.reseal_batch(2).await.unwrap();
+        total += p.resealed;
+        if p.remaining == 0 {
+            break;
+        }
+    }
+    assert_eq!(total, 6);
+    assert_eq!(rotated.reseal_batch(10).await.unwrap().resealed, 0);
+    // The new key alone opens everything now; versions are unchanged.
+    let only_new = db
+        .store_with(Cipher::from_base64(&new_key, &[]).unwrap())
+        .await;
+    for (i, id) in ids.iter().enumerate() {
+        let c = only_new.get_credentials(id).await.unwrap().unwrap();
+        assert_eq!(access_of(&c), format!("access-{i}"));
+        assert_eq!(c.version, 1);
+    }
+    let taken = only_new.take_oauth_state(&st).await.unwrap().unwrap();
+    assert_eq!(taken.pkce_verifier.expose_secret(), "verifier");
+    // Without the old key in the ring, unsealable rows are an error naming no secret.
+    let c = old.insert_connection(new_conn("app", "late")).await.unwrap();
+    old.put_credentials(&c.id, &oauth("late", None, None))
+        .await
+        .unwrap();
+    let e = only_new.reseal_batch(10).await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto(_)), "{e}");
+}
+
+/// A holder that died leaves its lease behind; once it expires the next refresh takes it over
+/// (here the lease row is aged by hand instead of waiting a minute).
+async fn expired_refresh_lease_is_taken_over(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "crashed")).await.unwrap();
+    s.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
+        .await
+        .unwrap();
+    match &db.backend {
+        Backend::Sqlite { path, .. } => {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO refresh_leases VALUES (?1, 'dead', '2000-01-01T00:00:00.000000Z')")
+                .bind(&c.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query("INSERT INTO refresh_leases VALUES ($1, 'dead', now() - interval '1 hour')")
+                .bind(&c.id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        s.with_refresh_lock(
+            &c.id,
+            refresh_fn(|_| async { Ok(RefreshDecision::Replace(oauth("taken-over", None, None))) }),
+        ),
+    )
+    .await
+    .expect("an expired lease is taken over at once")
+    .unwrap();
+    assert_eq!(access_of(&got), "taken-over");
 }

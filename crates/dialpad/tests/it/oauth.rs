@@ -12,18 +12,15 @@ use crate::helpers::{
     REDIRECT_URI,
 };
 
-/// Asserts an OAuth token-endpoint error (`{"error":"invalid_grant",...}`) surfaced as an error.
+/// Asserts an OAuth token-endpoint error (`{"error":"invalid_grant",...}`) surfaced as the typed
+/// `Error::OAuth` with that code.
 #[track_caller]
 fn assert_oauth_error(err: &Error, code: &str) {
     match err {
-        Error::Api {
-            status,
-            message,
-            body,
-            ..
-        } => {
+        Error::OAuth { status, error, .. } => {
             assert_eq!(status.as_u16(), 400, "{err:?}");
-            assert!(message.contains(code) || body.contains(code), "{err:?}");
+            assert_eq!(error, code, "{err:?}");
+            assert_eq!(err.is_invalid_grant(), code == "invalid_grant");
         }
         other => panic!("expected a 400 {code} error, got {other:?}"),
     }
