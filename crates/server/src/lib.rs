@@ -19,6 +19,7 @@ pub mod connections;
 pub mod error;
 pub mod operations;
 pub mod proxy;
+mod serve;
 pub mod tokens;
 
 use std::future::Future;
@@ -216,13 +217,18 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, ServerErro
     Ok(dpc_store::CachedStore::wrap(store, config.cache_ttl))
 }
 
-/// Serves with an already connected store until `shutdown` resolves (in-flight requests finish).
+/// Serves with an already connected store until `shutdown` resolves (in-flight requests finish),
+/// with the connection limits of the configuration (`serve.rs`).
 pub async fn run_with_store(
     config: Config,
     store: Arc<dyn Store>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let limits = serve::ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+    };
     let state = AppState::new(config, store.clone())?;
     let app = router(state);
     if let Ok(addr) = listener.local_addr() {
@@ -231,11 +237,8 @@ pub async fn run_with_store(
     // Expired sessions and OAuth states would otherwise pile up; every instance may purge (the
     // delete is idempotent), so no coordination is needed between instances.
     let purger = tokio::spawn(purge_expired_periodically(store));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    serve::serve(listener, app, limits, shutdown).await;
     purger.abort();
-    served?;
     Ok(())
 }
 
