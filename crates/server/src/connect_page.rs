@@ -201,6 +201,12 @@ pub async fn start(
     State(state): State<AppState>,
     form: Result<axum::Form<StartForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    if let Err(r) = &form {
+        if crate::error::is_body_timeout(r) {
+            let e = crate::error::ApiError::body_timeout();
+            return error_page(e.status, e.code, "The form arrived too slowly. Please try again.");
+        }
+    }
     let f = form.map(|f| f.0).unwrap_or_default();
     let Some(token) = f.session.filter(|s| !s.is_empty()) else {
         return error_page(

@@ -25,6 +25,7 @@ pub mod tokens;
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -122,8 +123,11 @@ impl AppState {
     }
 }
 
-/// The router with every route and the JSON fallbacks.
+/// The router with every route, the JSON fallbacks and the per-request limits (body size, body
+/// read timeout, request timeout).
 pub fn router(state: AppState) -> Router {
+    let body_read_timeout = state.config.body_read_timeout;
+    let request_timeout = state.config.request_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -164,7 +168,40 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // tower-http's body wrapper fails a read that waits longer than this for the next
+        // chunk; the extractors turn that error into 408 `REQUEST::TIMEOUT` (`error.rs`).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_read_timeout,
+        ))
+        // tower's `Timeout` bounds the handler's future, which ends when the response's headers
+        // are ready: reading the request body and waiting for Dialpad count, a proxied body
+        // streaming afterwards does not. axum's `HandleErrorLayer` turns its error into JSON.
+        // On timeout the handler's future is dropped, as when a client hangs up mid-request.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |e: tower::BoxError| async move {
+                    request_timed_out(e, request_timeout)
+                }))
+                .layer(tower::timeout::TimeoutLayer::new(request_timeout)),
+        )
         .with_state(state)
+}
+
+/// 504 `SERVER::TIMEOUT` when the request timeout elapsed (the only error the router's
+/// services can produce; anything else would be a bug, answered as a bare 500).
+fn request_timed_out(e: tower::BoxError, after: std::time::Duration) -> ApiError {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "SERVER::TIMEOUT",
+            format!(
+                "no response within {} ms (the server's request timeout)",
+                after.as_millis()
+            ),
+        )
+    } else {
+        ApiError::internal(e)
+    }
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -1,13 +1,14 @@
-//! Connection limits through the real server over raw TCP: unfinished headers are cut off,
-//! keep-alive still works, the connection cap holds, and shutdown lets an in-flight request
-//! finish.
+//! Connection limits through the real server over raw TCP: unfinished headers and stalled
+//! bodies are cut off, a slow answer becomes a JSON 504, keep-alive still works, the connection
+//! cap holds, and shutdown lets an in-flight request finish.
 //!
 //! The timeouts are set small (300–500 ms) and every assertion allows seconds: these tests check
 //! that something happens, not how fast.
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -93,6 +94,137 @@ async fn unfinished_headers_are_cut_off_after_the_header_read_timeout() {
     // The server is fine afterwards.
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_stalled_body_gets_408_request_timeout() {
+    let app = spawn_app_with_env(&[("DPC_BODY_READ_TIMEOUT_MS", "300")]).await;
+
+    // Content-Length: 100, 10 bytes sent, then nothing.
+    let mut s = connect(&app).await;
+    let head = format!(
+        "POST /v1/connections/dialpad/slow HTTP/1.1\r\nHost: test\r\nx-api-secret: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        app.api_key
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(b"{\"operatio").await.unwrap();
+    let (status, _, body) = read_response(&mut s, GENEROUS)
+        .await
+        .expect("an answer to the stalled body");
+    assert_eq!(status, 408);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"], "REQUEST::TIMEOUT", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("body"), "{v}");
+    // The rest of that body never came, so the connection cannot carry another request.
+    let (_, closed) = read_until_closed(&mut s, GENEROUS).await;
+    assert!(closed, "connection kept open after an unread body");
+
+    // The connect page's form (HTML, not JSON) says so too instead of "invalid link".
+    let mut s = connect(&app).await;
+    s.write_all(
+        b"POST /connect/authorize HTTP/1.1\r\nHost: test\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nsession=sx",
+    )
+    .await
+    .unwrap();
+    let (status, _, body) = read_response(&mut s, GENEROUS)
+        .await
+        .expect("an answer to the stalled form");
+    assert_eq!(status, 408);
+    assert!(String::from_utf8_lossy(&body).contains("REQUEST::TIMEOUT"));
+
+    // Nothing was created, and a body sent at a normal pace is accepted.
+    let r = app.get("/v1/connections/dialpad/slow").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    app.create_connection("quick", &["genericUser::retrieve"])
+        .await;
+}
+
+#[tokio::test]
+async fn a_slow_answer_becomes_504_server_timeout() {
+    let app = spawn_app_with_env(&[("DPC_REQUEST_TIMEOUT_MS", "500")]).await;
+    app.connect("acme", &["genericUser::retrieve"]).await;
+
+    // Dialpad takes 3 s to answer: longer than the request timeout.
+    let r = app
+        .http
+        .post(format!("{}/_sim/faults", app.sim.base_url))
+        .json(&json!({"path": "/api/v2/users/me", "latency_ms": 3000}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let started = Instant::now();
+    let r = app.proxy("acme", Method::GET, "/api/v2/users/me").await;
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "SERVER::TIMEOUT", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("500 ms"), "{v}");
+
+    // Without the delay the same call goes through.
+    let r = app
+        .http
+        .delete(format!("{}/_sim/faults", app.sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = app.proxy("acme", Method::GET, "/api/v2/users/me").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// A stand-in for Dialpad whose `/api/v2/slow` sends its headers at once and its body in three
+/// chunks over about 1.2 s (`/api/v2/company` accepts any API key).
+async fn slow_streaming_upstream() -> String {
+    use axum::body::{Body, Bytes};
+    use axum::routing::get;
+    let slow = || async {
+        let chunks = futures::stream::unfold(0u8, |i| async move {
+            if i == 3 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Some((Ok::<_, std::io::Error>(Bytes::from(format!("chunk{i};"))), i + 1))
+        });
+        Body::from_stream(chunks)
+    };
+    let app = axum::Router::new()
+        .route("/api/v2/company", get(|| async { axum::Json(json!({"name": "Acme"})) }))
+        .route("/api/v2/slow", get(slow));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_streamed_proxy_body_outlives_the_request_timeout() {
+    let upstream = slow_streaming_upstream().await;
+    let app = spawn_app_with_env(&[
+        ("DPC_REQUEST_TIMEOUT_MS", "500"),
+        ("DPC_DIALPAD_BASE_URL", &upstream),
+    ])
+    .await;
+    app.create_connection("acme", &["genericUser::retrieve"])
+        .await;
+    let r = app
+        .http
+        .put(app.url("/v1/connections/dialpad/acme/api-key"))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({"apiKey": "dialpad-key"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Headers well within the timeout, the whole body after more than twice it.
+    let started = Instant::now();
+    let r = app.proxy("acme", Method::GET, "/api/v2/slow").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "chunk0;chunk1;chunk2;");
+    assert!(started.elapsed() > Duration::from_millis(1000));
 }
 
 #[tokio::test]
