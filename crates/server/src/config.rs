@@ -235,7 +235,10 @@ impl Config {
             (None, None) => parse_http_url("https://dialpad.com", "DPC_DIALPAD_ENV")?,
         };
         let cache_ttl = millis(
-            pick("DPC_CACHE_TTL_MS", layer.cache_ttl_ms.map(|n| n.to_string())),
+            pick(
+                "DPC_CACHE_TTL_MS",
+                layer.cache_ttl_ms.map(|n| n.to_string()),
+            ),
             0..=60_000,
             DEFAULT_CACHE_TTL_MS,
         )?;
@@ -458,7 +461,8 @@ mod tests {
         std::fs::write(&path, "request_timeout_ms = 5\n").unwrap();
         let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
         assert!(
-            e.to_string().contains("`request_timeout_ms` in the config file"),
+            e.to_string()
+                .contains("`request_timeout_ms` in the config file"),
             "{e}"
         );
     }
@@ -480,7 +484,10 @@ mod tests {
         .unwrap();
         let c = Config::from_sources(
             Some(&path),
-            env(&[("DPC_MAX_CONNECTIONS", "16"), ("DPC_REQUEST_TIMEOUT_MS", "100")]),
+            env(&[
+                ("DPC_MAX_CONNECTIONS", "16"),
+                ("DPC_REQUEST_TIMEOUT_MS", "100"),
+            ]),
         )
         .unwrap();
         assert_eq!(c.header_read_timeout, Duration::from_millis(2000));

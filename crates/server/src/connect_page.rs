@@ -204,7 +204,11 @@ pub async fn start(
     if let Err(r) = &form {
         if crate::error::is_body_timeout(r) {
             let e = crate::error::ApiError::body_timeout();
-            return error_page(e.status, e.code, "The form arrived too slowly. Please try again.");
+            return error_page(
+                e.status,
+                e.code,
+                "The form arrived too slowly. Please try again.",
+            );
         }
     }
     let f = form.map(|f| f.0).unwrap_or_default();

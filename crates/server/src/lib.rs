@@ -179,9 +179,9 @@ pub fn router(state: AppState) -> Router {
         // On timeout the handler's future is dropped, as when a client hangs up mid-request.
         .layer(
             tower::ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(move |e: tower::BoxError| async move {
-                    request_timed_out(e, request_timeout)
-                }))
+                .layer(HandleErrorLayer::new(
+                    move |e: tower::BoxError| async move { request_timed_out(e, request_timeout) },
+                ))
                 .layer(tower::timeout::TimeoutLayer::new(request_timeout)),
         )
         .with_state(state)

@@ -89,7 +89,10 @@ async fn unfinished_headers_are_cut_off_after_the_header_read_timeout() {
     // A client that connects and sends nothing at all is closed the same way.
     let mut silent = connect(&app).await;
     let (_, closed) = read_until_closed(&mut silent, GENEROUS).await;
-    assert!(closed, "a silent connection is still open after {GENEROUS:?}");
+    assert!(
+        closed,
+        "a silent connection is still open after {GENEROUS:?}"
+    );
 
     // The server is fine afterwards.
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
@@ -186,12 +189,18 @@ async fn slow_streaming_upstream() -> String {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(400)).await;
-            Some((Ok::<_, std::io::Error>(Bytes::from(format!("chunk{i};"))), i + 1))
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(format!("chunk{i};"))),
+                i + 1,
+            ))
         });
         Body::from_stream(chunks)
     };
     let app = axum::Router::new()
-        .route("/api/v2/company", get(|| async { axum::Json(json!({"name": "Acme"})) }))
+        .route(
+            "/api/v2/company",
+            get(|| async { axum::Json(json!({"name": "Acme"})) }),
+        )
         .route("/api/v2/slow", get(slow));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
