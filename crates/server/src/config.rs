@@ -3,7 +3,7 @@
 //! start-up with a message naming it.
 //!
 //! Why `toml` plus hand-read environment variables rather than a layering framework: there are
-//! eight settings, and reading them by hand lets every error name the exact variable or file
+//! a dozen settings, and reading them by hand lets every error name the exact variable or file
 //! key (`DPC_ENCRYPTION_KEY must be …`) without extra dependencies.
 //!
 //! The TOML file uses the variable names without the `DPC_` prefix, in lower case:
@@ -23,10 +23,31 @@
 //! # Keys that sealed stored secrets before a rotation (env: DPC_ENCRYPTION_OLD_KEYS,
 //! # comma-separated); `dialpad-connector rotate-key` re-seals everything under the current key.
 //! encryption_old_keys = []
+//! cache_ttl_ms = 2000
+//! header_read_timeout_ms = 10000
+//! body_read_timeout_ms = 30000
+//! request_timeout_ms = 60000
+//! max_connections = 1024
 //! ```
+//!
+//! Connection limits (slow or idle clients must not hold the server's sockets for minutes):
+//!
+//! - `DPC_HEADER_READ_TIMEOUT_MS` (default 10000, 100‥3600000): a client must send a request's
+//!   whole line and headers within this time, or the connection is closed. The clock also runs
+//!   while a keep-alive connection waits for its next request, so an idle keep-alive connection
+//!   is closed after this long (hyper has one timer for both).
+//! - `DPC_BODY_READ_TIMEOUT_MS` (default 30000, 100‥3600000): the longest pause while a request
+//!   body arrives; longer → 408 `REQUEST::TIMEOUT`.
+//! - `DPC_REQUEST_TIMEOUT_MS` (default 60000, 100‥3600000): the longest time from a request's
+//!   headers to our response's headers (reading the body and, on the proxy, waiting for
+//!   Dialpad included); longer → 504 `SERVER::TIMEOUT`. A proxied response body that is already
+//!   streaming is not cut.
+//! - `DPC_MAX_CONNECTIONS` (default 1024, 1‥1000000): connections served at once; further ones
+//!   wait in the listen backlog until one closes.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -62,7 +83,16 @@ pub struct Config {
     /// How long verified API keys and loaded connections are reused from memory
     /// (`DPC_CACHE_TTL_MS`, default 2000; 0 turns the cache off). Writes on this instance are
     /// seen at once; writes on another instance sharing the database within this time.
-    pub cache_ttl: std::time::Duration,
+    pub cache_ttl: Duration,
+    /// `DPC_HEADER_READ_TIMEOUT_MS`: time to receive a request's line and headers (also how long
+    /// an idle keep-alive connection is kept).
+    pub header_read_timeout: Duration,
+    /// `DPC_BODY_READ_TIMEOUT_MS`: the longest pause while a request body arrives.
+    pub body_read_timeout: Duration,
+    /// `DPC_REQUEST_TIMEOUT_MS`: request headers received → response headers sent.
+    pub request_timeout: Duration,
+    /// `DPC_MAX_CONNECTIONS`: connections served at once.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,12 +121,31 @@ impl std::fmt::Debug for Config {
                     .map(|o| o.ascii_serialization())
                     .collect::<Vec<_>>(),
             )
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
 
 /// Verified keys and connections are reused for this long by default.
 const DEFAULT_CACHE_TTL_MS: u64 = 2000;
+
+/// Long enough for a client on a slow mobile link to send its headers, short enough that a
+/// slowloris client holds a connection slot for seconds, not minutes.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// A pause this long inside a body (at most 1 MiB) means the client is gone or stalling.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Above the Dialpad client's own retry and pacing waits for ordinary calls.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// Plenty for an instance behind a load balancer (which reuses few connections). Each
+/// connection, and each proxied call's connection to Dialpad, takes a file descriptor, so the
+/// process's file limit (`ulimit -n`) should be well above it.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Bounds of the three timeouts: under 100 ms real clients fail; over an hour is no timeout.
+const TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 100..=3_600_000;
+const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000;
 
 /// The file layer: every key optional, unknown keys refused (typos must not pass silently).
 #[derive(Debug, Default, Deserialize)]
@@ -113,6 +162,10 @@ struct FileLayer {
     cache_ttl_ms: Option<u64>,
     allowed_redirect_origins: Option<Vec<String>>,
     encryption_old_keys: Option<Vec<String>>,
+    header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    max_connections: Option<u64>,
 }
 
 impl Config {
@@ -203,19 +256,53 @@ impl Config {
             },
             (None, None) => parse_http_url("https://dialpad.com", "DPC_DIALPAD_ENV")?,
         };
-        let cache_ttl = match pick(
-            "DPC_CACHE_TTL_MS",
-            layer.cache_ttl_ms.map(|n| n.to_string()),
+        let cache_ttl = millis(
+            pick(
+                "DPC_CACHE_TTL_MS",
+                layer.cache_ttl_ms.map(|n| n.to_string()),
+            ),
+            0..=60_000,
+            DEFAULT_CACHE_TTL_MS,
+        )?;
+        let header_read_timeout = millis(
+            pick(
+                "DPC_HEADER_READ_TIMEOUT_MS",
+                layer.header_read_timeout_ms.map(|n| n.to_string()),
+            ),
+            TIMEOUT_MS_RANGE,
+            DEFAULT_HEADER_READ_TIMEOUT_MS,
+        )?;
+        let body_read_timeout = millis(
+            pick(
+                "DPC_BODY_READ_TIMEOUT_MS",
+                layer.body_read_timeout_ms.map(|n| n.to_string()),
+            ),
+            TIMEOUT_MS_RANGE,
+            DEFAULT_BODY_READ_TIMEOUT_MS,
+        )?;
+        let request_timeout = millis(
+            pick(
+                "DPC_REQUEST_TIMEOUT_MS",
+                layer.request_timeout_ms.map(|n| n.to_string()),
+            ),
+            TIMEOUT_MS_RANGE,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+        )?;
+        let max_connections = match pick(
+            "DPC_MAX_CONNECTIONS",
+            layer.max_connections.map(|n| n.to_string()),
         ) {
-            Some((v, from)) => match v.trim().parse::<u64>() {
-                Ok(ms) if ms <= 60_000 => std::time::Duration::from_millis(ms),
+            Some((v, from)) => match v.trim().parse::<usize>() {
+                Ok(n) if MAX_CONNECTIONS_RANGE.contains(&n) => n,
                 _ => {
                     return Err(ConfigError(format!(
-                        "{from} must be a number of milliseconds between 0 and 60000, got {v:?}"
+                        "{from} must be a whole number between {} and {}, got {v:?}",
+                        MAX_CONNECTIONS_RANGE.start(),
+                        MAX_CONNECTIONS_RANGE.end()
                     )))
                 }
             },
-            None => std::time::Duration::from_millis(DEFAULT_CACHE_TTL_MS),
+            None => DEFAULT_MAX_CONNECTIONS,
         };
         let encryption_old_keys = match pick(
             "DPC_ENCRYPTION_OLD_KEYS",
@@ -248,6 +335,10 @@ impl Config {
             cache_ttl,
             encryption_old_keys,
             allowed_redirect_origins,
+            header_read_timeout,
+            body_read_timeout,
+            request_timeout,
+            max_connections,
             listen,
             public_url,
             database_url: SecretString::from(database_url),
@@ -323,6 +414,26 @@ impl Config {
     /// The public URL without a trailing slash.
     pub fn public_base(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// A number of milliseconds within `range` from `picked` (the value and where it came from),
+/// or `default`; the error names the setting.
+fn millis(
+    picked: Option<(String, String)>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    match picked {
+        Some((v, from)) => match v.trim().parse::<u64>() {
+            Ok(ms) if range.contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(ConfigError(format!(
+                "{from} must be a number of milliseconds between {} and {}, got {v:?}",
+                range.start(),
+                range.end()
+            ))),
+        },
+        None => Ok(Duration::from_millis(default)),
     }
 }
 
@@ -446,11 +557,61 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("DPC_ENCRYPTION_OLD_KEYS"), "{e}");
         assert!(!e.to_string().contains("short"), "{e}");
+        for var in [
+            "DPC_HEADER_READ_TIMEOUT_MS",
+            "DPC_BODY_READ_TIMEOUT_MS",
+            "DPC_REQUEST_TIMEOUT_MS",
+        ] {
+            for bad in ["soon", "0", "99", "3600001", "-5"] {
+                let e = Config::from_sources(None, env(&[(var, bad)])).unwrap_err();
+                assert!(e.to_string().contains(var), "{e}");
+            }
+        }
+        for bad in ["0", "many", "1000001"] {
+            let e = Config::from_sources(None, env(&[("DPC_MAX_CONNECTIONS", bad)])).unwrap_err();
+            assert!(e.to_string().contains("DPC_MAX_CONNECTIONS"), "{e}");
+        }
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
         std::fs::write(&path, "listen = \"bad\"\n").unwrap();
         let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
         assert!(e.to_string().contains("`listen` in the config file"), "{e}");
+        std::fs::write(&path, "request_timeout_ms = 5\n").unwrap();
+        let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`request_timeout_ms` in the config file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn connection_limits_default_and_layer() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_connections, 1024);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "header_read_timeout_ms = 2000\nbody_read_timeout_ms = 3000\nrequest_timeout_ms = 4000\nmax_connections = 8\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(
+            Some(&path),
+            env(&[
+                ("DPC_MAX_CONNECTIONS", "16"),
+                ("DPC_REQUEST_TIMEOUT_MS", "100"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_millis(2000));
+        assert_eq!(c.body_read_timeout, Duration::from_millis(3000));
+        assert_eq!(c.request_timeout, Duration::from_millis(100));
+        assert_eq!(c.max_connections, 16);
     }
 }

@@ -283,6 +283,14 @@ pub async fn start(
     }
     let f = match form {
         Ok(f) => f.0,
+        Err(r) if crate::error::is_body_timeout(&r) => {
+            let e = crate::error::ApiError::body_timeout();
+            return error_page(
+                e.status,
+                e.code,
+                "The form arrived too slowly. Please try again.",
+            );
+        }
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return error_page(
                 StatusCode::PAYLOAD_TOO_LARGE,

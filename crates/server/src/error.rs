@@ -51,6 +51,15 @@ impl ApiError {
         )
     }
 
+    /// The body read timeout (`DPC_BODY_READ_TIMEOUT_MS`) elapsed between two chunks.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST::TIMEOUT",
+            "the request body stopped arriving: it paused longer than the server's body read timeout",
+        )
+    }
+
     pub fn invalid_api_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -140,9 +149,25 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// Whether `e`, or an error it wraps, is tower-http's body read timeout. The body error reaches
+/// the extractors boxed two or three times over (axum's `Body`, http-body-util's `Limited`), so
+/// the whole `source` chain is searched.
+pub fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 impl From<BytesRejection> for ApiError {
     fn from(r: BytesRejection) -> Self {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if is_body_timeout(&r) {
+            Self::body_timeout()
+        } else if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Self::too_large()
         } else {
             Self::invalid(format!(

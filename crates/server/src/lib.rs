@@ -19,6 +19,7 @@ pub mod connections;
 pub mod error;
 pub mod operations;
 pub mod proxy;
+mod serve;
 pub mod tokens;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -173,8 +175,11 @@ impl AppState {
     }
 }
 
-/// The router with every route and the JSON fallbacks.
+/// The router with every route, the JSON fallbacks and the per-request limits (body size, body
+/// read timeout, request timeout).
 pub fn router(state: AppState) -> Router {
+    let body_read_timeout = state.config.body_read_timeout;
+    let request_timeout = state.config.request_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -219,7 +224,40 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // tower-http's body wrapper fails a read that waits longer than this for the next
+        // chunk; the extractors turn that error into 408 `REQUEST::TIMEOUT` (`error.rs`).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_read_timeout,
+        ))
+        // tower's `Timeout` bounds the handler's future, which ends when the response's headers
+        // are ready: reading the request body and waiting for Dialpad count, a proxied body
+        // streaming afterwards does not. axum's `HandleErrorLayer` turns its error into JSON.
+        // On timeout the handler's future is dropped, as when a client hangs up mid-request.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(
+                    move |e: tower::BoxError| async move { request_timed_out(e, request_timeout) },
+                ))
+                .layer(tower::timeout::TimeoutLayer::new(request_timeout)),
+        )
         .with_state(state)
+}
+
+/// 504 `SERVER::TIMEOUT` when the request timeout elapsed (the only error the router's
+/// services can produce; anything else would be a bug, answered as a bare 500).
+fn request_timed_out(e: tower::BoxError, after: std::time::Duration) -> ApiError {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "SERVER::TIMEOUT",
+            format!(
+                "no response within {} ms (the server's request timeout)",
+                after.as_millis()
+            ),
+        )
+    } else {
+        ApiError::internal(e)
+    }
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -272,13 +310,18 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, ServerErro
     Ok(dpc_store::CachedStore::wrap(store, config.cache_ttl))
 }
 
-/// Serves with an already connected store until `shutdown` resolves (in-flight requests finish).
+/// Serves with an already connected store until `shutdown` resolves (in-flight requests finish),
+/// with the connection limits of the configuration (`serve.rs`).
 pub async fn run_with_store(
     config: Config,
     store: Arc<dyn Store>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let limits = serve::ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+    };
     let state = AppState::new(config, store.clone())?;
     let app = router(state);
     if let Ok(addr) = listener.local_addr() {
@@ -287,11 +330,8 @@ pub async fn run_with_store(
     // Expired sessions and OAuth states would otherwise pile up; every instance may purge (the
     // delete is idempotent), so no coordination is needed between instances.
     let purger = tokio::spawn(purge_expired_periodically(store));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    serve::serve(listener, app, limits, shutdown).await;
     purger.abort();
-    served?;
     Ok(())
 }
 

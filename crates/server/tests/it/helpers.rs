@@ -21,7 +21,8 @@ pub struct TestApp {
     /// Follows no redirects, so tests see each hop.
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Send (or drop) to shut the server down gracefully.
+    pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -32,11 +33,24 @@ pub async fn spawn_app() -> TestApp {
     .await
 }
 
+/// The app with extra `DPC_…` settings (e.g. small timeouts) on top of the test defaults.
+pub async fn spawn_app_with_env(settings: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    let sim_config = SimConfig {
+        auto_consent: true,
+        ..Default::default()
+    };
+    spawn_on_with_env(sim_config, &db_url, dir, settings).await
+}
+
+/// The test configuration, with `settings` winning over its defaults.
 pub fn config_for(
     sim: &SimHandle,
     listener: &tokio::net::TcpListener,
     db_url: &str,
     key: &str,
+    settings: &[(&str, &str)],
 ) -> Config {
     let addr = listener.local_addr().unwrap();
     let env = [
@@ -49,7 +63,11 @@ pub fn config_for(
         ("DPC_DIALPAD_BASE_URL", sim.base_url.clone()),
     ];
     Config::from_sources(None, |k| {
-        env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        settings
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
     })
     .unwrap()
 }
@@ -62,9 +80,18 @@ pub struct Instance {
 }
 
 pub async fn spawn_server(sim: &SimHandle, db_url: &str, key: &str) -> Instance {
+    spawn_server_with_env(sim, db_url, key, &[]).await
+}
+
+pub async fn spawn_server_with_env(
+    sim: &SimHandle,
+    db_url: &str,
+    key: &str,
+    settings: &[(&str, &str)],
+) -> Instance {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = config_for(sim, &listener, db_url, key);
+    let config = config_for(sim, &listener, db_url, key, settings);
     let store = dpc_server::connect_store(&config).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = store.clone();
@@ -90,13 +117,22 @@ pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
 
 /// The app on `db_url` (SQLite file in `dir`, or a PostgreSQL database).
 pub async fn spawn_on(sim_config: SimConfig, db_url: &str, dir: tempfile::TempDir) -> TestApp {
+    spawn_on_with_env(sim_config, db_url, dir, &[]).await
+}
+
+pub async fn spawn_on_with_env(
+    sim_config: SimConfig,
+    db_url: &str,
+    dir: tempfile::TempDir,
+    settings: &[(&str, &str)],
+) -> TestApp {
     let sim = dialpad_sim::spawn(sim_config).await.unwrap();
     let key = Cipher::generate_key_base64();
     let Instance {
         addr,
         store,
         shutdown: tx,
-    } = spawn_server(&sim, db_url, &key).await;
+    } = spawn_server_with_env(&sim, db_url, &key, settings).await;
     let (_, api_key) = store.create_api_key("tests").await.unwrap();
     TestApp {
         addr,
@@ -110,7 +146,7 @@ pub async fn spawn_on(sim_config: SimConfig, db_url: &str, dir: tempfile::TempDi
             .unwrap(),
         key,
         _dir: dir,
-        _shutdown: tx,
+        shutdown: Some(tx),
     }
 }
 

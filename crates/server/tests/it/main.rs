@@ -6,3 +6,4 @@ mod bad_input;
 mod connections;
 mod errors;
 mod refresh;
+mod timeouts;

@@ -9,7 +9,7 @@
 //!
 //! Every failure is collected and reported at the end, so one run shows them all.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,6 @@
 //! Calls, call labels, transcripts, AI recaps, SMS and channels, through HTTP.
 
-mod common;
-use common::{call, call_as};
+use crate::common::{call, call_as};
 
 use std::collections::{BTreeSet, HashSet};
 

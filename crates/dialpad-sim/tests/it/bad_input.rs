@@ -6,7 +6,7 @@
 //!
 //! Each test collects every failure before asserting, so one run shows them all.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

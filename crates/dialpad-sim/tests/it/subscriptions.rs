@@ -1,7 +1,6 @@
 //! Webhooks and event subscriptions, through HTTP.
 
-mod common;
-use common::{call, call_as};
+use crate::common::{call, call_as};
 
 use std::collections::BTreeSet;
 

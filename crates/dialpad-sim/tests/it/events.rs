@@ -2,8 +2,7 @@
 //! contact, agent status), signed as HS256 JWTs when the webhook has a secret, retried when the
 //! receiver fails, and logged in `/_sim/deliveries`.
 
-mod common;
-use common::call_as;
+use crate::common::call_as;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
