@@ -3,7 +3,7 @@
 //! start-up with a message naming it.
 //!
 //! Why `toml` plus hand-read environment variables rather than a layering framework: there are
-//! eight settings, and reading them by hand lets every error name the exact variable or file
+//! ten settings, and reading them by hand lets every error name the exact variable or file
 //! key (`DPC_ENCRYPTION_KEY must be …`) without extra dependencies.
 //!
 //! The TOML file uses the variable names without the `DPC_` prefix, in lower case:
@@ -17,6 +17,7 @@
 //! dialpad_client_secret = "…"
 //! dialpad_env = "production"          # or "sandbox"; or instead:
 //! # dialpad_base_url = "http://127.0.0.1:8089"
+//! allowed_origins = ["https://app.example.com"]   # DPC_ALLOWED_ORIGINS: comma-separated
 //! ```
 
 use std::net::SocketAddr;
@@ -52,6 +53,10 @@ pub struct Config {
     /// (`DPC_CACHE_TTL_MS`, default 2000; 0 turns the cache off). Writes on this instance are
     /// seen at once; writes on another instance sharing the database within this time.
     pub cache_ttl: std::time::Duration,
+    /// Web origins (`scheme://host[:port]`, as browsers send them in `Origin`) whose pages may
+    /// call the session-token routes (`/v1/s/…`) from the browser, and which the OAuth result
+    /// page posts its outcome to when it runs in a popup. Empty (the default): no CORS at all.
+    pub allowed_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -71,6 +76,7 @@ impl std::fmt::Debug for Config {
             )
             .field("dialpad_base_url", &self.dialpad_base_url.as_str())
             .field("cache_ttl", &self.cache_ttl)
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }
@@ -91,6 +97,7 @@ struct FileLayer {
     dialpad_env: Option<String>,
     dialpad_base_url: Option<String>,
     cache_ttl_ms: Option<u64>,
+    allowed_origins: Option<Vec<String>>,
 }
 
 impl Config {
@@ -195,7 +202,16 @@ impl Config {
             },
             None => std::time::Duration::from_millis(DEFAULT_CACHE_TTL_MS),
         };
+        let allowed_origins = match (env("DPC_ALLOWED_ORIGINS"), layer.allowed_origins) {
+            (Some(v), _) => parse_origins(v.split(','), "DPC_ALLOWED_ORIGINS")?,
+            (None, Some(list)) => parse_origins(
+                list.iter().map(String::as_str),
+                "`allowed_origins` in the config file",
+            )?,
+            (None, None) => Vec::new(),
+        };
         Ok(Config {
+            allowed_origins,
             cache_ttl,
             listen,
             public_url,
@@ -262,6 +278,49 @@ fn parse_http_url(v: &str, from: &str) -> Result<Url, ConfigError> {
         )));
     }
     Ok(url)
+}
+
+/// Each entry must be a web origin exactly as a browser writes it in the `Origin` header
+/// (`scheme://host[:port]`): CORS and `postMessage` compare origins as strings, so a path, a
+/// wildcard or a typo would silently never match. A single trailing `/` is forgiven (a common
+/// copy-paste); the stored form is the URL library's serialization (lower-case host, default
+/// port dropped), which is the browser's too.
+fn parse_origins<'a>(
+    items: impl Iterator<Item = &'a str>,
+    from: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in items.map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = |why: &str| {
+            ConfigError(format!(
+                "{from}: {raw:?} is not an origin ({why}); write scheme://host[:port], e.g. https://app.example.com"
+            ))
+        };
+        let text = raw.strip_suffix('/').unwrap_or(raw);
+        if text == "*" || text.contains('*') {
+            return Err(bad("wildcards are not accepted: list each origin"));
+        }
+        let url = Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("the scheme must be http or https"));
+        }
+        if url.host().is_none() {
+            return Err(bad("no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("no user or password"));
+        }
+        // `Url` reports an empty path as "/", so the raw text decides whether one was written.
+        let after_scheme = text.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        if after_scheme.contains(['/', '?', '#']) {
+            return Err(bad("no path, query or fragment"));
+        }
+        let origin = url.origin().ascii_serialization();
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -333,5 +392,57 @@ mod tests {
         std::fs::write(&path, "listen = \"bad\"\n").unwrap();
         let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
         assert!(e.to_string().contains("`listen` in the config file"), "{e}");
+    }
+
+    #[test]
+    fn allowed_origins_are_validated_and_normalised() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert!(c.allowed_origins.is_empty(), "default: no CORS");
+        let c = Config::from_sources(
+            None,
+            env(&[(
+                "DPC_ALLOWED_ORIGINS",
+                " https://App.Example.com , http://127.0.0.1:5173/,https://app.example.com:443",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["https://app.example.com", "http://127.0.0.1:5173"]
+        );
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://app.example.com/path",
+            "https://app.example.com?x=1",
+            "https://app.example.com/#x",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://user:pw@app.example.com",
+            "https://app.example.com,null",
+        ] {
+            let e = Config::from_sources(None, env(&[("DPC_ALLOWED_ORIGINS", bad)])).unwrap_err();
+            assert!(e.to_string().contains("DPC_ALLOWED_ORIGINS"), "{bad}: {e}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "allowed_origins = [\"http://localhost:3000\"]\n").unwrap();
+        let c = Config::from_sources(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.allowed_origins, ["http://localhost:3000"]);
+        // The variable replaces the file's list rather than adding to it.
+        let c = Config::from_sources(
+            Some(&path),
+            env(&[("DPC_ALLOWED_ORIGINS", "https://a.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.allowed_origins, ["https://a.example"]);
+        std::fs::write(&path, "allowed_origins = [\"https://a.example/x\"]\n").unwrap();
+        let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`allowed_origins` in the config file"),
+            "{e}"
+        );
     }
 }

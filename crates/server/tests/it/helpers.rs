@@ -32,14 +32,37 @@ pub async fn spawn_app() -> TestApp {
     .await
 }
 
+/// The app with extra `DPC_…` settings (e.g. `DPC_ALLOWED_ORIGINS`) on an auto-consent simulator.
+pub async fn spawn_app_with_env(extra: &[(&str, &str)]) -> TestApp {
+    let sim = dialpad_sim::spawn(SimConfig {
+        auto_consent: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    app_on(sim, &db_url, dir, extra).await
+}
+
 pub fn config_for(
     sim: &SimHandle,
     listener: &tokio::net::TcpListener,
     db_url: &str,
     key: &str,
 ) -> Config {
+    config_with(sim, listener, db_url, key, &[])
+}
+
+pub fn config_with(
+    sim: &SimHandle,
+    listener: &tokio::net::TcpListener,
+    db_url: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+) -> Config {
     let addr = listener.local_addr().unwrap();
-    let env = [
+    let mut env = vec![
         ("DPC_LISTEN", addr.to_string()),
         ("DPC_PUBLIC_URL", format!("http://{addr}")),
         ("DPC_DATABASE_URL", db_url.to_owned()),
@@ -48,6 +71,7 @@ pub fn config_for(
         ("DPC_DIALPAD_CLIENT_SECRET", "sim-client-secret".to_owned()),
         ("DPC_DIALPAD_BASE_URL", sim.base_url.clone()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     Config::from_sources(None, |k| {
         env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })
@@ -62,9 +86,18 @@ pub struct Instance {
 }
 
 pub async fn spawn_server(sim: &SimHandle, db_url: &str, key: &str) -> Instance {
+    spawn_server_with(sim, db_url, key, &[]).await
+}
+
+pub async fn spawn_server_with(
+    sim: &SimHandle,
+    db_url: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+) -> Instance {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = config_for(sim, &listener, db_url, key);
+    let config = config_with(sim, &listener, db_url, key, extra);
     let store = dpc_server::connect_store(&config).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = store.clone();
@@ -91,12 +124,21 @@ pub async fn spawn_with(sim_config: SimConfig) -> TestApp {
 /// The app on `db_url` (SQLite file in `dir`, or a PostgreSQL database).
 pub async fn spawn_on(sim_config: SimConfig, db_url: &str, dir: tempfile::TempDir) -> TestApp {
     let sim = dialpad_sim::spawn(sim_config).await.unwrap();
+    app_on(sim, db_url, dir, &[]).await
+}
+
+async fn app_on(
+    sim: SimHandle,
+    db_url: &str,
+    dir: tempfile::TempDir,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let key = Cipher::generate_key_base64();
     let Instance {
         addr,
         store,
         shutdown: tx,
-    } = spawn_server(&sim, db_url, &key).await;
+    } = spawn_server_with(&sim, db_url, &key, extra).await;
     let (_, api_key) = store.create_api_key("tests").await.unwrap();
     TestApp {
         addr,

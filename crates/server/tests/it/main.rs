@@ -4,5 +4,6 @@ mod helpers;
 
 mod bad_input;
 mod connections;
+mod cors;
 mod errors;
 mod refresh;
