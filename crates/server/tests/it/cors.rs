@@ -1,5 +1,6 @@
 //! CORS: only the session-token routes (`/v1/s/…`) answer it, only for `DPC_ALLOWED_ORIGINS`,
-//! with the headers Morph's browser SDK sends; the secret-key routes never do.
+//! with the headers Morph's browser SDK sends; the secret-key routes never do. And the callback's
+//! result page: its CSP, and the outcome it hands to the browser.
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -168,4 +169,41 @@ async fn no_allowed_origins_means_no_cors_at_all() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(cors_headers(r.headers()), vec![]);
+}
+
+#[tokio::test]
+async fn result_page_hands_the_outcome_to_the_browser_under_a_strict_csp() {
+    let app = spawn_app_with_env(&[("DPC_ALLOWED_ORIGINS", APP)]).await;
+    app.create_connection("popup-1", &["genericUser::retrieve"])
+        .await;
+    let url = app.authorization_url("popup-1").await;
+    let callback = app.consent(&url).await;
+    let r = app.http.get(&callback).send().await.unwrap();
+    let h = r.headers().clone();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'none'",
+        "script-src 'sha256-",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["cache-control"], "no-store");
+    let (status, outcome) = callback_outcome(r).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        outcome,
+        json!({"status": "authorized", "connectorId": "dialpad", "ownerId": "popup-1",
+               "redirect": null, "origins": [APP]})
+    );
+
+    // A replayed state: the failure, with no connection to name.
+    let r = app.http.get(&callback).send().await.unwrap();
+    let (status, outcome) = callback_outcome(r).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(outcome["status"], "error");
+    assert_eq!(outcome["error"], "OAUTH::INVALID_STATE");
+    assert_eq!(outcome["connectorId"], Value::Null);
 }

@@ -324,3 +324,19 @@ pub async fn error_code(r: Response) -> (StatusCode, Value) {
     let v: Value = r.json().await.unwrap();
     (status, v)
 }
+
+/// The outcome data block (`#dpc-outcome`) of the callback's result page, with the status.
+pub async fn callback_outcome(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    let start = "<script type=\"application/json\" id=\"dpc-outcome\">";
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no outcome in {html}"))
+        + start.len();
+    let len = html[from..].find("</script>").unwrap();
+    (
+        status,
+        serde_json::from_str(&html[from..from + len]).unwrap(),
+    )
+}
