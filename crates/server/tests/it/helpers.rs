@@ -45,15 +45,6 @@ pub async fn spawn_app_with_env(extra: &[(&str, &str)]) -> TestApp {
     app_on(sim, &db_url, dir, extra).await
 }
 
-pub fn config_for(
-    sim: &SimHandle,
-    listener: &tokio::net::TcpListener,
-    db_url: &str,
-    key: &str,
-) -> Config {
-    config_with(sim, listener, db_url, key, &[])
-}
-
 pub fn config_with(
     sim: &SimHandle,
     listener: &tokio::net::TcpListener,
