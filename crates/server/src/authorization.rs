@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use dialpad::oauth::{AuthorizationCodeGrant, AuthorizeParams, Pkce};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{ApiKeyAuth, SessionAuth};
-use crate::connect_page::{result_page, Outcome};
+use crate::connect_page::{callback_page, Outcome};
 use crate::connections::{load, validated_operations};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::operations::{self, Operation};
@@ -328,10 +328,15 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-/// Where the browser goes after the callback: the app's `redirectUrl` with the outcome in the
-/// query, or our own small result page.
-fn finish(target: Option<&str>, conn_ids: (&str, &str), outcome: Outcome) -> Response {
-    if let Some(Ok(mut url)) = target.map(url::Url::parse) {
+/// The callback's answer: the result page (see `connect_page`), told where a full window goes
+/// next (the app's `redirectUrl` with the outcome in the query) and where a popup posts it.
+fn finish(
+    state: &AppState,
+    target: Option<&str>,
+    conn_ids: (&str, &str),
+    outcome: Outcome,
+) -> Response {
+    let redirect = target.and_then(|t| url::Url::parse(t).ok()).map(|mut url| {
         {
             let mut q = url.query_pairs_mut();
             match &outcome {
@@ -346,22 +351,25 @@ fn finish(target: Option<&str>, conn_ids: (&str, &str), outcome: Outcome) -> Res
             q.append_pair("connectorId", conn_ids.0);
             q.append_pair("ownerId", conn_ids.1);
         }
-        return Redirect::to(url.as_str()).into_response();
-    }
-    let status = match &outcome {
-        Outcome::Connected => StatusCode::OK,
-        Outcome::Failed { status, .. } => *status,
-    };
-    (status, result_page(&outcome)).into_response()
+        url.to_string()
+    });
+    callback_page(
+        &outcome,
+        Some(conn_ids),
+        redirect.as_deref(),
+        &state.config.allowed_origins,
+    )
 }
 
-fn invalid_state() -> Response {
+/// An unknown, replayed or expired `state`: which connection it was for is not known, but a
+/// popup still reports the failure to its opener and closes.
+fn invalid_state(state: &AppState) -> Response {
     let outcome = Outcome::Failed {
         status: StatusCode::BAD_REQUEST,
         code: "OAUTH::INVALID_STATE".into(),
         message: "This authorization link is unknown, was already used or has expired. Start again from the app.".into(),
     };
-    (StatusCode::BAD_REQUEST, result_page(&outcome)).into_response()
+    callback_page(&outcome, None, None, &state.config.allowed_origins)
 }
 
 /// `GET /oauth/callback?code=&state=` (or `error=access_denied`).
@@ -371,14 +379,14 @@ pub async fn callback(
     query: Result<axum::extract::Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(axum::extract::Query(q)) = query else {
-        return invalid_state();
+        return invalid_state(&state);
     };
     let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
-        return invalid_state();
+        return invalid_state(&state);
     };
     let pending = match state.store.take_oauth_state(raw_state).await {
         Ok(Some(p)) if p.expires_at > Utc::now() => p,
-        Ok(_) => return invalid_state(),
+        Ok(_) => return invalid_state(&state),
         Err(e) => return ApiError::from(e).into_response(),
     };
     // A flow started on our connect page must finish in the same browser: otherwise a callback
@@ -392,7 +400,7 @@ pub async fn callback(
                 code: "OAUTH::BROWSER_MISMATCH".into(),
                 message: "This authorization was started in another browser. Start again from the app.".into(),
             };
-            return (StatusCode::FORBIDDEN, result_page(&outcome)).into_response();
+            return callback_page(&outcome, None, None, &state.config.allowed_origins);
         }
     }
     let (connector_id, owner_id) = (pending.connector_id.clone(), pending.owner_id.clone());
@@ -411,7 +419,7 @@ pub async fn callback(
                 code: "CONNECTION::NOT_FOUND".into(),
                 message: "The connection was deleted while authorization was in progress.".into(),
             };
-            return finish(redirect, ids, outcome);
+            return finish(&state, redirect, ids, outcome);
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -433,20 +441,20 @@ pub async fn callback(
                 format!("Dialpad answered with an error ({err}).")
             },
         };
-        return finish(redirect, ids, outcome);
+        return finish(&state, redirect, ids, outcome);
     }
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
-        return invalid_state();
+        return invalid_state(&state);
     };
     match complete(&state, conn, pending, SecretString::from(code)).await {
-        Ok(()) => finish(redirect, ids, Outcome::Connected),
+        Ok(()) => finish(&state, redirect, ids, Outcome::Connected),
         Err(e) => {
             let outcome = Outcome::Failed {
                 status: e.status,
                 code: e.code.to_owned(),
                 message: e.message,
             };
-            finish(redirect, ids, outcome)
+            finish(&state, redirect, ids, outcome)
         }
     }
 }

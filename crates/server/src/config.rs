@@ -28,6 +28,7 @@
 //! body_read_timeout_ms = 30000
 //! request_timeout_ms = 60000
 //! max_connections = 1024
+//! allowed_origins = ["https://app.example.com"]   # DPC_ALLOWED_ORIGINS: comma-separated
 //! ```
 //!
 //! Connection limits (slow or idle clients must not hold the server's sockets for minutes):
@@ -79,7 +80,7 @@ pub struct Config {
     pub encryption_old_keys: Vec<SecretString>,
     /// Origins (`scheme://host[:port]`) the browser may be sent to after authorization
     /// (`redirectUrl`). Default: the public URL's origin only.
-    pub allowed_redirect_origins: Vec<url::Origin>,
+    pub allowed_redirect_origins: Vec<String>,
     /// How long verified API keys and loaded connections are reused from memory
     /// (`DPC_CACHE_TTL_MS`, default 2000; 0 turns the cache off). Writes on this instance are
     /// seen at once; writes on another instance sharing the database within this time.
@@ -93,6 +94,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `DPC_MAX_CONNECTIONS`: connections served at once.
     pub max_connections: usize,
+    /// Web origins (`scheme://host[:port]`, as browsers send them in `Origin`) whose pages may
+    /// call the session-token routes (`/v1/s/…`) from the browser, and which the OAuth result
+    /// page posts its outcome to when it runs in a popup. Empty (the default): no CORS at all.
+    pub allowed_origins: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -115,16 +120,13 @@ impl std::fmt::Debug for Config {
             .field("encryption_old_keys", &self.encryption_old_keys.len())
             .field(
                 "allowed_redirect_origins",
-                &self
-                    .allowed_redirect_origins
-                    .iter()
-                    .map(|o| o.ascii_serialization())
-                    .collect::<Vec<_>>(),
+                &self.allowed_redirect_origins,
             )
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }
@@ -166,6 +168,7 @@ struct FileLayer {
     body_read_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
     max_connections: Option<u64>,
+    allowed_origins: Option<Vec<String>>,
 }
 
 impl Config {
@@ -328,10 +331,19 @@ impl Config {
             "DPC_ALLOWED_REDIRECT_ORIGINS",
             layer.allowed_redirect_origins.map(|v| v.join(",")),
         ) {
-            Some((v, from)) => parse_origins(&v, &from)?,
-            None => vec![public_url.origin()],
+            Some((v, from)) => parse_origins(v.split(','), &from)?,
+            None => vec![public_url.origin().ascii_serialization()],
+        };
+        let allowed_origins = match (env("DPC_ALLOWED_ORIGINS"), layer.allowed_origins) {
+            (Some(v), _) => parse_origins(v.split(','), "DPC_ALLOWED_ORIGINS")?,
+            (None, Some(list)) => parse_origins(
+                list.iter().map(String::as_str),
+                "`allowed_origins` in the config file",
+            )?,
+            (None, None) => Vec::new(),
         };
         Ok(Config {
+            allowed_origins,
             cache_ttl,
             encryption_old_keys,
             allowed_redirect_origins,
@@ -396,7 +408,7 @@ impl Config {
 
     /// Whether the browser may be sent to `url` after authorization.
     pub fn redirect_allowed(&self, url: &Url) -> bool {
-        let origin = url.origin();
+        let origin = url.origin().ascii_serialization();
         self.allowed_redirect_origins.contains(&origin)
     }
 
@@ -441,24 +453,6 @@ fn key_of(var: &str) -> String {
     var.trim_start_matches("DPC_").to_ascii_lowercase()
 }
 
-/// A comma-separated list of origins (`https://app.example.com`, `http://127.0.0.1:3000`): each
-/// an http(s) URL with nothing after the host and port.
-fn parse_origins(v: &str, from: &str) -> Result<Vec<url::Origin>, ConfigError> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(|o| {
-            let u = parse_http_url(o, from)?;
-            if u.path() != "/" || u.fragment().is_some() || !u.username().is_empty() || o.ends_with('/') {
-                return Err(ConfigError(format!(
-                    "{from}: {o:?} must be an origin (scheme://host[:port]) without a path"
-                )));
-            }
-            Ok(u.origin())
-        })
-        .collect()
-}
-
 fn parse_http_url(v: &str, from: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(v.trim())
         .map_err(|e| ConfigError(format!("{from} must be an absolute URL ({e}), got {v:?}")))?;
@@ -468,6 +462,49 @@ fn parse_http_url(v: &str, from: &str) -> Result<Url, ConfigError> {
         )));
     }
     Ok(url)
+}
+
+/// Each entry must be a web origin exactly as a browser writes it in the `Origin` header
+/// (`scheme://host[:port]`): CORS and `postMessage` compare origins as strings, so a path, a
+/// wildcard or a typo would silently never match. A single trailing `/` is forgiven (a common
+/// copy-paste); the stored form is the URL library's serialization (lower-case host, default
+/// port dropped), which is the browser's too.
+fn parse_origins<'a>(
+    items: impl Iterator<Item = &'a str>,
+    from: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in items.map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = |why: &str| {
+            ConfigError(format!(
+                "{from}: {raw:?} is not an origin ({why}); write scheme://host[:port], e.g. https://app.example.com"
+            ))
+        };
+        let text = raw.strip_suffix('/').unwrap_or(raw);
+        if text == "*" || text.contains('*') {
+            return Err(bad("wildcards are not accepted: list each origin"));
+        }
+        let url = Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("the scheme must be http or https"));
+        }
+        if url.host().is_none() {
+            return Err(bad("no host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("no user or password"));
+        }
+        // `Url` reports an empty path as "/", so the raw text decides whether one was written.
+        let after_scheme = text.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        if after_scheme.contains(['/', '?', '#']) {
+            return Err(bad("no path, query or fragment"));
+        }
+        let origin = url.origin().ascii_serialization();
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -613,5 +650,57 @@ mod tests {
         assert_eq!(c.body_read_timeout, Duration::from_millis(3000));
         assert_eq!(c.request_timeout, Duration::from_millis(100));
         assert_eq!(c.max_connections, 16);
+    }
+
+    #[test]
+    fn allowed_origins_are_validated_and_normalised() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert!(c.allowed_origins.is_empty(), "default: no CORS");
+        let c = Config::from_sources(
+            None,
+            env(&[(
+                "DPC_ALLOWED_ORIGINS",
+                " https://App.Example.com , http://127.0.0.1:5173/,https://app.example.com:443",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["https://app.example.com", "http://127.0.0.1:5173"]
+        );
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://app.example.com/path",
+            "https://app.example.com?x=1",
+            "https://app.example.com/#x",
+            "app.example.com",
+            "ftp://app.example.com",
+            "https://user:pw@app.example.com",
+            "https://app.example.com,null",
+        ] {
+            let e = Config::from_sources(None, env(&[("DPC_ALLOWED_ORIGINS", bad)])).unwrap_err();
+            assert!(e.to_string().contains("DPC_ALLOWED_ORIGINS"), "{bad}: {e}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "allowed_origins = [\"http://localhost:3000\"]\n").unwrap();
+        let c = Config::from_sources(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.allowed_origins, ["http://localhost:3000"]);
+        // The variable replaces the file's list rather than adding to it.
+        let c = Config::from_sources(
+            Some(&path),
+            env(&[("DPC_ALLOWED_ORIGINS", "https://a.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.allowed_origins, ["https://a.example"]);
+        std::fs::write(&path, "allowed_origins = [\"https://a.example/x\"]\n").unwrap();
+        let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`allowed_origins` in the config file"),
+            "{e}"
+        );
     }
 }

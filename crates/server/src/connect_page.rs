@@ -2,12 +2,25 @@
 //! button (`#dpc-connect-button` in form `#dpc-connect-form`, POST `/connect/authorize`) that
 //! goes through Dialpad's consent and back to `/oauth/callback`, and the result page
 //! (`#dpc-result`, `data-status="authorized"` or `"error"`). Self-contained HTML, inline CSS.
+//!
+//! The result page after `/oauth/callback` decides in the browser where the outcome goes,
+//! because only the browser knows whether it runs in a popup: with a `window.opener` (the page
+//! was opened by `window.open`, as Morph's `<Connect>` atom does) it posts
+//! `{type: "dialpad-connector:authorization", status, connectorId, ownerId, error?}` to each of
+//! `DPC_ALLOWED_ORIGINS` and closes itself; the atom notices the closed popup and reads the
+//! connection again. In a full window it goes on to the app's `redirectUrl` (the outcome in the
+//! query) when there is one, and otherwise stays as our result page.
+
+use std::sync::LazyLock;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine as _;
 use rand::RngCore as _;
 use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::auth::session_from_token;
 use crate::authorization::{url_for_session, wanted_scopes};
@@ -115,32 +128,147 @@ button{width:100%;padding:12px;font-size:1rem;border:0;border-radius:8px;backgro
 button:hover{background:#5a2ee6}.ok{color:#16794c}.err{color:#b42318}.muted{color:#6b7080;font-size:.9rem}";
 
 pub fn html_page(title: &str, body: &str) -> Html<String> {
+    page_with_script(title, body, "")
+}
+
+/// A page whose `after_main` (scripts) follows the `<main>` element, so it runs once the result
+/// it reads is in the document.
+fn page_with_script(title: &str, body: &str, after_main: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+<title>{}</title><style>{STYLE}</style></head><body><main>{body}</main>{after_main}</body></html>",
         escape(title)
     ))
 }
 
 pub fn result_page(outcome: &Outcome) -> Html<String> {
+    html_page(outcome.title(), &result_body(outcome, None))
+}
+
+impl Outcome {
+    fn title(&self) -> &'static str {
+        match self {
+            Outcome::Connected => "Connected",
+            Outcome::Failed { .. } => "Not connected",
+        }
+    }
+}
+
+fn result_body(outcome: &Outcome, continue_to: Option<&str>) -> String {
+    // Without JavaScript nothing redirects: the link still gets the user back to the app.
+    let link = continue_to
+        .map(|u| {
+            format!(
+                "<p><a id=\"dpc-continue\" href=\"{}\">Continue to the app</a></p>",
+                escape(u)
+            )
+        })
+        .unwrap_or_default();
     match outcome {
-        Outcome::Connected => html_page(
-            "Connected",
+        Outcome::Connected => format!(
             "<div id=\"dpc-result\" data-status=\"authorized\"><h1 class=\"ok\">Connected</h1>\
-<p>Your Dialpad account is connected. You can close this window.</p></div>",
+<p>Your Dialpad account is connected. You can close this window.</p>{link}</div>"
         ),
-        Outcome::Failed { code, message, .. } => html_page(
-            "Not connected",
-            &format!(
-                "<div id=\"dpc-result\" data-status=\"error\" data-error=\"{}\"><h1 class=\"err\">Not connected</h1>\
-<p>{}</p><p class=\"muted\">Error code: <code>{}</code></p></div>",
-                escape(code),
-                escape(message),
-                escape(code)
-            ),
+        Outcome::Failed { code, message, .. } => format!(
+            "<div id=\"dpc-result\" data-status=\"error\" data-error=\"{}\"><h1 class=\"err\">Not connected</h1>\
+<p>{}</p><p class=\"muted\">Error code: <code>{}</code></p>{link}</div>",
+            escape(code),
+            escape(message),
+            escape(code)
         ),
     }
+}
+
+/// What the result page's script does with the outcome (`#dpc-outcome`, a JSON data block). It
+/// is a constant, so its hash can go into the CSP; everything variable travels as data.
+/// `window.closed` turns true at once when `close()` is honoured; a window the script may not
+/// close (a tab the user opened) falls through to the full-window behaviour.
+pub const OUTCOME_SCRIPT: &str = "(function(){\
+var o=JSON.parse(document.getElementById('dpc-outcome').textContent);\
+if(window.opener){\
+var m={type:'dialpad-connector:authorization',status:o.status,connectorId:o.connectorId,ownerId:o.ownerId};\
+if(o.error)m.error=o.error;\
+for(var i=0;i<o.origins.length;i++){try{window.opener.postMessage(m,o.origins[i]);}catch(e){}}\
+window.close();\
+if(window.closed)return;\
+}\
+if(o.redirect)location.replace(o.redirect);\
+})();";
+
+/// The message type the result page posts to its opener.
+pub const MESSAGE_TYPE: &str = "dialpad-connector:authorization";
+
+fn csp_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// Only our own inline style and the outcome script may run; the page loads nothing, posts no
+/// form and may not be framed (nothing here is meant to be embedded: clickjacking).
+static RESULT_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let csp = format!(
+        "default-src 'none'; script-src {}; style-src {}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        csp_hash(OUTCOME_SCRIPT),
+        csp_hash(STYLE)
+    );
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+});
+
+/// JSON that is safe inside `<script>`: `<`, `>` and `&` only ever occur inside JSON strings, so
+/// writing them as `\u00XX` escapes keeps the value and makes `</script>` or `<!--` impossible.
+pub fn script_json(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The page `/oauth/callback` answers with (see the module doc): `ids` are the connection's
+/// (unknown when the `state` was), `redirect` the app's `redirectUrl` with the outcome in its
+/// query, `origins` where a popup posts the outcome.
+pub fn callback_page(
+    outcome: &Outcome,
+    ids: Option<(&str, &str)>,
+    redirect: Option<&str>,
+    origins: &[String],
+) -> Response {
+    let (status, data) = match outcome {
+        Outcome::Connected => (StatusCode::OK, json!({"status": "authorized"})),
+        Outcome::Failed { status, code, .. } => {
+            (*status, json!({"status": "error", "error": code}))
+        }
+    };
+    let mut data = data;
+    data["connectorId"] = json!(ids.map(|i| i.0));
+    data["ownerId"] = json!(ids.map(|i| i.1));
+    data["redirect"] = json!(redirect);
+    data["origins"] = json!(origins);
+    let script = format!(
+        "<script type=\"application/json\" id=\"dpc-outcome\">{}</script><script>{OUTCOME_SCRIPT}</script>",
+        script_json(&data)
+    );
+    let page = page_with_script(outcome.title(), &result_body(outcome, redirect), &script);
+    let mut response = (status, page).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, RESULT_CSP.clone());
+    // The callback's URL carries the authorization code: no Referer to the app, no caching.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
@@ -328,5 +456,32 @@ pub async fn start(
     match url_for_session(&state, &auth, dpc_store::sha256_hex(&binding)).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => error_page(e.status, e.code, &e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_json_cannot_close_the_script_element() {
+        let v = json!({"ownerId": "</script><script>alert(1)</script><!--&", "n": "\u{2028}"});
+        let text = script_json(&v);
+        assert!(!text.contains('<') && !text.contains('>') && !text.contains('&'));
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn the_csp_admits_exactly_the_page_script_and_style() {
+        let outcome = Outcome::Connected;
+        let r = callback_page(&outcome, Some(("dialpad", "o")), None, &[]);
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains(&csp_hash(OUTCOME_SCRIPT)), "{csp}");
+        assert!(csp.contains(&csp_hash(STYLE)), "{csp}");
+        assert!(OUTCOME_SCRIPT.contains(MESSAGE_TYPE));
     }
 }

@@ -16,6 +16,7 @@ pub mod authorization;
 pub mod config;
 pub mod connect_page;
 pub mod connections;
+pub mod cors;
 pub mod error;
 pub mod operations;
 pub mod proxy;
@@ -203,15 +204,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/connections/{connector_id}/{owner_id}/api-key",
             put(connections::put_api_key),
         )
-        .route(
-            "/v1/s/connection",
-            get(connections::session_retrieve).delete(connections::session_delete),
-        )
-        .route(
-            "/v1/s/connection/authorization",
-            post(authorization::session_authorize),
-        )
-        .route("/v1/s/connector", get(connections::session_connector))
+        .merge(browser_routes(&state))
         .route("/v1/connectors/{connector_id}", get(connections::connector))
         .route("/v1/proxy/{*path}", any(proxy::proxy))
         .merge(
@@ -257,6 +250,28 @@ fn request_timed_out(e: tower::BoxError, after: std::time::Duration) -> ApiError
         )
     } else {
         ApiError::internal(e)
+    }
+}
+
+/// The routes a web page calls with a session token (`/v1/s/…`), the only ones that answer CORS
+/// (for `DPC_ALLOWED_ORIGINS`; see `cors`).
+fn browser_routes(state: &AppState) -> Router<AppState> {
+    let routes = Router::new()
+        .route(
+            "/v1/s/connection",
+            get(connections::session_retrieve).delete(connections::session_delete),
+        )
+        .route(
+            "/v1/s/connection/authorization",
+            post(authorization::session_authorize),
+        )
+        .route("/v1/s/connector", get(connections::session_connector))
+        // Set before the CORS layer: a 405 fallback added afterwards would sit outside it, and a
+        // preflight (`OPTIONS`, a method these routes lack) would never reach CORS.
+        .method_not_allowed_fallback(method_not_allowed);
+    match cors::BrowserCors::new(&state.config.allowed_origins) {
+        Some(c) => routes.layer(axum::middleware::from_fn_with_state(c, cors::browser_cors)),
+        None => routes,
     }
 }
 

@@ -53,7 +53,7 @@ pub fn config_for(
     settings: &[(&str, &str)],
 ) -> Config {
     let addr = listener.local_addr().unwrap();
-    let env = [
+    let mut env = vec![
         ("DPC_LISTEN", addr.to_string()),
         ("DPC_PUBLIC_URL", format!("http://{addr}")),
         ("DPC_DATABASE_URL", db_url.to_owned()),
@@ -62,6 +62,7 @@ pub fn config_for(
         ("DPC_DIALPAD_CLIENT_SECRET", "sim-client-secret".to_owned()),
         ("DPC_DIALPAD_BASE_URL", sim.base_url.clone()),
     ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     Config::from_sources(None, |k| {
         settings
             .iter()
@@ -127,6 +128,15 @@ pub async fn spawn_on_with_env(
     settings: &[(&str, &str)],
 ) -> TestApp {
     let sim = dialpad_sim::spawn(sim_config).await.unwrap();
+    app_on(sim, db_url, dir, &[]).await
+}
+
+async fn app_on(
+    sim: SimHandle,
+    db_url: &str,
+    dir: tempfile::TempDir,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let key = Cipher::generate_key_base64();
     let Instance {
         addr,
@@ -317,4 +327,20 @@ pub async fn error_code(r: Response) -> (StatusCode, Value) {
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     (status, v)
+}
+
+/// The outcome data block (`#dpc-outcome`) of the callback's result page, with the status.
+pub async fn callback_outcome(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    let start = "<script type=\"application/json\" id=\"dpc-outcome\">";
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no outcome in {html}"))
+        + start.len();
+    let len = html[from..].find("</script>").unwrap();
+    (
+        status,
+        serde_json::from_str(&html[from..from + len]).unwrap(),
+    )
 }

@@ -4,6 +4,7 @@ mod helpers;
 
 mod bad_input;
 mod connections;
+mod cors;
 mod errors;
 mod refresh;
 mod timeouts;

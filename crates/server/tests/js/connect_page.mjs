@@ -4,13 +4,8 @@
 // INVALID_URL (unknown session), EXPIRED_URL (expired session), SHOT_DIR (screenshots),
 // CHROMIUM (default /usr/bin/chromium).
 // Prints one JSON line with what it saw; exits 1 with a message on any mismatch.
-import { createRequire } from "node:module";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-
-const require = createRequire(path.join(process.env.DPC_NODE_ROOT, "package.json"));
-const { chromium } = require("playwright-core");
+import { launch } from "./chromium.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -28,30 +23,12 @@ function check(cond, msg) {
 const server = env("SERVER_URL");
 const sim = env("SIM_URL");
 const shots = env("SHOT_DIR");
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!fs.existsSync(executablePath)) fail(`no Chromium at ${executablePath} (Debian: apt-get install chromium)`);
-const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "dpc-chromium-"));
 
-let context;
+let context, close;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 800, height: 700 },
-    timeout: 60_000,
-  });
+  ({ context, close } = await launch());
 } catch (e) {
-  fail(`cannot launch Chromium (${executablePath}): ${e.message}`);
+  fail(e.message);
 }
 
 const seen = {};
@@ -134,9 +111,8 @@ try {
   }
   check(foreign.length === 0, `requests outside the server and simulator: ${foreign.join(", ")}`);
 } catch (e) {
-  await context.close().catch(() => {});
+  await close();
   fail(e.stack || String(e));
 }
-await context.close();
-fs.rmSync(userDataDir, { recursive: true, force: true });
+await close();
 console.log(JSON.stringify(seen));

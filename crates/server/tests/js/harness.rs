@@ -1,13 +1,16 @@
 //! Shared by the external-proof tests (`tests/morph_sdk.rs`, `tests/connect_page.rs`,
-//! `tests/secrets_at_rest.rs`, each includes it with `#[path]`): the simulator plus our server on
-//! ephemeral ports with a fresh database and an `sk_` key, and the cached Node folder the
-//! JavaScript scripts in this directory run against.
+//! `tests/connect_atom.rs`, `tests/secrets_at_rest.rs`, each includes it with `#[path]`): the
+//! simulator plus our server on ephemeral ports with a fresh database and an `sk_` key, and the
+//! cached Node folder the JavaScript scripts in this directory run against.
 //!
-//! The Node folder (under `CARGO_TARGET_TMPDIR`, keyed by `package.json` and the Morph SDK
-//! version) holds `playwright-core` from `npm install` and `@runmorph/cloud` unpacked alone from
-//! `npm pack` (its declared dependencies do not resolve; `dist/index.js` is self-contained). It is
-//! built in a scratch directory and renamed into place, so a half-built folder is never used.
-//! Any npm or Node failure fails the test with the command's output.
+//! The Node folder (under `CARGO_TARGET_TMPDIR`, keyed by `package.json` and the Morph package
+//! versions) holds what `npm install` gets for `package.json` (playwright-core, esbuild, React and
+//! the atoms' own dependencies) plus two packages unpacked alone from `npm pack`, because npm
+//! cannot install them: `@runmorph/cloud` (its declared dependencies do not resolve;
+//! `dist/index.js` is self-contained) and `@runmorph/atoms` (its peer `@runmorph/cloud@^0.0.6`
+//! matches no published version: npm stops with ETARGET). It is built in a scratch directory and
+//! renamed into place, so a half-built folder is never used. Any npm or Node failure fails the
+//! test with the command's output.
 
 #![allow(dead_code)]
 
@@ -22,6 +25,8 @@ use secrecy::ExposeSecret;
 
 /// The Morph SDK release the compatibility test runs.
 pub const MORPH_SDK: &str = "@runmorph/cloud@0.0.7";
+/// The React components of Dialpad's connector page snippet (`<Morph.Provider><Connect/>`).
+pub const MORPH_ATOMS: &str = "@runmorph/atoms@0.0.13";
 
 /// The OAuth client and Dialpad API key used by these tests: long random-looking values so that
 /// a search of the database for them cannot match by accident.
@@ -56,6 +61,15 @@ pub async fn spawn(auto_consent: bool) -> App {
 
 /// As [`spawn`], on `database_url` when given (e.g. a fresh PostgreSQL database).
 pub async fn spawn_on(auto_consent: bool, database_url: Option<String>) -> App {
+    spawn_with(auto_consent, database_url, Vec::new()).await
+}
+
+/// As [`spawn_on`], with extra `DPC_…` settings (e.g. `DPC_ALLOWED_ORIGINS`).
+pub async fn spawn_with(
+    auto_consent: bool,
+    database_url: Option<String>,
+    extra_env: Vec<(&'static str, String)>,
+) -> App {
     let client_secret = random_token("cs_");
     let dialpad_api_key = random_token("dpk_");
     let sim = dialpad_sim::spawn(SimConfig {
@@ -82,7 +96,7 @@ pub async fn spawn_on(auto_consent: bool, database_url: Option<String>) -> App {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
-    let env = [
+    let mut env = vec![
         ("DPC_LISTEN", addr.to_string()),
         ("DPC_PUBLIC_URL", format!("http://{addr}")),
         ("DPC_DATABASE_URL", db_url),
@@ -91,6 +105,7 @@ pub async fn spawn_on(auto_consent: bool, database_url: Option<String>) -> App {
         ("DPC_DIALPAD_CLIENT_SECRET", client_secret.clone()),
         ("DPC_DIALPAD_BASE_URL", sim.base_url.clone()),
     ];
+    env.extend(extra_env);
     let config: Config = Config::from_sources(None, |k| {
         env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })
@@ -171,12 +186,17 @@ fn run(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// The prepared Node folder (its `node_modules` has `playwright-core` and `@runmorph/cloud`).
+/// The prepared Node folder (its `node_modules` has `package.json`'s packages,
+/// `@runmorph/cloud` and `@runmorph/atoms`).
 pub fn node_modules_root() -> PathBuf {
     let manifest = std::fs::read(js_dir().join("package.json")).expect("tests/js/package.json");
-    // FNV-1a over the manifest and the SDK version: a new pin gets a new folder.
+    // FNV-1a over the manifest and the Morph versions: a new pin gets a new folder.
     let mut h: u64 = 0xcbf29ce484222325;
-    for b in manifest.iter().chain(MORPH_SDK.as_bytes()) {
+    for b in manifest
+        .iter()
+        .chain(MORPH_SDK.as_bytes())
+        .chain(MORPH_ATOMS.as_bytes())
+    {
         h = (h ^ u64::from(*b)).wrapping_mul(0x100000001b3);
     }
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dpc-js-{h:016x}"));
@@ -198,36 +218,14 @@ pub fn node_modules_root() -> PathBuf {
         Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--ignore-scripts"])
             .current_dir(&scratch),
-        "npm install (playwright-core)",
+        "npm install (tests/js/package.json)",
     );
-    // `npm pack` prints the tarball's file name on its last stdout line.
-    let packed = run(
-        Command::new("npm")
-            .args(["pack", MORPH_SDK, "--silent"])
-            .current_dir(&scratch),
-        &format!("npm pack {MORPH_SDK}"),
-    );
-    let tarball = packed
-        .lines()
-        .rfind(|l| l.trim().ends_with(".tgz"))
-        .unwrap_or_else(|| panic!("npm pack printed no tarball name: {packed:?}"))
-        .trim()
-        .to_owned();
-    let dest = scratch.join("node_modules/@runmorph/cloud");
-    std::fs::create_dir_all(&dest).expect("create node_modules/@runmorph/cloud");
-    run(
-        Command::new("tar")
-            .arg("xzf")
-            .arg(scratch.join(&tarball))
-            .arg("-C")
-            .arg(&dest)
-            .arg("--strip-components=1"),
-        "unpack the Morph SDK",
-    );
-    assert!(
-        dest.join("dist/index.js").is_file(),
-        "{MORPH_SDK} has no dist/index.js"
-    );
+    for (package, folder, must_have) in [
+        (MORPH_SDK, "@runmorph/cloud", "dist/index.js"),
+        (MORPH_ATOMS, "@runmorph/atoms", "dist/index.js"),
+    ] {
+        unpack_alone(&scratch, package, folder, must_have);
+    }
     std::fs::write(scratch.join(".ready"), b"ok").expect("mark ready");
     match std::fs::rename(&scratch, &root) {
         Ok(()) => {}
@@ -238,6 +236,38 @@ pub fn node_modules_root() -> PathBuf {
         Err(e) => panic!("cannot move the Node folder into place: {e}"),
     }
     root
+}
+
+/// `npm pack`s `package` and unpacks it as `node_modules/<folder>`, without its dependencies.
+fn unpack_alone(scratch: &Path, package: &str, folder: &str, must_have: &str) {
+    // `npm pack` prints the tarball's file name on its last stdout line.
+    let packed = run(
+        Command::new("npm")
+            .args(["pack", package, "--silent"])
+            .current_dir(scratch),
+        &format!("npm pack {package}"),
+    );
+    let tarball = packed
+        .lines()
+        .rfind(|l| l.trim().ends_with(".tgz"))
+        .unwrap_or_else(|| panic!("npm pack printed no tarball name: {packed:?}"))
+        .trim()
+        .to_owned();
+    let dest = scratch.join("node_modules").join(folder);
+    std::fs::create_dir_all(&dest).expect("create the package folder");
+    run(
+        Command::new("tar")
+            .arg("xzf")
+            .arg(scratch.join(&tarball))
+            .arg("-C")
+            .arg(&dest)
+            .arg("--strip-components=1"),
+        &format!("unpack {package}"),
+    );
+    assert!(
+        dest.join(must_have).is_file(),
+        "{package} has no {must_have}"
+    );
 }
 
 /// Runs `node tests/js/<script>` with `envs` (plus `DPC_NODE_ROOT`, where the scripts resolve
