@@ -24,6 +24,9 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(serve_cmd::ServeArgs),
+    /// Re-seal every stored secret under DPC_ENCRYPTION_KEY (old keys from
+    /// DPC_ENCRYPTION_OLD_KEYS); resumable, safe while servers run.
+    RotateKey(serve_cmd::ServeArgs),
     /// Manage API secret keys (`sk_…`) for your app's server.
     Keys(keys_cmd::KeysArgs),
     /// Run the simulator and the server together, with copy-paste steps to connect an account.
@@ -44,6 +47,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve_cmd::serve(args).await,
         Command::Migrate(args) => serve_cmd::migrate(args).await,
+        Command::RotateKey(args) => serve_cmd::rotate_key(args).await,
         Command::Keys(args) => keys_cmd::run(args).await,
         Command::Demo(args) => demo_cmd::run(args).await,
         Command::Sim(args) => sim_cmd::run(args).await,

@@ -350,22 +350,24 @@ fn start() -> (Setup, tempfile::TempDir) {
             .await
             .expect("get")
             .expect("connection");
-        let tokens = dpc_server::tokens::ConnectionTokens::new(
+        let tokens = Arc::new(dpc_server::tokens::ConnectionTokens::new(
             store.clone(),
             state.oauth.clone(),
             &conn.id,
-            &conn.connector_id,
-            &conn.owner_id,
-        );
+        ));
         state
             .clients
             .get_or_insert(&conn.id, || {
                 dialpad::Client::builder()
                     .base_url(state.config.dialpad_base_url.clone())
                     .http_client(state.http.clone())
-                    .auth(dialpad::Auth::Provider(Arc::new(tokens)))
+                    .auth(dialpad::Auth::Provider(tokens.clone()))
                     .no_rate_limit()
                     .build()
+                    .map(|client| dpc_server::tokens::ConnectionClient {
+                        client,
+                        tokens: tokens.clone(),
+                    })
             })
             .expect("client");
         tx.send((addr.to_string(), key)).expect("report");

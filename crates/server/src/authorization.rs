@@ -398,7 +398,9 @@ pub async fn callback(
             let outcome = Outcome::Failed {
                 status: StatusCode::FORBIDDEN,
                 code: "OAUTH::BROWSER_MISMATCH".into(),
-                message: "This authorization was started in another browser. Start again from the app.".into(),
+                message:
+                    "This authorization was started in another browser. Start again from the app."
+                        .into(),
             };
             return callback_page(&outcome, None, None, &state.config.allowed_origins);
         }

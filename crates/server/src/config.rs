@@ -118,10 +118,7 @@ impl std::fmt::Debug for Config {
             .field("dialpad_base_url", &self.dialpad_base_url.as_str())
             .field("cache_ttl", &self.cache_ttl)
             .field("encryption_old_keys", &self.encryption_old_keys.len())
-            .field(
-                "allowed_redirect_origins",
-                &self.allowed_redirect_origins,
-            )
+            .field("allowed_redirect_origins", &self.allowed_redirect_origins)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("request_timeout", &self.request_timeout)
@@ -312,7 +309,11 @@ impl Config {
             layer.encryption_old_keys.map(|v| v.join(",")),
         ) {
             Some((v, from)) => {
-                let keys: Vec<&str> = v.split(',').map(str::trim).filter(|k| !k.is_empty()).collect();
+                let keys: Vec<&str> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .collect();
                 for (i, k) in keys.iter().enumerate() {
                     dpc_store::Cipher::from_base64(k, &[]).map_err(|_| {
                         ConfigError(format!(
@@ -588,10 +589,13 @@ mod tests {
         for bad in ["https://app.example.com/path", "ftp://x", "nope"] {
             let e = Config::from_sources(None, env(&[("DPC_ALLOWED_REDIRECT_ORIGINS", bad)]))
                 .unwrap_err();
-            assert!(e.to_string().contains("DPC_ALLOWED_REDIRECT_ORIGINS"), "{e}");
+            assert!(
+                e.to_string().contains("DPC_ALLOWED_REDIRECT_ORIGINS"),
+                "{e}"
+            );
         }
-        let e = Config::from_sources(None, env(&[("DPC_ENCRYPTION_OLD_KEYS", "short")]))
-            .unwrap_err();
+        let e =
+            Config::from_sources(None, env(&[("DPC_ENCRYPTION_OLD_KEYS", "short")])).unwrap_err();
         assert!(e.to_string().contains("DPC_ENCRYPTION_OLD_KEYS"), "{e}");
         assert!(!e.to_string().contains("short"), "{e}");
         for var in [

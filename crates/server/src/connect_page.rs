@@ -56,7 +56,11 @@ pub fn binding_cookie(headers: &HeaderMap, config: &Config) -> Option<String> {
 /// `Set-Cookie` for a fresh binding value: HttpOnly (no script reads it), SameSite=Lax (sent on
 /// the top-level navigation back from Dialpad, not on cross-site subrequests), an hour long.
 fn binding_set_cookie(config: &Config, value: &str) -> Option<HeaderValue> {
-    let secure = if config.public_is_https() { "; Secure" } else { "" };
+    let secure = if config.public_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600{secure}",
         cookie_name(config)
@@ -77,7 +81,10 @@ fn new_binding_value() -> String {
 pub async fn page_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -432,7 +432,8 @@ pub async fn put_api_key(
     let check = |r: Result<dialpad::raw::RawResponse, dialpad::Error>| match r {
         Ok(r) if r.status().is_success() => Ok(Some(r)),
         Ok(r) if r.status().as_u16() == 401 => Err(refused()),
-        Ok(r) if matches!(r.status().as_u16(), 400 | 403) => Ok(None),
+        // Not this kind of key (a company key on `/users/me`, a user key on `/company`).
+        Ok(r) if matches!(r.status().as_u16(), 400 | 403 | 404) => Ok(None),
         Ok(r) => {
             tracing::warn!(status = %r.status(), "Dialpad answered the API-key check unexpectedly");
             Err(ApiError::upstream_unavailable())
@@ -442,7 +443,12 @@ pub async fn put_api_key(
             Err(ApiError::upstream_unavailable())
         }
     };
-    match check(probe.raw(dialpad::Method::GET, "/api/v2/users/me").send().await)? {
+    match check(
+        probe
+            .raw(dialpad::Method::GET, "/api/v2/users/me")
+            .send()
+            .await,
+    )? {
         Some(r) => {
             let me: Value = match r.bytes().await {
                 Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
@@ -457,7 +463,14 @@ pub async fn put_api_key(
         }
         // Not a user key: a company key passes `/company`.
         None => {
-            if check(probe.raw(dialpad::Method::GET, "/api/v2/company").send().await)?.is_none() {
+            if check(
+                probe
+                    .raw(dialpad::Method::GET, "/api/v2/company")
+                    .send()
+                    .await,
+            )?
+            .is_none()
+            {
                 return Err(refused());
             }
         }

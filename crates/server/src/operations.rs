@@ -162,7 +162,9 @@ pub fn scopes_named_in_forbidden(op: &Operation, body: &[u8]) -> Vec<String> {
                 // The whole scope name, not a prefix of a longer one.
                 let after = text[i + m.len()..].chars().next();
                 let before = text[..i].chars().next_back();
-                let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+                let word = |c: Option<char>| {
+                    c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+                };
                 !word(after) && !word(before)
             })
         })
@@ -274,8 +276,12 @@ mod tests {
     fn forbidden_bodies_mark_only_the_scopes_they_name() {
         let list = find("telephonyCall::list").unwrap();
         let body = br#"{"error":{"code":403,"message":"This operation requires the 'recordings_export' scope, which was not granted"}}"#;
-        assert_eq!(scopes_named_in_forbidden(list, body), vec!["recordings_export"]);
-        let admin = br#"{"error":{"code":403,"message":"This operation requires a company admin"}}"#;
+        assert_eq!(
+            scopes_named_in_forbidden(list, body),
+            vec!["recordings_export"]
+        );
+        let admin =
+            br#"{"error":{"code":403,"message":"This operation requires a company admin"}}"#;
         assert!(scopes_named_in_forbidden(list, admin).is_empty());
         assert!(scopes_named_in_forbidden(list, b"<html>Forbidden</html>").is_empty());
         let longer = br#"{"error":{"message":"scope calls:listing missing"}}"#;

@@ -154,10 +154,19 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
         if status == StatusCode::FORBIDDEN {
             return forbidden_by_dialpad(&state, &conn, op, version, status, headers, stream).await;
         }
-        if status.is_success() && op.scopes.iter().any(|s| conn.missing_scopes.iter().any(|m| m == s)) {
+        if status.is_success()
+            && op
+                .scopes
+                .iter()
+                .any(|s| conn.missing_scopes.iter().any(|m| m == s))
+        {
             // The same token now does what a 403 said it could not: the scopes are there.
             let scopes: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
-            if let Err(e) = state.store.clear_missing_scopes(&conn.id, &scopes, version).await {
+            if let Err(e) = state
+                .store
+                .clear_missing_scopes(&conn.id, &scopes, version)
+                .await
+            {
                 tracing::warn!(error = %e, "could not clear missing scopes");
             }
         }
@@ -194,7 +203,9 @@ async fn forbidden_by_dialpad(
         let chunk = chunk.map_err(upstream_error)?;
         body.extend_from_slice(&chunk);
         if body.len() > MAX_FORBIDDEN_BODY {
-            let rest = futures::stream::once(async move { Ok::<_, dialpad::Error>(Bytes::from(body)) }).chain(stream);
+            let rest =
+                futures::stream::once(async move { Ok::<_, dialpad::Error>(Bytes::from(body)) })
+                    .chain(stream);
             return Ok(respond(status, headers, Body::from_stream(rest)));
         }
     }
@@ -202,7 +213,11 @@ async fn forbidden_by_dialpad(
     if named.is_empty() {
         return Ok(respond(status, headers, Body::from(body)));
     }
-    let conn = match state.store.record_missing_scopes(&conn.id, &named, version).await {
+    let conn = match state
+        .store
+        .record_missing_scopes(&conn.id, &named, version)
+        .await
+    {
         Ok(Some(c)) => c,
         Ok(None) => conn.clone(),
         Err(e) => {

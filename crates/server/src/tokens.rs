@@ -17,8 +17,7 @@ use chrono::{DateTime, Utc};
 use dialpad::oauth::RefreshTokenGrant;
 use dialpad::{Auth, Client, TokenProvider};
 use dpc_store::{
-    Credentials, LockedRefreshError, RefreshDecision, RefreshFailureKind, Store,
-    StoredCredentials,
+    Credentials, LockedRefreshError, RefreshDecision, RefreshFailureKind, Store, StoredCredentials,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -396,7 +395,10 @@ impl TokenProvider for ConnectionTokens {
             // An API key Dialpad refuses: nothing to try.
             return Ok(None);
         }
-        self.refresh(&c).await.map(Some).map_err(TokenFailure::into_error)
+        self.refresh(&c)
+            .await
+            .map(Some)
+            .map_err(TokenFailure::into_error)
     }
 }
 

@@ -44,6 +44,9 @@ async fn connect_page_in_headless_chromium() {
             owner_id: owner.into(),
             operations: vec![],
             expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+            purpose: dpc_store::SessionPurpose::App,
+            redirect_url: None,
+            extra_scopes: vec![],
         })
         .await
         .unwrap();

@@ -291,11 +291,7 @@ impl Store for CachedStore {
         Ok(changed)
     }
 
-    async fn count_sharing_grant(
-        &self,
-        connection_id: &str,
-        dialpad_user_id: &str,
-    ) -> Result<u64> {
+    async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64> {
         self.inner
             .count_sharing_grant(connection_id, dialpad_user_id)
             .await

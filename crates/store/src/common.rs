@@ -136,8 +136,7 @@ pub(crate) trait LeaseBackend: Send + Sync {
     /// Takes the lease if nobody holds it or the holder's lease expired.
     async fn try_take_lease(&self, connection_id: &str, holder: &str) -> Result<bool>;
     async fn release_lease(&self, connection_id: &str, holder: &str) -> Result<()>;
-    async fn read_credentials_now(&self, connection_id: &str)
-        -> Result<Option<StoredCredentials>>;
+    async fn read_credentials_now(&self, connection_id: &str) -> Result<Option<StoredCredentials>>;
     /// Writes `new` only if the stored version is still `version`; None if it moved.
     async fn replace_credentials_if(
         &self,
@@ -191,7 +190,10 @@ async fn run_leased<B: LeaseBackend>(
 ) -> std::result::Result<StoredCredentials, LockedRefreshError> {
     let current = backend.read_credentials_now(connection_id).await?;
     let version = current.as_ref().map(|c| c.version);
-    match f(current.clone()).await.map_err(LockedRefreshError::Refresh)? {
+    match f(current.clone())
+        .await
+        .map_err(LockedRefreshError::Refresh)?
+    {
         RefreshDecision::Keep => Ok(current.ok_or(StoreError::NotFound)?),
         RefreshDecision::Replace(new) => {
             let Some(version) = version else {

@@ -292,8 +292,11 @@ pub trait Store: Send + Sync + 'static {
         scopes: Option<&[String]>,
     ) -> Result<Connection>;
     /// Appends the operations the connection does not have yet (order kept).
-    async fn add_operations(&self, connection_id: &str, operations: &[String])
-        -> Result<Connection>;
+    async fn add_operations(
+        &self,
+        connection_id: &str,
+        operations: &[String],
+    ) -> Result<Connection>;
     /// `awaitingAuthorization`, unless the connection is `authorized` (re-authorizing keeps
     /// the working credentials until new ones arrive).
     async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()>;
@@ -326,8 +329,7 @@ pub trait Store: Send + Sync + 'static {
         credentials_version: i64,
     ) -> Result<bool>;
     /// How many *other* connections hold credentials granted by the same Dialpad user.
-    async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str)
-        -> Result<u64>;
+    async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64>;
     /// Deletes the connection and everything bound to it (credentials, sessions, states).
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()>;
     /// Ordered by creation; `cursor` is opaque (returned as `next`), `None` on the last page.

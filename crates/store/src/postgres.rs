@@ -100,7 +100,6 @@ impl ListColumn {
             ListColumn::MissingScopes => "missing_scopes",
         }
     }
-
 }
 
 /// What a list merge does with its items.
@@ -140,11 +139,7 @@ impl PgStore {
         &self.pool
     }
 
-    fn decode_credentials(
-        &self,
-        connection_id: &str,
-        row: &PgRow,
-    ) -> Result<StoredCredentials> {
+    fn decode_credentials(&self, connection_id: &str, row: &PgRow) -> Result<StoredCredentials> {
         let sealed = Sealed {
             key_id: get(row, "key_id")?,
             nonce: get(row, "nonce")?,
@@ -240,14 +235,20 @@ impl PgStore {
         credentials_version: Option<i64>,
     ) -> Result<Option<Connection>> {
         let value = match merge {
-            Merge::Add => format!("(SELECT COALESCE(jsonb_agg(v ORDER BY src, ord), '[]'::jsonb) FROM ( \
+            Merge::Add => format!(
+                "(SELECT COALESCE(jsonb_agg(v ORDER BY src, ord), '[]'::jsonb) FROM ( \
                  SELECT v, 0 AS src, ord FROM jsonb_array_elements_text(connections.{col}) \
                  WITH ORDINALITY AS t(v, ord) \
                  UNION ALL SELECT v, 1 AS src, ord FROM jsonb_array_elements_text($1::jsonb) \
-                 WITH ORDINALITY AS t(v, ord) WHERE NOT (connections.{col} ? v)) x)", col = column.name()),
-            Merge::Remove => format!("(SELECT COALESCE(jsonb_agg(v ORDER BY ord), '[]'::jsonb) \
+                 WITH ORDINALITY AS t(v, ord) WHERE NOT (connections.{col} ? v)) x)",
+                col = column.name()
+            ),
+            Merge::Remove => format!(
+                "(SELECT COALESCE(jsonb_agg(v ORDER BY ord), '[]'::jsonb) \
                  FROM jsonb_array_elements_text(connections.{col}) WITH ORDINALITY AS t(v, ord) \
-                 WHERE NOT ($1::jsonb ? v))", col = column.name()),
+                 WHERE NOT ($1::jsonb ? v))",
+                col = column.name()
+            ),
         };
         let sql = format!(
             "UPDATE connections SET {col} = {value}, updated_at = $2 WHERE id = $3 AND ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM credentials WHERE connection_id = $3 AND version = $4))",
@@ -277,9 +278,7 @@ impl PgStore {
         sql: &str,
         extra: Option<i64>,
     ) -> Result<u64> {
-        let mut q = sqlx::query(sql)
-            .bind(connection_id)
-            .bind(common::now());
+        let mut q = sqlx::query(sql).bind(connection_id).bind(common::now());
         if let Some(x) = extra {
             q = q.bind(x);
         }
@@ -321,10 +320,7 @@ impl common::LeaseBackend for PgStore {
         Ok(())
     }
 
-    async fn read_credentials_now(
-        &self,
-        connection_id: &str,
-    ) -> Result<Option<StoredCredentials>> {
+    async fn read_credentials_now(&self, connection_id: &str) -> Result<Option<StoredCredentials>> {
         self.read_credentials(&self.pool, connection_id).await
     }
 
@@ -506,11 +502,7 @@ impl Store for PgStore {
     }
 
     async fn authorize(&self, connection_id: &str, grant: &Grant) -> Result<Connection> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db_err)?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         self.write_credentials(&mut *tx, connection_id, &grant.credentials)
             .await?;
         sqlx::query(
@@ -578,11 +570,7 @@ impl Store for PgStore {
         .map(|n| n == 1)
     }
 
-    async fn count_sharing_grant(
-        &self,
-        connection_id: &str,
-        dialpad_user_id: &str,
-    ) -> Result<u64> {
+    async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM connections c JOIN credentials cr ON cr.connection_id = c.id \
              WHERE c.dialpad_user_id = $1 AND c.id <> $2 AND cr.kind = 'oauth'",
@@ -596,11 +584,7 @@ impl Store for PgStore {
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db_err)?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let deleted =
             sqlx::query("DELETE FROM connections WHERE connector_id = $1 AND owner_id = $2")
                 .bind(connector_id)
@@ -774,10 +758,10 @@ impl Store for PgStore {
              redirect_url, extra_scopes::text AS extra_scopes \
              FROM sessions WHERE token_hash = $1",
         )
-            .bind(common::sha256_hex(token))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        .bind(common::sha256_hex(token))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.map(|row| {
             Ok(Session {
                 connector_id: get(&row, "connector_id")?,
@@ -868,7 +852,7 @@ impl Store for PgStore {
         let mut n = 0;
         for table in ["sessions", "oauth_states", "refresh_leases"] {
             n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
-                .bind(&cutoff)
+                .bind(cutoff)
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?

@@ -116,7 +116,6 @@ impl ListColumn {
             ListColumn::MissingScopes => "missing_scopes",
         }
     }
-
 }
 
 /// What a list merge does with its items.
@@ -268,12 +267,18 @@ impl SqliteStore {
         credentials_version: Option<i64>,
     ) -> Result<Option<Connection>> {
         let value = match merge {
-            Merge::Add => format!("(SELECT json_group_array(value ORDER BY src, k) FROM ( \
+            Merge::Add => format!(
+                "(SELECT json_group_array(value ORDER BY src, k) FROM ( \
                  SELECT value, 0 AS src, key AS k FROM json_each(connections.{col}) \
                  UNION ALL SELECT value, 1 AS src, key AS k FROM json_each(?1) \
-                 WHERE value NOT IN (SELECT value FROM json_each(connections.{col}))))", col = column.name()),
-            Merge::Remove => format!("(SELECT json_group_array(value ORDER BY key) FROM json_each(connections.{col}) \
-                 WHERE value NOT IN (SELECT value FROM json_each(?1)))", col = column.name()),
+                 WHERE value NOT IN (SELECT value FROM json_each(connections.{col}))))",
+                col = column.name()
+            ),
+            Merge::Remove => format!(
+                "(SELECT json_group_array(value ORDER BY key) FROM json_each(connections.{col}) \
+                 WHERE value NOT IN (SELECT value FROM json_each(?1)))",
+                col = column.name()
+            ),
         };
         let sql = format!(
             "UPDATE connections SET {col} = {value}, updated_at = ?2 WHERE id = ?3 AND (?4 IS NULL OR EXISTS (SELECT 1 FROM credentials WHERE connection_id = ?3 AND version = ?4))",
@@ -303,9 +308,7 @@ impl SqliteStore {
         sql: &str,
         extra: Option<i64>,
     ) -> Result<u64> {
-        let mut q = sqlx::query(sql)
-            .bind(connection_id)
-            .bind(ts(common::now()));
+        let mut q = sqlx::query(sql).bind(connection_id).bind(ts(common::now()));
         if let Some(x) = extra {
             q = q.bind(x);
         }
@@ -347,10 +350,7 @@ impl common::LeaseBackend for SqliteStore {
         Ok(())
     }
 
-    async fn read_credentials_now(
-        &self,
-        connection_id: &str,
-    ) -> Result<Option<StoredCredentials>> {
+    async fn read_credentials_now(&self, connection_id: &str) -> Result<Option<StoredCredentials>> {
         self.read_credentials(&self.pool, connection_id).await
     }
 
@@ -604,11 +604,7 @@ impl Store for SqliteStore {
         .map(|n| n == 1)
     }
 
-    async fn count_sharing_grant(
-        &self,
-        connection_id: &str,
-        dialpad_user_id: &str,
-    ) -> Result<u64> {
+    async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM connections c JOIN credentials cr ON cr.connection_id = c.id \
              WHERE c.dialpad_user_id = ?1 AND c.id <> ?2 AND cr.kind = 'oauth'",

@@ -274,7 +274,10 @@ async fn connections_crud_and_conflict(db: TestDb) {
     assert_eq!(updated.scopes, vec!["calls:list", "offline_access"]);
     assert_eq!(updated.dialpad_user_id.as_deref(), Some("u1"));
     assert_eq!(updated.credentials_version, Some(1));
-    assert_eq!(updated.operations, c.operations, "authorize leaves operations alone");
+    assert_eq!(
+        updated.operations, c.operations,
+        "authorize leaves operations alone"
+    );
     assert_eq!(updated.created_at, c.created_at);
     assert!(updated.updated_at >= c.updated_at);
     assert_eq!(
@@ -285,7 +288,11 @@ async fn connections_crud_and_conflict(db: TestDb) {
     s.mark_awaiting_authorization(&c.id).await.unwrap();
     s.mark_authorization_abandoned(&c.id).await.unwrap();
     assert_eq!(
-        s.get_connection("app", "alice").await.unwrap().unwrap().status,
+        s.get_connection("app", "alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         ConnectionStatus::Authorized
     );
     let ops = s
@@ -317,16 +324,25 @@ async fn connections_crud_and_conflict(db: TestDb) {
         .unwrap()
         .unwrap();
     assert!(cleared.missing_scopes.is_empty());
-    assert!(!s.mark_refresh_failed(&c.id, 0).await.unwrap(), "stale version");
+    assert!(
+        !s.mark_refresh_failed(&c.id, 0).await.unwrap(),
+        "stale version"
+    );
     assert!(s.mark_refresh_failed(&c.id, 1).await.unwrap());
     assert_eq!(
-        s.get_connection("app", "alice").await.unwrap().unwrap().status,
+        s.get_connection("app", "alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         ConnectionStatus::RefreshFailed
     );
     for missing in [
         s.set_operations("con_missing", &[], None).await.err(),
         s.add_operations("con_missing", &[]).await.err(),
-        s.authorize("con_missing", &grant("t", None, &[])).await.err(),
+        s.authorize("con_missing", &grant("t", None, &[]))
+            .await
+            .err(),
     ] {
         assert!(matches!(missing, Some(StoreError::NotFound)), "{missing:?}");
     }
@@ -1037,10 +1053,15 @@ async fn refresh_holds_no_write_lock_while_dialpad_is_called(db: TestDb) {
             .insert_connection(new_conn("app", &format!("writer-{i}")))
             .await
             .unwrap();
-        s.create_session(&session(&other.owner_id, Utc::now() + chrono::Duration::minutes(5)))
+        s.create_session(&session(
+            &other.owner_id,
+            Utc::now() + chrono::Duration::minutes(5),
+        ))
+        .await
+        .unwrap();
+        s.authorize(&other.id, &grant("t", None, &[]))
             .await
             .unwrap();
-        s.authorize(&other.id, &grant("t", None, &[])).await.unwrap();
     }
     let took = t0.elapsed();
     assert!(
@@ -1101,7 +1122,10 @@ async fn refresh_failure_is_remembered_for_the_next_holder(db: TestDb) {
 /// lease) does not overwrite the newer credentials.
 async fn refresh_replace_loses_to_a_new_authorization(db: TestDb) {
     let s = db.store().await;
-    let c = s.insert_connection(new_conn("app", "reauth")).await.unwrap();
+    let c = s
+        .insert_connection(new_conn("app", "reauth"))
+        .await
+        .unwrap();
     s.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
         .await
         .unwrap();
@@ -1135,7 +1159,9 @@ async fn concurrent_list_merges_lose_nothing(db: TestDb) {
         let s = if i % 2 == 0 { a.clone() } else { b.clone() };
         let id = c.id.clone();
         tasks.push(tokio::spawn(async move {
-            s.add_operations(&id, &[format!("op{i}::list")]).await.unwrap();
+            s.add_operations(&id, &[format!("op{i}::list")])
+                .await
+                .unwrap();
             s.record_missing_scopes(&id, &[format!("scope{i}")], 1)
                 .await
                 .unwrap();
@@ -1153,7 +1179,12 @@ async fn concurrent_list_merges_lose_nothing(db: TestDb) {
 async fn sharing_a_grant_is_counted(db: TestDb) {
     let s = db.store().await;
     let mut ids = Vec::new();
-    for (owner, user) in [("o1", Some("u1")), ("o2", Some("u1")), ("o3", Some("u2")), ("o4", None)] {
+    for (owner, user) in [
+        ("o1", Some("u1")),
+        ("o2", Some("u1")),
+        ("o3", Some("u2")),
+        ("o4", None),
+    ] {
         let c = s.insert_connection(new_conn("app", owner)).await.unwrap();
         s.authorize(&c.id, &grant("t", user, &[])).await.unwrap();
         ids.push(c.id);
@@ -1180,7 +1211,12 @@ async fn reseal_moves_every_secret_to_the_current_key(db: TestDb) {
         ids.push(c.id);
     }
     let st = old
-        .create_oauth_state(&state("app", "k0", "verifier", Utc::now() + chrono::Duration::minutes(5)))
+        .create_oauth_state(&state(
+            "app",
+            "k0",
+            "verifier",
+            Utc::now() + chrono::Duration::minutes(5),
+        ))
         .await
         .unwrap();
     let new_key = Cipher::generate_key_base64();
@@ -1212,7 +1248,10 @@ async fn reseal_moves_every_secret_to_the_current_key(db: TestDb) {
     let taken = only_new.take_oauth_state(&st).await.unwrap().unwrap();
     assert_eq!(taken.pkce_verifier.expose_secret(), "verifier");
     // Without the old key in the ring, unsealable rows are an error naming no secret.
-    let c = old.insert_connection(new_conn("app", "late")).await.unwrap();
+    let c = old
+        .insert_connection(new_conn("app", "late"))
+        .await
+        .unwrap();
     old.put_credentials(&c.id, &oauth("late", None, None))
         .await
         .unwrap();
@@ -1224,7 +1263,10 @@ async fn reseal_moves_every_secret_to_the_current_key(db: TestDb) {
 /// (here the lease row is aged by hand instead of waiting a minute).
 async fn expired_refresh_lease_is_taken_over(db: TestDb) {
     let s = db.store().await;
-    let c = s.insert_connection(new_conn("app", "crashed")).await.unwrap();
+    let c = s
+        .insert_connection(new_conn("app", "crashed"))
+        .await
+        .unwrap();
     s.put_credentials(&c.id, &oauth("expired", Some("r1"), Some(Utc::now())))
         .await
         .unwrap();
@@ -1233,19 +1275,23 @@ async fn expired_refresh_lease_is_taken_over(db: TestDb) {
             let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
                 .await
                 .unwrap();
-            sqlx::query("INSERT INTO refresh_leases VALUES (?1, 'dead', '2000-01-01T00:00:00.000000Z')")
-                .bind(&c.id)
-                .execute(&pool)
-                .await
-                .unwrap();
+            sqlx::query(
+                "INSERT INTO refresh_leases VALUES (?1, 'dead', '2000-01-01T00:00:00.000000Z')",
+            )
+            .bind(&c.id)
+            .execute(&pool)
+            .await
+            .unwrap();
         }
         Backend::Postgres => {
             let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            sqlx::query("INSERT INTO refresh_leases VALUES ($1, 'dead', now() - interval '1 hour')")
-                .bind(&c.id)
-                .execute(&pool)
-                .await
-                .unwrap();
+            sqlx::query(
+                "INSERT INTO refresh_leases VALUES ($1, 'dead', now() - interval '1 hour')",
+            )
+            .bind(&c.id)
+            .execute(&pool)
+            .await
+            .unwrap();
         }
     }
     let got = tokio::time::timeout(

@@ -241,15 +241,9 @@ async fn sessions_connect_page_and_session_twins() {
         page_url.starts_with(&app.url("/connect?session=")),
         "{page_url}"
     );
-    let html = app
-        .http
-        .get(&page_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.http.get(&page_url).send().await.unwrap();
+    let cookie = binding_cookie(&page);
+    let html = page.text().await.unwrap();
     assert!(html.contains("id=\"dpc-connect-button\""));
     assert!(html.contains("calls:list"));
     assert!(html.contains("Read your company&#39;s call history"));
@@ -264,6 +258,7 @@ async fn sessions_connect_page_and_session_twins() {
     let r = app
         .http
         .post(app.url("/connect/authorize"))
+        .header("cookie", &cookie)
         .form(&[("session", page_session.as_str())])
         .send()
         .await
@@ -271,7 +266,13 @@ async fn sessions_connect_page_and_session_twins() {
     assert!(r.status().is_redirection());
     let dialpad = r.headers()["location"].to_str().unwrap().to_owned();
     let callback = app.consent(&dialpad).await;
-    let r = app.http.get(&callback).send().await.unwrap();
+    let r = app
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r
         .text()

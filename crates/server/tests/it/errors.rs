@@ -147,6 +147,9 @@ async fn sessions_invalid_and_expired() {
             owner_id: "s".into(),
             operations: vec![],
             expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+            purpose: dpc_store::SessionPurpose::App,
+            redirect_url: None,
+            extra_scopes: vec![],
         })
         .await
         .unwrap();

@@ -53,7 +53,7 @@ pub fn config_for(
     settings: &[(&str, &str)],
 ) -> Config {
     let addr = listener.local_addr().unwrap();
-    let mut env = vec![
+    let env = [
         ("DPC_LISTEN", addr.to_string()),
         ("DPC_PUBLIC_URL", format!("http://{addr}")),
         ("DPC_DATABASE_URL", db_url.to_owned()),
@@ -61,8 +61,12 @@ pub fn config_for(
         ("DPC_DIALPAD_CLIENT_ID", "sim-client".to_owned()),
         ("DPC_DIALPAD_CLIENT_SECRET", "sim-client-secret".to_owned()),
         ("DPC_DIALPAD_BASE_URL", sim.base_url.clone()),
+        // The apps the tests send browsers back to.
+        (
+            "DPC_ALLOWED_REDIRECT_ORIGINS",
+            "https://app.example,https://app.test".to_owned(),
+        ),
     ];
-    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     Config::from_sources(None, |k| {
         settings
             .iter()
@@ -128,7 +132,7 @@ pub async fn spawn_on_with_env(
     settings: &[(&str, &str)],
 ) -> TestApp {
     let sim = dialpad_sim::spawn(sim_config).await.unwrap();
-    app_on(sim, db_url, dir, &[]).await
+    app_on(sim, db_url, dir, settings).await
 }
 
 async fn app_on(
@@ -142,7 +146,7 @@ async fn app_on(
         addr,
         store,
         shutdown: tx,
-    } = spawn_server_with_env(&sim, db_url, &key, settings).await;
+    } = spawn_server_with_env(&sim, db_url, &key, extra).await;
     let (_, api_key) = store.create_api_key("tests").await.unwrap();
     TestApp {
         addr,
@@ -321,6 +325,12 @@ impl TestApp {
             .unwrap();
         assert!(r.status().is_success());
     }
+}
+
+/// The connect page's browser-binding cookie from its `Set-Cookie`, as a `Cookie` header value.
+pub fn binding_cookie(r: &Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
 }
 
 pub async fn error_code(r: Response) -> (StatusCode, Value) {

@@ -6,5 +6,6 @@ mod bad_input;
 mod connections;
 mod cors;
 mod errors;
+mod hardening;
 mod refresh;
 mod timeouts;

@@ -117,34 +117,95 @@ async fn missing_permission_before_and_after_asking_dialpad() {
     assert!(url.contains("calls%3Alist"), "{url}");
     assert_eq!(requests(&app, "GET /api/v2/call"), 0);
 
-    // The connection believes it has the scope, Dialpad says 403: recorded, no refresh.
-    let mut conn = app
+    // The connection believes it has the scopes, Dialpad says 403 naming the one it lacks:
+    // recorded, no refresh.
+    let conn = app
         .store
         .get_connection("dialpad", "scoped")
         .await
         .unwrap()
         .unwrap();
-    conn.scopes = vec![
-        "calls:list".into(),
-        "offline_access".into(),
-        "recordings_export".into(),
-    ];
-    app.store.update_connection(&conn).await.unwrap();
+    let believed: Vec<String> = ["calls:list", "offline_access", "recordings_export"]
+        .map(String::from)
+        .to_vec();
+    app.store
+        .set_operations(&conn.id, &conn.operations, Some(&believed))
+        .await
+        .unwrap();
     let refreshed = app.sim.stats().tokens_refreshed;
     let (status, v) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["error"], "CONNECTION::MISSING_PERMISSION");
+    assert_eq!(
+        v["details"]["missingScopes"],
+        serde_json::json!(["calls:list"])
+    );
     assert_eq!(requests(&app, "GET /api/v2/call"), 1);
     assert_eq!(app.sim.stats().tokens_refreshed, refreshed);
     let c: Value = app.connection("scoped").await;
-    assert_eq!(
-        c["missingScopes"],
-        serde_json::json!(["calls:list", "recordings_export"])
-    );
-    // Now known missing: the next call does not reach Dialpad.
+    assert_eq!(c["missingScopes"], serde_json::json!(["calls:list"]));
+    // One 403 does not block the operation: Dialpad's next answer decides again.
     let (status, _) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(requests(&app, "GET /api/v2/call"), 1);
+    assert_eq!(requests(&app, "GET /api/v2/call"), 2);
+    // Each refusal reuses one authorization URL: no new OAuth state row per request.
+    let (_, again) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
+    let (_, again2) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
+    assert_eq!(
+        again["details"]["authorizationUrl"],
+        again2["details"]["authorizationUrl"]
+    );
+}
+
+/// Defect 5: a 403 that names no scope (here an injected one: an admin-only answer, say) is
+/// passed through with Dialpad's body and marks nothing; and scopes once marked missing are
+/// cleared by the next success with the same token.
+#[tokio::test]
+async fn a_forbidden_without_a_scope_passes_through_and_success_clears_missing_scopes() {
+    let app = spawn_app().await;
+    app.connect("calls", &["telephonyCall::list"]).await;
+    let conn = app
+        .store
+        .get_connection("dialpad", "calls")
+        .await
+        .unwrap()
+        .unwrap();
+    let version = conn.credentials_version.unwrap();
+    app.store
+        .record_missing_scopes(&conn.id, &["calls:list".to_string()], version)
+        .await
+        .unwrap();
+    let r = app
+        .http
+        .post(format!("{}/_sim/faults", app.sim.base_url))
+        .json(&serde_json::json!({"path": "/api/v2/call", "method": "GET", "error_rate": 1.0, "status": 403}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = app.proxy("calls", Method::GET, "/api/v2/call").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].is_object(), "Dialpad's own envelope: {body}");
+    let c: Value = app.connection("calls").await;
+    assert_eq!(
+        c["missingScopes"],
+        serde_json::json!(["calls:list"]),
+        "unchanged"
+    );
+    app.http
+        .delete(format!("{}/_sim/faults", app.sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    let r = app.proxy("calls", Method::GET, "/api/v2/call").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let c: Value = app.connection("calls").await;
+    assert_eq!(
+        c["missingScopes"],
+        serde_json::json!([]),
+        "cleared by the success"
+    );
 }
 
 #[tokio::test]
@@ -171,12 +232,14 @@ async fn proactive_refresh_before_expiry() {
                 &dpc_store::Credentials::OAuth {
                     access_token,
                     refresh_token,
-                    expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(10)),
+                    expires_at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
                 },
             )
             .await
             .unwrap();
     }
+    // A 2-second token is refreshed in its last quarter (0.5 s).
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let before = app.sim.stats().tokens_refreshed;
     let r = app.proxy("soon", Method::GET, "/api/v2/users/me").await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -184,4 +247,27 @@ async fn proactive_refresh_before_expiry() {
     let r = app.proxy("soon", Method::GET, "/api/v2/users/me").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.sim.stats().tokens_refreshed, before + 1);
+}
+
+/// Defect 10: with access tokens that live 60 s, a fixed 60 s margin refreshed before every
+/// request; the margin now scales with the lifetime (a quarter, at most a minute).
+#[tokio::test]
+async fn short_lived_tokens_are_not_refreshed_on_every_request() {
+    let app = spawn_with(dialpad_sim::SimConfig {
+        auto_consent: true,
+        access_token_ttl: std::time::Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await;
+    app.connect("short", &["genericUser::retrieve"]).await;
+    let before = app.sim.stats().tokens_refreshed;
+    for _ in 0..30 {
+        let r = app.proxy("short", Method::GET, "/api/v2/users/me").await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        app.sim.stats().tokens_refreshed,
+        before,
+        "30 calls, no refresh"
+    );
 }
