@@ -76,15 +76,20 @@ fn new_binding_value() -> String {
 
 /// Headers for every page of the connect flow (connect page, its form's answers, the OAuth
 /// callback): never cached (they carry one-time links), never framed (clickjacking of the
-/// Connect button), no referrer (the connect token is in the URL). A page that sets its own
+/// Connect button), no referrer to other sites (the connect token is in the URL). A page that sets its own
 /// Content-Security-Policy keeps it.
 pub async fn page_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // `same-origin`, not `no-referrer`: the connect token in the URL never reaches another
+    // site, while the page's own form post keeps its real `Origin` (under `no-referrer`
+    // browsers send `Origin: null`, which the form's Origin check would refuse).
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -281,7 +281,7 @@ async fn connect_links_are_single_purpose_and_keep_their_redirect_and_scopes() {
     assert_eq!(page.status(), StatusCode::OK);
     for (h, want) in [
         ("cache-control", "no-store"),
-        ("referrer-policy", "no-referrer"),
+        ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),
     ] {
         assert_eq!(page.headers()[h], want, "{h}");
