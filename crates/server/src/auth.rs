@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
+use dpc_core::ErrorCode;
 use dpc_store::{ApiKeyRecord, SessionPurpose};
 
 use crate::error::ApiError;
@@ -99,7 +100,7 @@ impl FromRequestParts<AppState> for SessionAuth {
             if auth.purpose != SessionPurpose::App {
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "SESSION::INVALID",
+                    ErrorCode::SessionInvalid,
                     "this token only opens the hosted connect page",
                 ));
             }
@@ -119,7 +120,7 @@ impl FromRequestParts<AppState> for SessionAuth {
         }
         Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "SESSION::INVALID",
+            ErrorCode::SessionInvalid,
             "missing `x-session-token` header",
         ))
     }
@@ -130,14 +131,14 @@ pub async fn session_from_token(state: &AppState, token: &str) -> Result<Session
     let Some(session) = state.store.get_session(token).await? else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "SESSION::INVALID",
+            ErrorCode::SessionInvalid,
             "unknown session token",
         ));
     };
     if session.expires_at <= Utc::now() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "SESSION::EXPIRED",
+            ErrorCode::SessionExpired,
             "the session has expired: create a new one",
         ));
     }

@@ -2,6 +2,7 @@
 //! `offline_access`, a single-use expiring `state`, PKCE S256), the hosted-page variant
 //! (`mode=connect`), the OAuth callback and the `CONNECTION::MISSING_PERMISSION` answer.
 
+use dpc_core::ErrorCode;
 use std::collections::BTreeSet;
 
 use axum::extract::State;
@@ -127,13 +128,13 @@ pub async fn missing_permission(
     let url = match state.reusable_authorization_url(conn, &wanted).await {
         Ok(u) => Some(u),
         Err(e) => {
-            tracing::warn!(code = e.code, "could not prepare an authorization URL");
+            tracing::warn!(code = %e.code, "could not prepare an authorization URL");
             None
         }
     };
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "CONNECTION::MISSING_PERMISSION",
+        ErrorCode::ConnectionMissingPermission,
         format!(
             "the connection was not granted the Dialpad scope(s) {} needed for {}: authorize again",
             missing.join(", "),
@@ -345,7 +346,7 @@ fn finish(
                 }
                 Outcome::Failed { code, .. } => {
                     q.append_pair("status", "error");
-                    q.append_pair("error", code);
+                    q.append_pair("error", code.as_str());
                 }
             }
             q.append_pair("connectorId", conn_ids.0);
@@ -366,7 +367,7 @@ fn finish(
 fn invalid_state(state: &AppState) -> Response {
     let outcome = Outcome::Failed {
         status: StatusCode::BAD_REQUEST,
-        code: "OAUTH::INVALID_STATE".into(),
+        code: ErrorCode::OauthInvalidState,
         message: "This authorization link is unknown, was already used or has expired. Start again from the app.".into(),
     };
     callback_page(&outcome, None, None, &state.config.allowed_origins)
@@ -397,7 +398,7 @@ pub async fn callback(
         if presented.map(|c| dpc_store::sha256_hex(&c)).as_ref() != Some(expected) {
             let outcome = Outcome::Failed {
                 status: StatusCode::FORBIDDEN,
-                code: "OAUTH::BROWSER_MISMATCH".into(),
+                code: ErrorCode::OauthBrowserMismatch,
                 message:
                     "This authorization was started in another browser. Start again from the app."
                         .into(),
@@ -418,7 +419,7 @@ pub async fn callback(
         Ok(None) => {
             let outcome = Outcome::Failed {
                 status: StatusCode::NOT_FOUND,
-                code: "CONNECTION::NOT_FOUND".into(),
+                code: ErrorCode::ConnectionNotFound,
                 message: "The connection was deleted while authorization was in progress.".into(),
             };
             return finish(&state, redirect, ids, outcome);
@@ -430,9 +431,9 @@ pub async fn callback(
             tracing::warn!(error = %e, "could not reset the connection status");
         }
         let code = if err == "access_denied" {
-            "OAUTH::ACCESS_DENIED".to_owned()
+            ErrorCode::OauthAccessDenied
         } else {
-            "OAUTH::ERROR".to_owned()
+            ErrorCode::OauthError
         };
         let outcome = Outcome::Failed {
             status: StatusCode::BAD_REQUEST,
@@ -453,7 +454,7 @@ pub async fn callback(
         Err(e) => {
             let outcome = Outcome::Failed {
                 status: e.status,
-                code: e.code.to_owned(),
+                code: e.code,
                 message: e.message,
             };
             finish(&state, redirect, ids, outcome)
@@ -489,7 +490,7 @@ async fn complete(
                 dialpad::Error::Transport(_) => ApiError::upstream_unavailable(),
                 _ => ApiError::new(
                     StatusCode::BAD_GATEWAY,
-                    "OAUTH::EXCHANGE_FAILED",
+                    ErrorCode::OauthExchangeFailed,
                     "Dialpad did not accept the authorization code. Please try again.",
                 ),
             }

@@ -11,6 +11,7 @@
 //! connection again. In a full window it goes on to the app's `redirectUrl` (the outcome in the
 //! query) when there is one, and otherwise stays as our result page.
 
+use dpc_core::ErrorCode;
 use std::sync::LazyLock;
 
 use axum::extract::State;
@@ -112,7 +113,7 @@ pub enum Outcome {
     Connected,
     Failed {
         status: StatusCode,
-        code: String,
+        code: ErrorCode,
         message: String,
     },
 }
@@ -185,9 +186,9 @@ fn result_body(outcome: &Outcome, continue_to: Option<&str>) -> String {
         Outcome::Failed { code, message, .. } => format!(
             "<div id=\"dpc-result\" data-status=\"error\" data-error=\"{}\"><h1 class=\"err\">Not connected</h1>\
 <p>{}</p><p class=\"muted\">Error code: <code>{}</code></p>{link}</div>",
-            escape(code),
+            escape(code.as_str()),
             escape(message),
-            escape(code)
+            escape(code.as_str())
         ),
     }
 }
@@ -283,10 +284,10 @@ pub fn callback_page(
     response
 }
 
-fn error_page(status: StatusCode, code: &str, message: &str) -> Response {
+fn error_page(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let outcome = Outcome::Failed {
         status,
-        code: code.to_owned(),
+        code,
         message: message.to_owned(),
     };
     (status, result_page(&outcome)).into_response()
@@ -308,20 +309,20 @@ pub async fn page(
     let Some(token) = q.session.filter(|s| !s.is_empty()) else {
         return error_page(
             StatusCode::NOT_FOUND,
-            "SESSION::INVALID",
+            ErrorCode::SessionInvalid,
             "This connect link is incomplete. Start again from the app.",
         );
     };
     let auth = match session_from_token(&state, &token).await {
         Ok(a) => a,
-        Err(e) if e.code == "SESSION::EXPIRED" => {
+        Err(e) if e.code == ErrorCode::SessionExpired => {
             return error_page(
                 StatusCode::UNAUTHORIZED,
                 e.code,
                 "This connect link has expired. Start again from the app.",
             )
         }
-        Err(e) if e.code == "SESSION::INVALID" => {
+        Err(e) if e.code == ErrorCode::SessionInvalid => {
             return error_page(
                 StatusCode::NOT_FOUND,
                 e.code,
@@ -416,7 +417,7 @@ pub async fn start(
         if origin.to_str().ok() != Some(ours.as_str()) {
             return error_page(
                 StatusCode::FORBIDDEN,
-                "REQUEST::FORBIDDEN_ORIGIN",
+                ErrorCode::RequestForbiddenOrigin,
                 "This form can only be sent from the connect page itself.",
             );
         }
@@ -434,7 +435,7 @@ pub async fn start(
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return error_page(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "REQUEST::TOO_LARGE",
+                ErrorCode::RequestTooLarge,
                 "The form is too large.",
             )
         }
@@ -443,21 +444,21 @@ pub async fn start(
     let Some(token) = f.session.filter(|s| !s.is_empty()) else {
         return error_page(
             StatusCode::NOT_FOUND,
-            "SESSION::INVALID",
+            ErrorCode::SessionInvalid,
             "This connect link is not valid. Start again from the app.",
         );
     };
     let Some(binding) = binding_cookie(&headers, &state.config) else {
         return error_page(
             StatusCode::BAD_REQUEST,
-            "SESSION::NO_COOKIE",
+            ErrorCode::SessionNoCookie,
             "Your browser did not keep this page's cookie. Allow cookies for this site, then open the link from the app again.",
         );
     };
     let auth = match session_from_token(&state, &token).await {
         Ok(a) => a,
         Err(e) => {
-            let status = if e.code == "SESSION::INVALID" {
+            let status = if e.code == ErrorCode::SessionInvalid {
                 StatusCode::NOT_FOUND
             } else {
                 e.status

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
+use dpc_core::ErrorCode;
 use dpc_store::{Connection, Credentials, NewConnection, Session};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -25,18 +26,9 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Scopes the connection lacks for what it asks to do: those Dialpad proved missing (a 403),
-/// plus those its operations need that the last authorization did not ask for (operations
-/// added since). Authorizing again asks exactly for these.
+/// [`operations::effective_missing_scopes`] of a stored connection.
 pub fn effective_missing_scopes(c: &Connection) -> Vec<String> {
-    let mut missing: std::collections::BTreeSet<String> =
-        c.missing_scopes.iter().cloned().collect();
-    missing.extend(
-        operations::scopes_for(c.operations.iter())
-            .into_iter()
-            .filter(|s| !c.scopes.contains(s)),
-    );
-    missing.into_iter().collect()
+    operations::effective_missing_scopes(&c.operations, &c.scopes, &c.missing_scopes)
 }
 
 /// The contract's connection object.
@@ -78,7 +70,7 @@ pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
     if connector_id != CONNECTOR_ID {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "CONNECTOR::NOT_FOUND",
+            ErrorCode::ConnectorNotFound,
             format!("unknown connector `{connector_id}` (this server serves `{CONNECTOR_ID}`)"),
         ));
     }
@@ -160,7 +152,7 @@ pub async fn create(
         .map_err(|e| match e {
             dpc_store::StoreError::Conflict => ApiError::new(
                 StatusCode::CONFLICT,
-                "CONNECTION::ALREADY_EXISTS",
+                ErrorCode::ConnectionAlreadyExists,
                 format!("a connection for `{connector_id}` and `{owner_id}` exists already"),
             ),
             other => other.into(),
@@ -425,7 +417,7 @@ pub async fn put_api_key(
     let refused = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "CONNECTION::INVALID_API_KEY",
+            ErrorCode::ConnectionInvalidApiKey,
             "Dialpad refused this API key",
         )
     };

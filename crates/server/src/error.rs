@@ -4,12 +4,13 @@
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use dpc_core::ErrorCode;
 use serde_json::Value;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub details: Option<Value>,
 }
@@ -17,13 +18,20 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
             details: None,
         }
+    }
+
+    /// `code` with the status it is normally answered with.
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::new(status, code, message)
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
@@ -37,13 +45,13 @@ impl ApiError {
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "REQUEST::INVALID", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::RequestInvalid, message)
     }
 
     pub fn too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "REQUEST::TOO_LARGE",
+            ErrorCode::RequestTooLarge,
             format!(
                 "the request body is larger than {} bytes",
                 crate::BODY_LIMIT
@@ -55,7 +63,7 @@ impl ApiError {
     pub fn body_timeout() -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
-            "REQUEST::TIMEOUT",
+            ErrorCode::RequestTimeout,
             "the request body stopped arriving: it paused longer than the server's body read timeout",
         )
     }
@@ -63,7 +71,7 @@ impl ApiError {
     pub fn invalid_api_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "AUTH::INVALID_API_KEY",
+            ErrorCode::AuthInvalidApiKey,
             "missing or invalid API secret key (send `x-api-secret: sk_…` or `Authorization: Bearer sk_…`)",
         )
     }
@@ -71,7 +79,7 @@ impl ApiError {
     pub fn connection_not_found(connector_id: &str, owner_id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "CONNECTION::NOT_FOUND",
+            ErrorCode::ConnectionNotFound,
             format!("no connection for connector `{connector_id}` and owner `{owner_id}`"),
         )
     }
@@ -79,7 +87,7 @@ impl ApiError {
     pub fn not_authorized() -> Self {
         Self::new(
             StatusCode::CONFLICT,
-            "CONNECTION::NOT_AUTHORIZED",
+            ErrorCode::ConnectionNotAuthorized,
             "the connection has no Dialpad credentials yet: send the customer through authorization first",
         )
     }
@@ -87,7 +95,7 @@ impl ApiError {
     pub fn refresh_failed() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "CONNECTION::REFRESH_FAILED",
+            ErrorCode::ConnectionRefreshFailed,
             "Dialpad refused the connection's refresh token: the customer must authorize again",
         )
     }
@@ -95,7 +103,7 @@ impl ApiError {
     pub fn upstream_unavailable() -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
-            "UPSTREAM::UNAVAILABLE",
+            ErrorCode::UpstreamUnavailable,
             "Dialpad could not be reached",
         )
     }
@@ -105,7 +113,7 @@ impl ApiError {
         tracing::error!(error = %cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "SERVER::INTERNAL",
+            ErrorCode::ServerInternal,
             "internal error",
         )
     }
@@ -124,12 +132,14 @@ impl IntoResponse for ApiError {
 impl From<dpc_store::StoreError> for ApiError {
     fn from(e: dpc_store::StoreError) -> Self {
         match e {
-            dpc_store::StoreError::NotFound => {
-                Self::new(StatusCode::NOT_FOUND, "RESOURCE::NOT_FOUND", "not found")
-            }
+            dpc_store::StoreError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ResourceNotFound,
+                "not found",
+            ),
             dpc_store::StoreError::Conflict => Self::new(
                 StatusCode::CONFLICT,
-                "CONNECTION::ALREADY_EXISTS",
+                ErrorCode::ConnectionAlreadyExists,
                 "already exists",
             ),
             other => Self::internal(other),

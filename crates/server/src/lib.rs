@@ -18,11 +18,13 @@ pub mod connect_page;
 pub mod connections;
 pub mod cors;
 pub mod error;
-pub mod operations;
+/// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
+pub use dpc_core::operations;
 pub mod proxy;
 mod serve;
 pub mod tokens;
 
+use dpc_core::ErrorCode;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -242,7 +244,7 @@ fn request_timed_out(e: tower::BoxError, after: std::time::Duration) -> ApiError
     if e.is::<tower::timeout::error::Elapsed>() {
         ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
-            "SERVER::TIMEOUT",
+            ErrorCode::ServerTimeout,
             format!(
                 "no response within {} ms (the server's request timeout)",
                 after.as_millis()
@@ -286,7 +288,7 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
             tracing::warn!(error = %e, "store not reachable");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "SERVER::NOT_READY",
+                ErrorCode::ServerNotReady,
                 "the database is not reachable",
             )
             .into_response()
@@ -295,13 +297,17 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "REQUEST::NOT_FOUND", "no such route")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::RequestNotFound,
+        "no such route",
+    )
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "REQUEST::METHOD_NOT_ALLOWED",
+        ErrorCode::RequestMethodNotAllowed,
         "method not allowed on this route",
     )
 }

@@ -134,7 +134,7 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
     let path_only = path.split('?').next().unwrap_or_default();
     let op = operations::for_dialpad_request(method.as_str(), path_only);
     if let Some(op) = op {
-        let missing = operations::missing_scopes(&conn, op);
+        let missing = operations::missing_scopes(&conn.scopes, op);
         if !missing.is_empty() {
             return Err(missing_permission(&state, &conn, op, &missing).await);
         }

@@ -5,8 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use dpc_store::Connection;
-
 /// Always asked for: it makes Dialpad issue a refresh token.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
@@ -136,15 +134,32 @@ pub fn scopes_for<'a>(ids: impl IntoIterator<Item = &'a String>) -> BTreeSet<Str
     s
 }
 
-/// Scopes `op` needs that the connection's last authorization did not ask for. Empty: the
-/// operation may be sent to Dialpad. Scopes a 403 proved missing do not block it: Dialpad's
-/// own answer decides, and a later success clears them.
-pub fn missing_scopes(connection: &Connection, op: &Operation) -> Vec<String> {
+/// Scopes `op` needs that the connection's last authorization did not ask for (`granted`: the
+/// scopes it asked for). Empty: the operation may be sent to Dialpad. Scopes a 403 proved
+/// missing do not block it: Dialpad's own answer decides, and a later success clears them.
+pub fn missing_scopes(granted: &[String], op: &Operation) -> Vec<String> {
     op.scopes
         .iter()
-        .filter(|s| !connection.scopes.iter().any(|g| g == *s))
+        .filter(|s| !granted.iter().any(|g| g == *s))
         .map(|s| (*s).to_owned())
         .collect()
+}
+
+/// Scopes a connection lacks for what it asks to do: those Dialpad proved missing (a 403) plus
+/// those its `operations` need that the last authorization (`granted`) did not ask for
+/// (operations added since). Authorizing again asks exactly for these. Sorted, unique.
+pub fn effective_missing_scopes(
+    operations: &[String],
+    granted: &[String],
+    proven_missing: &[String],
+) -> Vec<String> {
+    let mut missing: BTreeSet<String> = proven_missing.iter().cloned().collect();
+    missing.extend(
+        scopes_for(operations.iter())
+            .into_iter()
+            .filter(|s| !granted.contains(s)),
+    );
+    missing.into_iter().collect()
 }
 
 /// The scopes among `op`'s that a Dialpad 403 body says are missing: Dialpad names the scope
@@ -193,24 +208,9 @@ pub fn for_dialpad_request(method: &str, path: &str) -> Option<&'static Operatio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use dpc_store::ConnectionStatus;
 
-    fn conn(scopes: &[&str], missing: &[&str]) -> Connection {
-        Connection {
-            id: "c1".into(),
-            connector_id: "dialpad".into(),
-            owner_id: "o".into(),
-            operations: vec![],
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            missing_scopes: missing.iter().map(|s| s.to_string()).collect(),
-            status: ConnectionStatus::Authorized,
-            dialpad_user_id: None,
-            dialpad_company_id: None,
-            credentials_version: Some(1),
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
+    fn granted(scopes: &[&str]) -> Vec<String> {
+        scopes.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
@@ -258,18 +258,12 @@ mod tests {
     fn missing_permission_check() {
         let list = find("telephonyCall::list").unwrap();
         assert_eq!(
-            missing_scopes(&conn(&["offline_access"], &[]), list),
+            missing_scopes(&granted(&["offline_access"]), list),
             vec!["calls:list", "recordings_export"]
         );
-        let granted = conn(&["calls:list", "recordings_export", "offline_access"], &[]);
-        assert!(missing_scopes(&granted, list).is_empty());
-        // Proved missing by a 403 does not block: Dialpad's next answer decides.
-        let proved = conn(
-            &["calls:list", "recordings_export", "offline_access"],
-            &["calls:list"],
-        );
-        assert!(missing_scopes(&proved, list).is_empty());
-        assert!(missing_scopes(&conn(&[], &[]), find("genericUser::list").unwrap()).is_empty());
+        let all = granted(&["calls:list", "recordings_export", "offline_access"]);
+        assert!(missing_scopes(&all, list).is_empty());
+        assert!(missing_scopes(&[], find("genericUser::list").unwrap()).is_empty());
     }
 
     #[test]
