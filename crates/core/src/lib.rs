@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod models;
 pub mod operations;
+pub mod read;
 
 pub use error::ErrorCode;
+pub use models::{Model, Op};

@@ -1,0 +1,382 @@
+//! The five unified models (`../shared/docs/models.md`), their Dialpad mappers, and what each
+//! supports. A mapper is a pure function from Dialpad's record (as received: REST with string
+//! int64s, or a webhook payload with numbers) to the unified fields, and from a unified write
+//! body to Dialpad's request body. Nothing here does I/O.
+//!
+//! Where to add a field: the model's struct (its serde name is the unified name) and its
+//! `from_dialpad`; when writable, its `*Write` struct and body builder. Where to add a model: a
+//! module here, a [`Model`] variant with its [`ModelInfo`], its operations in
+//! `operations::CATALOG`, and its Dialpad calls in `resources.rs`.
+
+pub mod call;
+pub mod contact;
+pub mod transcript;
+pub mod user;
+pub mod workspace;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::read::Warning;
+
+/// A unified model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Model {
+    Contact,
+    User,
+    Workspace,
+    Call,
+    Transcript,
+}
+
+impl Model {
+    pub const ALL: [Model; 5] = [
+        Model::Contact,
+        Model::User,
+        Model::Workspace,
+        Model::Call,
+        Model::Transcript,
+    ];
+
+    /// The model's API name, e.g. `genericContact`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Model::Contact => "genericContact",
+            Model::User => "genericUser",
+            Model::Workspace => "genericWorkspace",
+            Model::Call => "telephonyCall",
+            Model::Transcript => "telephonyCallTranscript",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    pub fn info(self) -> &'static ModelInfo {
+        match self {
+            Model::Contact => &contact::INFO,
+            Model::User => &user::INFO,
+            Model::Workspace => &workspace::INFO,
+            Model::Call => &call::INFO,
+            Model::Transcript => &transcript::INFO,
+        }
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A model operation of the resources API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    List,
+    Retrieve,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub const ALL: [Op; 5] = [Op::List, Op::Retrieve, Op::Create, Op::Update, Op::Delete];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Op::List => "list",
+            Op::Retrieve => "retrieve",
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+        }
+    }
+
+    /// The catalog id, e.g. `genericContact::list`.
+    pub fn operation_id(self, model: Model) -> String {
+        format!("{}::{}", model.as_str(), self.as_str())
+    }
+}
+
+/// How a filter's value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FilterKind {
+    /// Free text.
+    String,
+    /// `true` or `false`.
+    Boolean,
+    /// An ISO-8601 date-time or epoch milliseconds.
+    DateTime,
+    /// A resource id (a Dialpad id).
+    Id,
+    /// One of a fixed set.
+    Enum(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    pub name: &'static str,
+    #[serde(rename = "type")]
+    pub kind: FilterKind,
+    pub description: &'static str,
+}
+
+/// Whether Dialpad can do a model operation, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Native,
+    NotSupported(&'static str),
+}
+
+/// What a model offers, for the permission check, the connector info route and bad-input
+/// answers (which name the allowed filters, fields and expands).
+#[derive(Debug)]
+pub struct ModelInfo {
+    pub model: Model,
+    /// One line for the connector info route.
+    pub description: &'static str,
+    pub create: Support,
+    pub update: Support,
+    pub delete: Support,
+    pub filters: &'static [Filter],
+    /// What `q` searches, when the model supports search.
+    pub search: Option<&'static str>,
+    /// Reference fields `expand` may turn into full resources.
+    pub expand: &'static [&'static str],
+    /// Whether `retrieve` accepts the id `me`.
+    pub me: bool,
+    /// Every unified field: `(name, type, description, read_only)`.
+    pub fields: &'static [FieldInfo],
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldInfo {
+    pub key: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub read_only: bool,
+}
+
+pub(crate) const fn field(
+    key: &'static str,
+    kind: &'static str,
+    description: &'static str,
+    read_only: bool,
+) -> FieldInfo {
+    FieldInfo {
+        key,
+        kind,
+        description,
+        read_only,
+    }
+}
+
+impl ModelInfo {
+    pub fn support(&self, op: Op) -> Support {
+        match op {
+            Op::List | Op::Retrieve => Support::Native,
+            Op::Create => self.create,
+            Op::Update => self.update,
+            Op::Delete => self.delete,
+        }
+    }
+
+    pub fn filter(&self, name: &str) -> Option<&'static Filter> {
+        self.filters.iter().find(|f| f.name == name)
+    }
+
+    pub fn has_field(&self, name: &str) -> bool {
+        self.fields.iter().any(|f| f.key == name)
+    }
+}
+
+/// `{object:"resourceRef", model, id}`: a reference to another resource (expandable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceRef {
+    pub object: &'static str,
+    pub model: &'static str,
+    pub id: String,
+}
+
+impl ResourceRef {
+    pub fn new(model: Model, id: impl Into<String>) -> Self {
+        ResourceRef {
+            object: "resourceRef",
+            model: model.as_str(),
+            id: id.into(),
+        }
+    }
+}
+
+/// A reference in a write body: the id as a string or number, or `{id}` (a resourceRef or a
+/// resource as another call answered it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum RefInput {
+    Id(IdInput),
+    Object { id: IdInput },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IdInput {
+    Text(String),
+    Number(u64),
+}
+
+impl RefInput {
+    pub fn id(&self) -> String {
+        let id = match self {
+            RefInput::Id(i) | RefInput::Object { id: i } => i,
+        };
+        match id {
+            IdInput::Text(s) => s.clone(),
+            IdInput::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// One record mapped from Dialpad: its id, the unified fields, Dialpad's own timestamps when it
+/// has them, and what could not be mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped {
+    pub model: Model,
+    pub id: String,
+    pub fields: Map<String, Value>,
+    /// ISO-8601 times from Dialpad's record; `None` when Dialpad keeps none (contacts, offices):
+    /// the server fills them from when the connector first and last saw the record change.
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// What a mapper may show, from the connection's grants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapContext {
+    /// The connection holds `recordings_export`: recording URLs are shown.
+    pub recordings: bool,
+}
+
+/// A write body that Dialpad would refuse, or that names unknown fields: the field paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+pub type Invalid = Vec<FieldError>;
+
+pub(crate) fn field_error(path: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Reads a write body into `T`, naming the failing path on a wrong type or unknown field.
+pub fn parse_write<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, Invalid> {
+    if !body.is_object() {
+        return Err(vec![field_error("", "the body must be a JSON object")]);
+    }
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let inner = e.into_inner().to_string();
+        vec![field_error(&path, inner)]
+    })
+}
+
+/// Serializes a unified struct into its field map (`None`s and empty lists are left out by the
+/// structs' serde attributes).
+pub(crate) fn to_fields<T: Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(m)) => m,
+        // The unified structs are plain data: serialization cannot fail or be a non-object.
+        _ => Map::new(),
+    }
+}
+
+/// A required id from Dialpad's record; a missing one is a warning (the record is kept, with
+/// an empty id, so that a page never loses a row).
+pub(crate) fn record_id(r: &mut crate::read::Reader<'_>, key: &str) -> String {
+    match r.id(key, "id") {
+        Some(id) => id,
+        None => {
+            r.warn(
+                crate::read::INVALID_VALUE,
+                "id",
+                format!("Dialpad's record has no `{key}`"),
+            );
+            String::new()
+        }
+    }
+}
+
+/// Maps a Dialpad record of `model`.
+pub fn from_dialpad(model: Model, raw: &Value, ctx: MapContext) -> Mapped {
+    match model {
+        Model::Contact => contact::from_dialpad(raw),
+        Model::User => user::from_dialpad(raw),
+        Model::Workspace => workspace::from_dialpad(raw, None),
+        Model::Call => call::from_dialpad(raw, ctx),
+        Model::Transcript => transcript::from_dialpad(raw, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn model_names_round_trip() {
+        for m in Model::ALL {
+            assert_eq!(Model::parse(m.as_str()), Some(m));
+            assert_eq!(m.info().model, m);
+            for op in Op::ALL {
+                let id = op.operation_id(m);
+                let supported = m.info().support(op) == Support::Native;
+                assert_eq!(
+                    crate::operations::find(&id).is_some(),
+                    supported,
+                    "catalog and model info disagree on {id}"
+                );
+            }
+        }
+        assert_eq!(Model::parse("genericcontact"), None);
+    }
+
+    #[test]
+    fn refs_accept_ids_and_objects() {
+        for v in [
+            json!("12"),
+            json!(12),
+            json!({"id": "12"}),
+            json!({"id": 12, "object": "resourceRef"}),
+        ] {
+            let r: RefInput = serde_json::from_value(v).unwrap();
+            assert_eq!(r.id(), "12");
+        }
+        assert!(serde_json::from_value::<RefInput>(json!(true)).is_err());
+    }
+
+    #[test]
+    fn write_errors_name_the_path() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct W {
+            a: Option<Vec<String>>,
+        }
+        let e = parse_write::<W>(&json!({"a": ["x", 3]})).unwrap_err();
+        assert_eq!(e[0].path, "a[1]");
+        let e = parse_write::<W>(&json!({"b": 1})).unwrap_err();
+        assert!(e[0].message.contains("unknown field `b`"), "{e:?}");
+        assert!(parse_write::<W>(&json!([1])).is_err());
+    }
+}
