@@ -333,7 +333,7 @@ impl Client {
         let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
-            self.pace(&spec.method, path).await;
+            self.pace(&spec.method, path, spec.max_wait).await?;
             Counters::add(&counters.requests_sent, 1);
             let failure = match self.send_once(spec, &url, token.as_ref()).await {
                 Err(e) => Failure::Transport(e),
@@ -376,6 +376,7 @@ impl Client {
                 // Dialpad did not execute the request: safe for every method.
                 Failure::Throttled(_, retry_after) => {
                     let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt));
+                    let too_long = spec.max_wait.is_some_and(|max| wait > max);
                     if let Some(limiter) = &self.inner.limiter {
                         let held = limiter.penalize(&spec.method, path, wait);
                         tracing::info!(
@@ -384,7 +385,7 @@ impl Client {
                             "Dialpad answered 429; holding back this limit"
                         );
                     }
-                    (true, wait)
+                    (!too_long, wait)
                 }
                 Failure::Server(_) => (idempotent, policy.backoff(attempt)),
                 Failure::Transport(e) => (
@@ -434,17 +435,35 @@ impl Client {
         }
     }
 
-    /// Waits (async) for a slot under the rate limits, if pacing is on.
-    async fn pace(&self, method: &Method, path: &str) {
+    /// Waits (async) for a slot under the rate limits, if pacing is on; with `max_wait`, fails
+    /// instead of waiting longer.
+    async fn pace(&self, method: &Method, path: &str, max_wait: Option<Duration>) -> Result<()> {
         let Some(limiter) = &self.inner.limiter else {
-            return;
+            return Ok(());
         };
-        let r = limiter.acquire(method, path).await;
+        let r = match max_wait {
+            None => limiter.acquire(method, path).await,
+            Some(max) => match limiter.acquire_within(method, path, max).await {
+                Ok(r) => r,
+                Err(wait) => {
+                    Counters::add(&self.inner.counters.gave_up, 1);
+                    return Err(Error::RateLimited {
+                        retry_after: Some(wait),
+                        message: format!(
+                            "Dialpad's rate limit for this operation allows the next request in {} s",
+                            wait.as_secs_f64().ceil() as u64
+                        ),
+                        body: String::new(),
+                    });
+                }
+            },
+        };
         if !r.wait.is_zero() {
             let counters = &self.inner.counters;
             Counters::add(&counters.rate_limit_waits, 1);
             Counters::add(&counters.rate_limit_wait_micros, r.wait.as_micros() as u64);
         }
+        Ok(())
     }
 
     async fn send_once(
@@ -580,6 +599,9 @@ pub(crate) struct RequestSpec {
     pub auth: AuthMode,
     /// Return error statuses as responses instead of `Error`s (raw proxying).
     pub passthrough_status: bool,
+    /// The longest this request may wait for a rate-limit slot or a 429's `Retry-After`;
+    /// beyond it the request fails with [`Error::RateLimited`] at once. `None`: wait.
+    pub max_wait: Option<Duration>,
 }
 
 impl RequestSpec {
@@ -597,6 +619,7 @@ impl RequestSpec {
             body: None,
             auth: AuthMode::Client,
             passthrough_status: false,
+            max_wait: None,
         }
     }
 

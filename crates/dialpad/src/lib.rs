@@ -82,6 +82,7 @@ pub mod oauth;
 pub mod offices;
 pub mod pagination;
 pub mod raw;
+pub mod request;
 pub mod retry;
 pub mod sms;
 pub mod subscriptions;
@@ -98,6 +99,7 @@ pub use client::{BaseUrl, Client, ClientBuilder};
 pub use error::{Error, Result, TokenError};
 pub use limits::{Limit, RateLimiter, RateLimits};
 pub use pagination::{ItemStream, ListRequest, Page};
+pub use request::ApiRequest;
 pub use retry::{Metrics, RetryPolicy};
 pub use wire::Timestamp;
 

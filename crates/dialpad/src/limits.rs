@@ -357,6 +357,35 @@ impl RateLimiter {
         }
     }
 
+    /// Like [`acquire`](Self::acquire), but only when the wait for every limit is at most
+    /// `max`: otherwise nothing is reserved and the wait that would be needed is returned, so a
+    /// caller can answer "rate limited, retry after" instead of sleeping (a per-operation limit
+    /// such as 10 per minute can mean a wait of a minute).
+    pub async fn acquire_within(
+        &self,
+        method: &Method,
+        path: &str,
+        max: Duration,
+    ) -> Result<Reservation, Duration> {
+        let cells = self.cells_for(method, path);
+        {
+            let now = Instant::now();
+            let state = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+            for (key, limit) in &cells {
+                let (_, tolerance) = self.limits.cell_params(*limit);
+                let tat = state.get(key).copied().unwrap_or(now).max(now);
+                let at = tat.checked_sub(tolerance).unwrap_or(now).max(now);
+                let wait = at - now;
+                if wait > max {
+                    return Err(wait);
+                }
+            }
+        }
+        // Within bounds: reserve as usual (another task may have taken the slot in between,
+        // which at worst lengthens this wait by one interval).
+        Ok(self.acquire(method, path).await)
+    }
+
     /// Dialpad answered 429 with this wait: nobody sharing the limiter sends
     /// to the limit that was probably hit (the operation's own when it has
     /// one, else the company's) before `wait` has passed. Returns the key of
@@ -474,6 +503,36 @@ mod tests {
         assert!(r.wait > ms(30), "{r:?}");
         assert_eq!(r.limit.as_deref(), Some("GET /api/v2/x/{id}"));
         assert!(t0.elapsed() >= ms(30));
+    }
+
+    #[tokio::test]
+    async fn acquire_within_refuses_long_waits_without_reserving() {
+        let limits = RateLimits::none()
+            .operation(Method::GET, "/api/v2/call/{id}", Limit::per_minute(2))
+            .margin(1.0);
+        let rl = RateLimiter::new(limits);
+        for _ in 0..2 {
+            let r = rl
+                .acquire_within(&Method::GET, "/api/v2/call/1", ms(10))
+                .await;
+            assert_eq!(r.map(|r| r.wait), Ok(ms(0)));
+        }
+        let wait = rl
+            .acquire_within(&Method::GET, "/api/v2/call/1", ms(10))
+            .await
+            .unwrap_err();
+        assert!(wait > Duration::from_secs(25), "{wait:?}");
+        // The refusal booked nothing: the next slot is still ~30 s away, not ~60 s.
+        let again = rl
+            .acquire_within(&Method::GET, "/api/v2/call/1", ms(10))
+            .await
+            .unwrap_err();
+        assert!(again <= wait, "{again:?} > {wait:?}");
+        // Other operations are not held back.
+        assert!(rl
+            .acquire_within(&Method::GET, "/api/v2/users", ms(10))
+            .await
+            .is_ok());
     }
 
     #[test]
