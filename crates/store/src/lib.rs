@@ -42,6 +42,7 @@ mod cache;
 mod common;
 mod crypto;
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use cache::CachedStore;

@@ -13,10 +13,14 @@ use sqlx::{PgPool, Row as _};
 
 use crate::common::{self, db_err, LockMap};
 use crate::crypto::{Cipher, Sealed};
+use crate::rows::{
+    ApiKeyRow, ConnectionRow, CredentialsRow, CredentialsWrite, NewApiKeyRow, NewConnectionRow,
+    NewOAuthStateRow, NewSessionRow, OAuthStateRow, SessionRow, TimeColumn,
+};
 use crate::{
-    ApiKeyRecord, Connection, ConnectionStatus, Credentials, Grant, LockedRefreshError,
-    NewConnection, OAuthState, RefreshFailureKind, RefreshFn, ResealProgress, Result, Session,
-    Store, StoreError, StoredCredentials, REFRESH_LEASE_TTL,
+    ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
+    RefreshFailureKind, RefreshFn, ResealProgress, Result, Session, Store, StoreError,
+    StoredCredentials, REFRESH_LEASE_TTL,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -43,31 +47,11 @@ fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
     row.try_get(col).map_err(db_err)
 }
 
-fn connection_from_row(row: &PgRow) -> Result<Connection> {
-    Ok(Connection {
-        id: get(row, "id")?,
-        connector_id: get(row, "connector_id")?,
-        owner_id: get(row, "owner_id")?,
-        operations: common::list_from_json(&get::<String>(row, "operations")?)?,
-        scopes: common::list_from_json(&get::<String>(row, "scopes")?)?,
-        missing_scopes: common::list_from_json(&get::<String>(row, "missing_scopes")?)?,
-        status: common::parse_status(&get::<String>(row, "status")?)?,
-        dialpad_user_id: get(row, "dialpad_user_id")?,
-        dialpad_company_id: get(row, "dialpad_company_id")?,
-        credentials_version: get(row, "credentials_version")?,
-        created_at: get::<DateTime<Utc>>(row, "created_at")?,
-        updated_at: get::<DateTime<Utc>>(row, "updated_at")?,
-    })
-}
-
-fn api_key_from_row(row: &PgRow) -> Result<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        prefix: get(row, "prefix")?,
-        created_at: get::<DateTime<Utc>>(row, "created_at")?,
-        revoked_at: get::<Option<DateTime<Utc>>>(row, "revoked_at")?,
-    })
+/// Timestamp columns are `TIMESTAMPTZ`, which sqlx decodes itself.
+impl TimeColumn for DateTime<Utc> {
+    fn into_utc(self) -> Result<DateTime<Utc>> {
+        Ok(self)
+    }
 }
 
 /// Every connection column, with the current credentials version joined in.
@@ -139,23 +123,6 @@ impl PgStore {
         &self.pool
     }
 
-    fn decode_credentials(&self, connection_id: &str, row: &PgRow) -> Result<StoredCredentials> {
-        let sealed = Sealed {
-            key_id: get(row, "key_id")?,
-            nonce: get(row, "nonce")?,
-            ciphertext: get(row, "ciphertext")?,
-        };
-        Ok(StoredCredentials {
-            credentials: common::open_credentials(&self.cipher, connection_id, &sealed)?,
-            version: get(row, "version")?,
-            updated_at: get::<DateTime<Utc>>(row, "updated_at")?,
-            refresh_failure: common::parse_failure(
-                get(row, "refresh_failure")?,
-                get::<Option<DateTime<Utc>>>(row, "refresh_failed_at")?,
-            ),
-        })
-    }
-
     async fn read_credentials<'e, E>(
         &self,
         ex: E,
@@ -164,7 +131,7 @@ impl PgStore {
     where
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,
     {
-        let row = sqlx::query(
+        let row: Option<CredentialsRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT key_id, nonce, ciphertext, version, updated_at, refresh_failure, refresh_failed_at \
              FROM credentials WHERE connection_id = $1",
         )
@@ -172,8 +139,7 @@ impl PgStore {
         .fetch_optional(ex)
         .await
         .map_err(db_err)?;
-        row.map(|r| self.decode_credentials(connection_id, &r))
-            .transpose()
+        row.map(|r| r.open(&self.cipher, connection_id)).transpose()
     }
 
     async fn write_credentials<'e, E>(
@@ -185,35 +151,30 @@ impl PgStore {
     where
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,
     {
-        let sealed = common::seal_credentials(&self.cipher, connection_id, credentials)?;
-        let now = common::now();
-        let row = sqlx::query(UPSERT_CREDENTIALS)
+        let w = CredentialsWrite::seal(&self.cipher, connection_id, credentials)?;
+        let version = sqlx::query_scalar(UPSERT_CREDENTIALS)
             .bind(connection_id)
-            .bind(common::credentials_kind(credentials))
-            .bind(&sealed.key_id)
-            .bind(&sealed.nonce)
-            .bind(&sealed.ciphertext)
-            .bind(common::credentials_expires_at(credentials))
-            .bind(now)
+            .bind(w.kind)
+            .bind(&w.sealed.key_id)
+            .bind(&w.sealed.nonce)
+            .bind(&w.sealed.ciphertext)
+            .bind(w.expires_at)
+            .bind(w.updated_at)
             .fetch_one(ex)
             .await
             .map_err(db_err)?;
-        Ok(StoredCredentials {
-            credentials: credentials.clone(),
-            version: get(&row, "version")?,
-            updated_at: now,
-            refresh_failure: None,
-        })
+        Ok(w.stored(version))
     }
 
     /// The connection, read fresh.
     async fn fetch_by_id(&self, connection_id: &str) -> Result<Option<Connection>> {
-        let row = sqlx::query(&format!("{CONNECTION_SELECT} WHERE c.id = $1"))
-            .bind(connection_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(connection_from_row).transpose()
+        let row: Option<ConnectionRow<DateTime<Utc>>> =
+            sqlx::query_as(&format!("{CONNECTION_SELECT} WHERE c.id = $1"))
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        row.map(ConnectionRow::into_connection).transpose()
     }
 
     async fn fetch_required(&self, connection_id: &str) -> Result<Connection> {
@@ -330,33 +291,24 @@ impl common::LeaseBackend for PgStore {
         version: i64,
         new: &Credentials,
     ) -> Result<Option<StoredCredentials>> {
-        let sealed = common::seal_credentials(&self.cipher, connection_id, new)?;
-        let now = common::now();
-        let row = sqlx::query(
+        let w = CredentialsWrite::seal(&self.cipher, connection_id, new)?;
+        let version = sqlx::query_scalar(
             "UPDATE credentials SET kind = $1, key_id = $2, nonce = $3, ciphertext = $4, \
              expires_at = $5, version = version + 1, updated_at = $6, refresh_failure = NULL, \
              refresh_failed_at = NULL WHERE connection_id = $7 AND version = $8 RETURNING version",
         )
-        .bind(common::credentials_kind(new))
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(common::credentials_expires_at(new))
-        .bind(now)
+        .bind(w.kind)
+        .bind(&w.sealed.key_id)
+        .bind(&w.sealed.nonce)
+        .bind(&w.sealed.ciphertext)
+        .bind(w.expires_at)
+        .bind(w.updated_at)
         .bind(connection_id)
         .bind(version)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|r| {
-            Ok(StoredCredentials {
-                credentials: new.clone(),
-                version: get(&r, "version")?,
-                updated_at: now,
-                refresh_failure: None,
-            })
-        })
-        .transpose()
+        Ok(version.map(|v| w.stored(v)))
     }
 
     async fn record_refresh_failure(
@@ -390,33 +342,19 @@ impl Store for PgStore {
     }
 
     async fn insert_connection(&self, new: NewConnection) -> Result<Connection> {
-        let now = common::now();
-        let c = Connection {
-            id: common::random_id("con"),
-            connector_id: new.connector_id,
-            owner_id: new.owner_id,
-            operations: new.operations,
-            scopes: Vec::new(),
-            missing_scopes: Vec::new(),
-            status: ConnectionStatus::Unauthorized,
-            dialpad_user_id: None,
-            dialpad_company_id: None,
-            credentials_version: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let (row, c) = NewConnectionRow::new(new);
         sqlx::query(
             "INSERT INTO connections (id, connector_id, owner_id, operations, scopes, missing_scopes, \
              status, created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $8)",
         )
-        .bind(&c.id)
-        .bind(&c.connector_id)
-        .bind(&c.owner_id)
-        .bind(common::list_to_json(&c.operations))
-        .bind(common::list_to_json(&c.scopes))
-        .bind(common::list_to_json(&c.missing_scopes))
-        .bind(common::status_str(c.status))
-        .bind(now)
+        .bind(&row.id)
+        .bind(&row.connector_id)
+        .bind(&row.owner_id)
+        .bind(&row.operations)
+        .bind(&row.scopes)
+        .bind(&row.missing_scopes)
+        .bind(row.status)
+        .bind(row.created_at)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -428,7 +366,7 @@ impl Store for PgStore {
         connector_id: &str,
         owner_id: &str,
     ) -> Result<Option<Connection>> {
-        let row = sqlx::query(&format!(
+        let row: Option<ConnectionRow<DateTime<Utc>>> = sqlx::query_as(&format!(
             "{CONNECTION_SELECT} WHERE c.connector_id = $1 AND c.owner_id = $2"
         ))
         .bind(connector_id)
@@ -436,7 +374,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(connection_from_row).transpose()
+        row.map(ConnectionRow::into_connection).transpose()
     }
 
     async fn set_operations(
@@ -618,7 +556,7 @@ impl Store for PgStore {
     ) -> Result<(Vec<Connection>, Option<String>)> {
         let after = cursor.map(common::decode_cursor).transpose()?.unwrap_or(0);
         let limit = common::clamp_limit(limit);
-        let rows = sqlx::query(&format!(
+        let rows: Vec<ConnectionRow<DateTime<Utc>>> = sqlx::query_as(&format!(
             "{CONNECTION_SELECT} WHERE ($1 IS NULL OR c.connector_id = $1) \
              AND c.seq > $2 ORDER BY c.seq LIMIT $3"
         ))
@@ -629,14 +567,15 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?;
         let more = rows.len() as i64 > limit;
-        let rows = &rows[..rows.len().min(limit as usize)];
+        let mut rows = rows;
+        rows.truncate(limit as usize);
         let next = match (more, rows.last()) {
-            (true, Some(last)) => Some(common::encode_cursor(get(last, "seq")?)),
+            (true, Some(last)) => Some(common::encode_cursor(last.seq)),
             _ => None,
         };
         let list = rows
-            .iter()
-            .map(connection_from_row)
+            .into_iter()
+            .map(ConnectionRow::into_connection)
             .collect::<Result<Vec<_>>>()?;
         Ok((list, next))
     }
@@ -672,21 +611,15 @@ impl Store for PgStore {
     }
 
     async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, SecretString)> {
-        let (key, prefix, hash) = common::new_api_key();
-        let rec = ApiKeyRecord {
-            id: common::random_id("key"),
-            name: name.to_string(),
-            prefix,
-            created_at: common::now(),
-            revoked_at: None,
-        };
+        let (row, key) = NewApiKeyRow::new(name);
+        let rec = row.record;
         sqlx::query(
             "INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&rec.id)
         .bind(&rec.name)
         .bind(&rec.prefix)
-        .bind(&hash)
+        .bind(&row.hash)
         .bind(rec.created_at)
         .execute(&self.pool)
         .await
@@ -695,24 +628,24 @@ impl Store for PgStore {
     }
 
     async fn verify_api_key(&self, presented: &str) -> Result<Option<ApiKeyRecord>> {
-        let row = sqlx::query(
+        let row: Option<ApiKeyRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
         )
         .bind(common::sha256_hex(presented))
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(api_key_from_row).transpose()
+        row.map(ApiKeyRow::into_record).transpose()
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(
+        let rows: Vec<ApiKeyRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter().map(api_key_from_row).collect()
+        rows.into_iter().map(ApiKeyRow::into_record).collect()
     }
 
     async fn revoke_api_key(&self, id_or_name: &str) -> Result<()> {
@@ -732,28 +665,28 @@ impl Store for PgStore {
     }
 
     async fn create_session(&self, session: &Session) -> Result<SecretString> {
-        let token = common::random_token(32);
+        let (row, token) = NewSessionRow::new(session);
         sqlx::query(
             "INSERT INTO sessions (token_hash, connector_id, owner_id, operations, expires_at, created_at, \
              purpose, redirect_url, extra_scopes) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb)",
         )
-        .bind(common::sha256_hex(&token))
-        .bind(&session.connector_id)
-        .bind(&session.owner_id)
-        .bind(common::list_to_json(&session.operations))
-        .bind(common::truncate_micros(session.expires_at))
-        .bind(common::now())
-        .bind(common::purpose_str(session.purpose))
-        .bind(&session.redirect_url)
-        .bind(common::list_to_json(&session.extra_scopes))
+        .bind(&row.token_hash)
+        .bind(row.connector_id)
+        .bind(row.owner_id)
+        .bind(&row.operations)
+        .bind(row.expires_at)
+        .bind(row.created_at)
+        .bind(row.purpose)
+        .bind(row.redirect_url)
+        .bind(&row.extra_scopes)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(SecretString::from(token))
+        Ok(token)
     }
 
     async fn get_session(&self, token: &str) -> Result<Option<Session>> {
-        let row = sqlx::query(
+        let row: Option<SessionRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT connector_id, owner_id, operations::text AS operations, expires_at, purpose, \
              redirect_url, extra_scopes::text AS extra_scopes \
              FROM sessions WHERE token_hash = $1",
@@ -762,18 +695,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|row| {
-            Ok(Session {
-                connector_id: get(&row, "connector_id")?,
-                owner_id: get(&row, "owner_id")?,
-                operations: common::list_from_json(&get::<String>(&row, "operations")?)?,
-                expires_at: get::<DateTime<Utc>>(&row, "expires_at")?,
-                purpose: common::parse_purpose(&get::<String>(&row, "purpose")?)?,
-                redirect_url: get(&row, "redirect_url")?,
-                extra_scopes: common::list_from_json(&get::<String>(&row, "extra_scopes")?)?,
-            })
-        })
-        .transpose()
+        row.map(SessionRow::into_session).transpose()
     }
 
     async fn delete_session(&self, token: &str) -> Result<()> {
@@ -786,25 +708,23 @@ impl Store for PgStore {
     }
 
     async fn create_oauth_state(&self, state: &OAuthState) -> Result<String> {
-        let value = common::random_token(32);
-        let hash = common::sha256_hex(&value);
-        let sealed = common::seal_pkce(&self.cipher, &hash, &state.pkce_verifier)?;
+        let (row, value) = NewOAuthStateRow::new(&self.cipher, state)?;
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, connector_id, owner_id, pkce_key_id, pkce_nonce, \
              pkce_ciphertext, redirect_url, scopes, expires_at, created_at, browser_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)",
         )
-        .bind(&hash)
-        .bind(&state.connector_id)
-        .bind(&state.owner_id)
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(&state.redirect_url)
-        .bind(common::list_to_json(&state.scopes))
-        .bind(common::truncate_micros(state.expires_at))
-        .bind(common::now())
-        .bind(&state.browser_hash)
+        .bind(&row.state_hash)
+        .bind(row.connector_id)
+        .bind(row.owner_id)
+        .bind(&row.pkce.key_id)
+        .bind(&row.pkce.nonce)
+        .bind(&row.pkce.ciphertext)
+        .bind(row.redirect_url)
+        .bind(&row.scopes)
+        .bind(row.expires_at)
+        .bind(row.created_at)
+        .bind(row.browser_hash)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -813,7 +733,7 @@ impl Store for PgStore {
 
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>> {
         let hash = common::sha256_hex(state);
-        let row = sqlx::query(
+        let row: Option<OAuthStateRow<DateTime<Utc>>> = sqlx::query_as(
             "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING connector_id, owner_id, pkce_key_id, \
              pkce_nonce, pkce_ciphertext, redirect_url, scopes::text AS scopes, expires_at, browser_hash",
         )
@@ -821,25 +741,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at = get::<DateTime<Utc>>(&row, "expires_at")?;
-        if expires_at <= Utc::now() {
-            return Ok(None);
-        }
-        let sealed = Sealed {
-            key_id: get(&row, "pkce_key_id")?,
-            nonce: get(&row, "pkce_nonce")?,
-            ciphertext: get(&row, "pkce_ciphertext")?,
-        };
-        Ok(Some(OAuthState {
-            connector_id: get(&row, "connector_id")?,
-            owner_id: get(&row, "owner_id")?,
-            pkce_verifier: common::open_pkce(&self.cipher, &hash, &sealed)?,
-            redirect_url: get(&row, "redirect_url")?,
-            scopes: common::list_from_json(&get::<String>(&row, "scopes")?)?,
-            expires_at,
-            browser_hash: get(&row, "browser_hash")?,
-        }))
+        row.map_or(Ok(None), |row| row.open(&self.cipher, &hash))
     }
 
     async fn purge_expired(&self, grace: Duration) -> Result<u64> {
