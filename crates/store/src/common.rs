@@ -1,5 +1,5 @@
 //! Pieces shared by both backends: random tokens and ids, hashing, the credentials blob, list
-//! columns, cursors and the in-process refresh locks.
+//! columns, the refresh-lease protocol and the in-process refresh locks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -230,25 +230,6 @@ pub(crate) fn list_from_json(s: &str) -> Result<Vec<String>> {
     serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad list column: {e}")))
 }
 
-/// Cursors are the creation sequence number, base64url-wrapped so callers treat them as
-/// opaque. A malformed cursor is `NotFound` (it points nowhere).
-pub(crate) fn encode_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("c{seq}"))
-}
-
-pub(crate) fn decode_cursor(c: &str) -> Result<i64> {
-    URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix('c').and_then(|n| n.parse().ok()))
-        .ok_or(StoreError::NotFound)
-}
-
-pub(crate) fn clamp_limit(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 1000))
-}
-
 pub(crate) fn credentials_kind(c: &Credentials) -> &'static str {
     match c {
         Credentials::OAuth { .. } => "oauth",
@@ -439,12 +420,6 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_round_trip_and_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
-        assert!(matches!(decode_cursor("zz!"), Err(StoreError::NotFound)));
-    }
 
     #[test]
     fn sha256_hex_matches_the_standard_vector() {

@@ -41,6 +41,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 mod cache;
 mod common;
 mod crypto;
+mod paging;
 mod postgres;
 mod rows;
 mod sqlite;

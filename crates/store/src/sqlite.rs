@@ -13,6 +13,7 @@ use sqlx::{Row as _, SqlitePool};
 
 use crate::common::{self, db_err, LockMap};
 use crate::crypto::{Cipher, Sealed};
+use crate::paging::PageRequest;
 use crate::rows::{
     ApiKeyRow, ConnectionRow, CredentialsRow, CredentialsWrite, NewApiKeyRow, NewConnectionRow,
     NewOAuthStateRow, NewSessionRow, OAuthStateRow, SessionRow, TimeColumn,
@@ -578,30 +579,18 @@ impl Store for SqliteStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<(Vec<Connection>, Option<String>)> {
-        let after = cursor.map(common::decode_cursor).transpose()?.unwrap_or(0);
-        let limit = common::clamp_limit(limit);
+        let page = PageRequest::new(cursor, limit)?;
         let rows: Vec<ConnectionRow<String>> = sqlx::query_as(&format!(
             "{CONNECTION_SELECT} WHERE (?1 IS NULL OR c.connector_id = ?1) \
              AND c.seq > ?2 ORDER BY c.seq LIMIT ?3"
         ))
         .bind(connector_id)
-        .bind(after)
-        .bind(limit + 1)
+        .bind(page.after)
+        .bind(page.fetch_limit())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let more = rows.len() as i64 > limit;
-        let mut rows = rows;
-        rows.truncate(limit as usize);
-        let next = match (more, rows.last()) {
-            (true, Some(last)) => Some(common::encode_cursor(last.seq)),
-            _ => None,
-        };
-        let list = rows
-            .into_iter()
-            .map(ConnectionRow::into_connection)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((list, next))
+        page.page(rows)
     }
 
     async fn get_credentials(&self, connection_id: &str) -> Result<Option<StoredCredentials>> {
