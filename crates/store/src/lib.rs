@@ -43,6 +43,7 @@ mod common;
 mod crypto;
 mod paging;
 mod postgres;
+mod reseal;
 mod rows;
 mod sqlite;
 

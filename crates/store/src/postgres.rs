@@ -8,12 +8,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row as _};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, db_err, LockMap};
 use crate::crypto::{Cipher, Sealed};
 use crate::paging::PageRequest;
+use crate::reseal::{self, ResealBackend, SealedCredentialsRow, SealedPkceRow};
 use crate::rows::{
     ApiKeyRow, ConnectionRow, CredentialsRow, CredentialsWrite, NewApiKeyRow, NewConnectionRow,
     NewOAuthStateRow, NewSessionRow, OAuthStateRow, SessionRow, TimeColumn,
@@ -39,13 +40,6 @@ impl std::fmt::Debug for PgStore {
             .field("cipher", &self.cipher)
             .finish_non_exhaustive()
     }
-}
-
-fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
-    col: &str,
-) -> Result<T> {
-    row.try_get(col).map_err(db_err)
 }
 
 /// Timestamp columns are `TIMESTAMPTZ`, which sqlx decodes itself.
@@ -330,6 +324,87 @@ impl common::LeaseBackend for PgStore {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ResealBackend for PgStore {
+    async fn credentials_to_reseal(
+        &self,
+        current_key: &str,
+        limit: i64,
+    ) -> Result<Vec<SealedCredentialsRow>> {
+        sqlx::query_as(
+            "SELECT connection_id, key_id, nonce, ciphertext, version FROM credentials \
+             WHERE key_id <> $1 LIMIT $2",
+        )
+        .bind(current_key)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn swap_credentials(
+        &self,
+        connection_id: &str,
+        version: i64,
+        old_key_id: &str,
+        new: &Sealed,
+    ) -> Result<u64> {
+        sqlx::query(
+            "UPDATE credentials SET key_id = $1, nonce = $2, ciphertext = $3 \
+             WHERE connection_id = $4 AND version = $5 AND key_id = $6",
+        )
+        .bind(&new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(connection_id)
+        .bind(version)
+        .bind(old_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(|r| r.rows_affected())
+    }
+
+    async fn pkce_to_reseal(&self, current_key: &str, limit: i64) -> Result<Vec<SealedPkceRow>> {
+        sqlx::query_as(
+            "SELECT state_hash, pkce_key_id, pkce_nonce, pkce_ciphertext FROM oauth_states \
+             WHERE pkce_key_id <> $1 LIMIT $2",
+        )
+        .bind(current_key)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn swap_pkce(&self, state_hash: &str, old_key_id: &str, new: &Sealed) -> Result<u64> {
+        sqlx::query(
+            "UPDATE oauth_states SET pkce_key_id = $1, pkce_nonce = $2, pkce_ciphertext = $3 \
+             WHERE state_hash = $4 AND pkce_key_id = $5",
+        )
+        .bind(&new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(state_hash)
+        .bind(old_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(|r| r.rows_affected())
+    }
+
+    async fn count_to_reseal(&self, current_key: &str) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM credentials WHERE key_id <> $1) + \
+             (SELECT COUNT(*) FROM oauth_states WHERE pkce_key_id <> $1)",
+        )
+        .bind(current_key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
     }
 }
 
@@ -753,84 +828,6 @@ impl Store for PgStore {
     }
 
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
-        let current = self.cipher.current_key_id().to_owned();
-        let limit = i64::from(limit.max(1));
-        let mut resealed = 0;
-        let rows = sqlx::query(
-            "SELECT connection_id, key_id, nonce, ciphertext, version FROM credentials \
-             WHERE key_id <> $1 LIMIT $2",
-        )
-        .bind(&current)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in rows {
-            let id: String = get(&row, "connection_id")?;
-            let old = Sealed {
-                key_id: get(&row, "key_id")?,
-                nonce: get(&row, "nonce")?,
-                ciphertext: get(&row, "ciphertext")?,
-            };
-            let new = common::reseal_credentials(&self.cipher, &id, &old)?;
-            // Only if untouched since the read: a refresh meanwhile sealed it anew already.
-            resealed += sqlx::query(
-                "UPDATE credentials SET key_id = $1, nonce = $2, ciphertext = $3 \
-                 WHERE connection_id = $4 AND version = $5 AND key_id = $6",
-            )
-            .bind(&new.key_id)
-            .bind(&new.nonce)
-            .bind(&new.ciphertext)
-            .bind(&id)
-            .bind(get::<i64>(&row, "version")?)
-            .bind(&old.key_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        }
-        let rows = sqlx::query(
-            "SELECT state_hash, pkce_key_id, pkce_nonce, pkce_ciphertext FROM oauth_states \
-             WHERE pkce_key_id <> $1 LIMIT $2",
-        )
-        .bind(&current)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in rows {
-            let hash: String = get(&row, "state_hash")?;
-            let old = Sealed {
-                key_id: get(&row, "pkce_key_id")?,
-                nonce: get(&row, "pkce_nonce")?,
-                ciphertext: get(&row, "pkce_ciphertext")?,
-            };
-            let new = common::reseal_pkce(&self.cipher, &hash, &old)?;
-            resealed += sqlx::query(
-                "UPDATE oauth_states SET pkce_key_id = $1, pkce_nonce = $2, pkce_ciphertext = $3 \
-                 WHERE state_hash = $4 AND pkce_key_id = $5",
-            )
-            .bind(&new.key_id)
-            .bind(&new.nonce)
-            .bind(&new.ciphertext)
-            .bind(&hash)
-            .bind(&old.key_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        }
-        let remaining: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM credentials WHERE key_id <> $1) + \
-             (SELECT COUNT(*) FROM oauth_states WHERE pkce_key_id <> $1)",
-        )
-        .bind(&current)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(ResealProgress {
-            resealed,
-            remaining: u64::try_from(remaining).unwrap_or_default(),
-        })
+        reseal::reseal_batch(self, &self.cipher, limit).await
     }
 }
