@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use crate::common::{self, db_err, LockMap};
+use crate::common::{self, db_err, ListMerge, LockMap, Merge};
 use crate::crypto::{Cipher, Sealed};
 use crate::paging::PageRequest;
 use crate::reseal::{self, ResealBackend, SealedCredentialsRow, SealedPkceRow};
@@ -64,30 +64,6 @@ const UPSERT_CREDENTIALS: &str = "INSERT INTO credentials \
      version = credentials.version + 1, updated_at = excluded.updated_at, \
      refresh_failure = NULL, refresh_failed_at = NULL \
      RETURNING version";
-
-/// Which list column a merge changes.
-#[derive(Clone, Copy)]
-enum ListColumn {
-    Operations,
-    MissingScopes,
-}
-
-impl ListColumn {
-    fn name(self) -> &'static str {
-        match self {
-            ListColumn::Operations => "operations",
-            ListColumn::MissingScopes => "missing_scopes",
-        }
-    }
-}
-
-/// What a list merge does with its items.
-#[derive(Clone, Copy)]
-enum Merge {
-    /// Appends those not present yet (order kept).
-    Add,
-    Remove,
-}
 
 impl PgStore {
     /// Connects a pool to `database_url` (`postgres://…` or `postgresql://…`). Does not
@@ -185,12 +161,11 @@ impl PgStore {
     async fn merge_list(
         &self,
         connection_id: &str,
-        column: ListColumn,
-        merge: Merge,
+        m: ListMerge,
         items: &[String],
-        credentials_version: Option<i64>,
     ) -> Result<Option<Connection>> {
-        let value = match merge {
+        let column = m.column;
+        let value = match m.merge {
             Merge::Add => format!(
                 "(SELECT COALESCE(jsonb_agg(v ORDER BY src, ord), '[]'::jsonb) FROM ( \
                  SELECT v, 0 AS src, ord FROM jsonb_array_elements_text(connections.{col}) \
@@ -214,16 +189,12 @@ impl PgStore {
             .bind(common::list_to_json(items))
             .bind(common::now())
             .bind(connection_id)
-            .bind(credentials_version)
+            .bind(m.credentials_version)
             .execute(&self.pool)
             .await
             .map_err(db_err)?
             .rows_affected();
-        match self.fetch_by_id(connection_id).await? {
-            None => Err(StoreError::NotFound),
-            Some(_) if n == 0 => Ok(None),
-            Some(c) => Ok(Some(c)),
-        }
+        ListMerge::outcome(n, self.fetch_by_id(connection_id).await?)
     }
 
     /// One conditional `UPDATE connections` of the row `$1` with `$2` = now (and `$3` =
@@ -471,9 +442,7 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        common::found(n)?;
         self.fetch_required(connection_id).await
     }
 
@@ -482,15 +451,9 @@ impl Store for PgStore {
         connection_id: &str,
         operations: &[String],
     ) -> Result<Connection> {
-        self.merge_list(
-            connection_id,
-            ListColumn::Operations,
-            Merge::Add,
-            operations,
-            None,
-        )
-        .await?
-        .ok_or(StoreError::NotFound)
+        self.merge_list(connection_id, ListMerge::add_operations(), operations)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()> {
@@ -544,10 +507,8 @@ impl Store for PgStore {
     ) -> Result<Option<Connection>> {
         self.merge_list(
             connection_id,
-            ListColumn::MissingScopes,
-            Merge::Add,
+            ListMerge::record_missing_scopes(credentials_version),
             scopes,
-            Some(credentials_version),
         )
         .await
     }
@@ -560,10 +521,8 @@ impl Store for PgStore {
     ) -> Result<Option<Connection>> {
         self.merge_list(
             connection_id,
-            ListColumn::MissingScopes,
-            Merge::Remove,
+            ListMerge::clear_missing_scopes(credentials_version),
             scopes,
-            Some(credentials_version),
         )
         .await
     }
@@ -594,7 +553,7 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        Ok(common::count(n))
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
@@ -607,7 +566,7 @@ impl Store for PgStore {
                 .await
                 .map_err(db_err)?
                 .rows_affected();
-        for table in ["sessions", "oauth_states"] {
+        for table in common::OWNER_BOUND_TABLES {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE connector_id = $1 AND owner_id = $2"
             ))
@@ -618,10 +577,7 @@ impl Store for PgStore {
             .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        common::found(deleted)
     }
 
     async fn list_connections(
@@ -722,10 +678,7 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        common::found(n)
     }
 
     async fn create_session(&self, session: &Session) -> Result<SecretString> {
@@ -809,14 +762,9 @@ impl Store for PgStore {
     }
 
     async fn purge_expired(&self, grace: Duration) -> Result<u64> {
-        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-        let cutoff = Utc::now()
-            .checked_sub_signed(grace)
-            .unwrap_or(DateTime::UNIX_EPOCH)
-            .max(DateTime::UNIX_EPOCH);
-        let cutoff = common::truncate_micros(cutoff);
+        let cutoff = common::purge_cutoff(grace);
         let mut n = 0;
-        for table in ["sessions", "oauth_states", "refresh_leases"] {
+        for table in common::EXPIRING_TABLES {
             n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
                 .bind(cutoff)
                 .execute(&self.pool)

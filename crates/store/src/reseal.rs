@@ -91,6 +91,6 @@ pub(crate) async fn reseal_batch<B: ResealBackend>(
     let remaining = backend.count_to_reseal(&current).await?;
     Ok(ResealProgress {
         resealed,
-        remaining: u64::try_from(remaining).unwrap_or_default(),
+        remaining: common::count(remaining),
     })
 }
