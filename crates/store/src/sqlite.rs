@@ -274,7 +274,7 @@ impl common::LeaseBackend for SqliteStore {
         new: &Credentials,
     ) -> Result<Option<StoredCredentials>> {
         let w = CredentialsWrite::seal(&self.cipher, connection_id, new)?;
-        let version = sqlx::query_scalar(
+        let new_version = sqlx::query_scalar(
             "UPDATE credentials SET kind = ?1, key_id = ?2, nonce = ?3, ciphertext = ?4, \
              expires_at = ?5, version = version + 1, updated_at = ?6, refresh_failure = NULL, \
              refresh_failed_at = NULL WHERE connection_id = ?7 AND version = ?8 RETURNING version",
@@ -290,7 +290,7 @@ impl common::LeaseBackend for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(version.map(|v| w.stored(v)))
+        Ok(new_version.map(|v| w.stored(v)))
     }
 
     async fn record_refresh_failure(
