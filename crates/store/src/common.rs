@@ -1,8 +1,10 @@
 //! Pieces shared by both backends: random tokens and ids, hashing, the credentials blob, list
-//! columns, cursors and the in-process refresh locks.
+//! columns and their merges, what deletes and purges cover, the refresh-lease protocol and the
+//! in-process refresh locks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -13,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::{Cipher, Sealed};
 use crate::{
-    ConnectionStatus, Credentials, LockedRefreshError, RefreshDecision, RefreshFailure,
+    Connection, ConnectionStatus, Credentials, LockedRefreshError, RefreshDecision, RefreshFailure,
     RefreshFailureKind, RefreshFn, Result, SessionPurpose, StoreError, StoredCredentials,
     REFRESH_LEASE_TTL,
 };
@@ -230,23 +232,110 @@ pub(crate) fn list_from_json(s: &str) -> Result<Vec<String>> {
     serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad list column: {e}")))
 }
 
-/// Cursors are the creation sequence number, base64url-wrapped so callers treat them as
-/// opaque. A malformed cursor is `NotFound` (it points nowhere).
-pub(crate) fn encode_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("c{seq}"))
+/// Which list column a merge changes.
+#[derive(Clone, Copy)]
+pub(crate) enum ListColumn {
+    Operations,
+    MissingScopes,
 }
 
-pub(crate) fn decode_cursor(c: &str) -> Result<i64> {
-    URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix('c').and_then(|n| n.parse().ok()))
-        .ok_or(StoreError::NotFound)
+impl ListColumn {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ListColumn::Operations => "operations",
+            ListColumn::MissingScopes => "missing_scopes",
+        }
+    }
 }
 
-pub(crate) fn clamp_limit(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 1000))
+/// What a list merge does with its items.
+#[derive(Clone, Copy)]
+pub(crate) enum Merge {
+    /// Appends those not present yet (order kept).
+    Add,
+    Remove,
+}
+
+/// One change of a connection's list column, made in a single statement by each backend's
+/// `merge_list`; the intent-named writes that use it are built here so both backends guard
+/// them alike.
+#[derive(Clone, Copy)]
+pub(crate) struct ListMerge {
+    pub column: ListColumn,
+    pub merge: Merge,
+    /// Only while the credentials are still at this version.
+    pub credentials_version: Option<i64>,
+}
+
+impl ListMerge {
+    pub(crate) fn add_operations() -> Self {
+        ListMerge {
+            column: ListColumn::Operations,
+            merge: Merge::Add,
+            credentials_version: None,
+        }
+    }
+
+    /// A 403 proves nothing about a newer token: only at the version that got it.
+    pub(crate) fn record_missing_scopes(credentials_version: i64) -> Self {
+        ListMerge {
+            column: ListColumn::MissingScopes,
+            merge: Merge::Add,
+            credentials_version: Some(credentials_version),
+        }
+    }
+
+    /// Likewise, a success proves the scopes only for the token that had it.
+    pub(crate) fn clear_missing_scopes(credentials_version: i64) -> Self {
+        ListMerge {
+            column: ListColumn::MissingScopes,
+            merge: Merge::Remove,
+            credentials_version: Some(credentials_version),
+        }
+    }
+
+    /// What the merge returns, from the rows its statement changed and the connection read
+    /// afterwards: `NotFound` if the connection is gone, None if nothing changed (the
+    /// credentials moved on).
+    pub(crate) fn outcome(changed: u64, after: Option<Connection>) -> Result<Option<Connection>> {
+        match after {
+            None => Err(StoreError::NotFound),
+            Some(_) if changed == 0 => Ok(None),
+            Some(c) => Ok(Some(c)),
+        }
+    }
+}
+
+/// For a statement that names its row: `NotFound` if it changed none (the row is not there).
+pub(crate) fn found(rows_affected: u64) -> Result<()> {
+    if rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A `COUNT(*)` (a signed integer to both drivers) as the count it is.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+/// The tables that name a connection by `(connector_id, owner_id)` (their rows may exist
+/// before the connection row does, so no foreign key cascades): `delete_connection` deletes
+/// from them in its transaction.
+pub(crate) const OWNER_BOUND_TABLES: [&str; 2] = ["sessions", "oauth_states"];
+
+/// The tables whose rows expire (`expires_at`), which `purge_expired` clears.
+pub(crate) const EXPIRING_TABLES: [&str; 3] = ["sessions", "oauth_states", "refresh_leases"];
+
+/// What `purge_expired` deletes before: now less `grace`, at the earliest the Unix epoch (a
+/// grace too large to subtract purges nothing), to the microsecond like every stored time.
+pub(crate) fn purge_cutoff(grace: Duration) -> DateTime<Utc> {
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    let cutoff = Utc::now()
+        .checked_sub_signed(grace)
+        .unwrap_or(DateTime::UNIX_EPOCH)
+        .max(DateTime::UNIX_EPOCH);
+    truncate_micros(cutoff)
 }
 
 pub(crate) fn credentials_kind(c: &Credentials) -> &'static str {
@@ -439,12 +528,6 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_round_trip_and_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
-        assert!(matches!(decode_cursor("zz!"), Err(StoreError::NotFound)));
-    }
 
     #[test]
     fn sha256_hex_matches_the_standard_vector() {

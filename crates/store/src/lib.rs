@@ -41,7 +41,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 mod cache;
 mod common;
 mod crypto;
+mod paging;
 mod postgres;
+mod reseal;
+mod rows;
 mod sqlite;
 
 pub use cache::CachedStore;

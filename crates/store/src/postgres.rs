@@ -8,15 +8,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row as _};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
-use crate::common::{self, db_err, LockMap};
+use crate::common::{self, db_err, ListMerge, LockMap, Merge};
 use crate::crypto::{Cipher, Sealed};
+use crate::paging::PageRequest;
+use crate::reseal::{self, ResealBackend, SealedCredentialsRow, SealedPkceRow};
+use crate::rows::{
+    ApiKeyRow, ConnectionRow, CredentialsRow, CredentialsWrite, NewApiKeyRow, NewConnectionRow,
+    NewOAuthStateRow, NewSessionRow, OAuthStateRow, SessionRow, TimeColumn,
+};
 use crate::{
-    ApiKeyRecord, Connection, ConnectionStatus, Credentials, Grant, LockedRefreshError,
-    NewConnection, OAuthState, RefreshFailureKind, RefreshFn, ResealProgress, Result, Session,
-    Store, StoreError, StoredCredentials, REFRESH_LEASE_TTL,
+    ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
+    RefreshFailureKind, RefreshFn, ResealProgress, Result, Session, Store, StoreError,
+    StoredCredentials, REFRESH_LEASE_TTL,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -36,38 +42,11 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
-    col: &str,
-) -> Result<T> {
-    row.try_get(col).map_err(db_err)
-}
-
-fn connection_from_row(row: &PgRow) -> Result<Connection> {
-    Ok(Connection {
-        id: get(row, "id")?,
-        connector_id: get(row, "connector_id")?,
-        owner_id: get(row, "owner_id")?,
-        operations: common::list_from_json(&get::<String>(row, "operations")?)?,
-        scopes: common::list_from_json(&get::<String>(row, "scopes")?)?,
-        missing_scopes: common::list_from_json(&get::<String>(row, "missing_scopes")?)?,
-        status: common::parse_status(&get::<String>(row, "status")?)?,
-        dialpad_user_id: get(row, "dialpad_user_id")?,
-        dialpad_company_id: get(row, "dialpad_company_id")?,
-        credentials_version: get(row, "credentials_version")?,
-        created_at: get::<DateTime<Utc>>(row, "created_at")?,
-        updated_at: get::<DateTime<Utc>>(row, "updated_at")?,
-    })
-}
-
-fn api_key_from_row(row: &PgRow) -> Result<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        prefix: get(row, "prefix")?,
-        created_at: get::<DateTime<Utc>>(row, "created_at")?,
-        revoked_at: get::<Option<DateTime<Utc>>>(row, "revoked_at")?,
-    })
+/// Timestamp columns are `TIMESTAMPTZ`, which sqlx decodes itself.
+impl TimeColumn for DateTime<Utc> {
+    fn into_utc(self) -> Result<DateTime<Utc>> {
+        Ok(self)
+    }
 }
 
 /// Every connection column, with the current credentials version joined in.
@@ -85,30 +64,6 @@ const UPSERT_CREDENTIALS: &str = "INSERT INTO credentials \
      version = credentials.version + 1, updated_at = excluded.updated_at, \
      refresh_failure = NULL, refresh_failed_at = NULL \
      RETURNING version";
-
-/// Which list column a merge changes.
-#[derive(Clone, Copy)]
-enum ListColumn {
-    Operations,
-    MissingScopes,
-}
-
-impl ListColumn {
-    fn name(self) -> &'static str {
-        match self {
-            ListColumn::Operations => "operations",
-            ListColumn::MissingScopes => "missing_scopes",
-        }
-    }
-}
-
-/// What a list merge does with its items.
-#[derive(Clone, Copy)]
-enum Merge {
-    /// Appends those not present yet (order kept).
-    Add,
-    Remove,
-}
 
 impl PgStore {
     /// Connects a pool to `database_url` (`postgres://…` or `postgresql://…`). Does not
@@ -139,23 +94,6 @@ impl PgStore {
         &self.pool
     }
 
-    fn decode_credentials(&self, connection_id: &str, row: &PgRow) -> Result<StoredCredentials> {
-        let sealed = Sealed {
-            key_id: get(row, "key_id")?,
-            nonce: get(row, "nonce")?,
-            ciphertext: get(row, "ciphertext")?,
-        };
-        Ok(StoredCredentials {
-            credentials: common::open_credentials(&self.cipher, connection_id, &sealed)?,
-            version: get(row, "version")?,
-            updated_at: get::<DateTime<Utc>>(row, "updated_at")?,
-            refresh_failure: common::parse_failure(
-                get(row, "refresh_failure")?,
-                get::<Option<DateTime<Utc>>>(row, "refresh_failed_at")?,
-            ),
-        })
-    }
-
     async fn read_credentials<'e, E>(
         &self,
         ex: E,
@@ -164,7 +102,7 @@ impl PgStore {
     where
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,
     {
-        let row = sqlx::query(
+        let row: Option<CredentialsRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT key_id, nonce, ciphertext, version, updated_at, refresh_failure, refresh_failed_at \
              FROM credentials WHERE connection_id = $1",
         )
@@ -172,8 +110,7 @@ impl PgStore {
         .fetch_optional(ex)
         .await
         .map_err(db_err)?;
-        row.map(|r| self.decode_credentials(connection_id, &r))
-            .transpose()
+        row.map(|r| r.open(&self.cipher, connection_id)).transpose()
     }
 
     async fn write_credentials<'e, E>(
@@ -185,35 +122,30 @@ impl PgStore {
     where
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,
     {
-        let sealed = common::seal_credentials(&self.cipher, connection_id, credentials)?;
-        let now = common::now();
-        let row = sqlx::query(UPSERT_CREDENTIALS)
+        let w = CredentialsWrite::seal(&self.cipher, connection_id, credentials)?;
+        let version = sqlx::query_scalar(UPSERT_CREDENTIALS)
             .bind(connection_id)
-            .bind(common::credentials_kind(credentials))
-            .bind(&sealed.key_id)
-            .bind(&sealed.nonce)
-            .bind(&sealed.ciphertext)
-            .bind(common::credentials_expires_at(credentials))
-            .bind(now)
+            .bind(w.kind)
+            .bind(&w.sealed.key_id)
+            .bind(&w.sealed.nonce)
+            .bind(&w.sealed.ciphertext)
+            .bind(w.expires_at)
+            .bind(w.updated_at)
             .fetch_one(ex)
             .await
             .map_err(db_err)?;
-        Ok(StoredCredentials {
-            credentials: credentials.clone(),
-            version: get(&row, "version")?,
-            updated_at: now,
-            refresh_failure: None,
-        })
+        Ok(w.stored(version))
     }
 
     /// The connection, read fresh.
     async fn fetch_by_id(&self, connection_id: &str) -> Result<Option<Connection>> {
-        let row = sqlx::query(&format!("{CONNECTION_SELECT} WHERE c.id = $1"))
-            .bind(connection_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.as_ref().map(connection_from_row).transpose()
+        let row: Option<ConnectionRow<DateTime<Utc>>> =
+            sqlx::query_as(&format!("{CONNECTION_SELECT} WHERE c.id = $1"))
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        row.map(ConnectionRow::into_connection).transpose()
     }
 
     async fn fetch_required(&self, connection_id: &str) -> Result<Connection> {
@@ -229,12 +161,11 @@ impl PgStore {
     async fn merge_list(
         &self,
         connection_id: &str,
-        column: ListColumn,
-        merge: Merge,
+        m: ListMerge,
         items: &[String],
-        credentials_version: Option<i64>,
     ) -> Result<Option<Connection>> {
-        let value = match merge {
+        let column = m.column;
+        let value = match m.merge {
             Merge::Add => format!(
                 "(SELECT COALESCE(jsonb_agg(v ORDER BY src, ord), '[]'::jsonb) FROM ( \
                  SELECT v, 0 AS src, ord FROM jsonb_array_elements_text(connections.{col}) \
@@ -258,16 +189,12 @@ impl PgStore {
             .bind(common::list_to_json(items))
             .bind(common::now())
             .bind(connection_id)
-            .bind(credentials_version)
+            .bind(m.credentials_version)
             .execute(&self.pool)
             .await
             .map_err(db_err)?
             .rows_affected();
-        match self.fetch_by_id(connection_id).await? {
-            None => Err(StoreError::NotFound),
-            Some(_) if n == 0 => Ok(None),
-            Some(c) => Ok(Some(c)),
-        }
+        ListMerge::outcome(n, self.fetch_by_id(connection_id).await?)
     }
 
     /// One conditional `UPDATE connections` of the row `$1` with `$2` = now (and `$3` =
@@ -330,33 +257,24 @@ impl common::LeaseBackend for PgStore {
         version: i64,
         new: &Credentials,
     ) -> Result<Option<StoredCredentials>> {
-        let sealed = common::seal_credentials(&self.cipher, connection_id, new)?;
-        let now = common::now();
-        let row = sqlx::query(
+        let w = CredentialsWrite::seal(&self.cipher, connection_id, new)?;
+        let new_version = sqlx::query_scalar(
             "UPDATE credentials SET kind = $1, key_id = $2, nonce = $3, ciphertext = $4, \
              expires_at = $5, version = version + 1, updated_at = $6, refresh_failure = NULL, \
              refresh_failed_at = NULL WHERE connection_id = $7 AND version = $8 RETURNING version",
         )
-        .bind(common::credentials_kind(new))
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(common::credentials_expires_at(new))
-        .bind(now)
+        .bind(w.kind)
+        .bind(&w.sealed.key_id)
+        .bind(&w.sealed.nonce)
+        .bind(&w.sealed.ciphertext)
+        .bind(w.expires_at)
+        .bind(w.updated_at)
         .bind(connection_id)
         .bind(version)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|r| {
-            Ok(StoredCredentials {
-                credentials: new.clone(),
-                version: get(&r, "version")?,
-                updated_at: now,
-                refresh_failure: None,
-            })
-        })
-        .transpose()
+        Ok(new_version.map(|v| w.stored(v)))
     }
 
     async fn record_refresh_failure(
@@ -381,6 +299,87 @@ impl common::LeaseBackend for PgStore {
 }
 
 #[async_trait]
+impl ResealBackend for PgStore {
+    async fn credentials_to_reseal(
+        &self,
+        current_key: &str,
+        limit: i64,
+    ) -> Result<Vec<SealedCredentialsRow>> {
+        sqlx::query_as(
+            "SELECT connection_id, key_id, nonce, ciphertext, version FROM credentials \
+             WHERE key_id <> $1 LIMIT $2",
+        )
+        .bind(current_key)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn swap_credentials(
+        &self,
+        connection_id: &str,
+        version: i64,
+        old_key_id: &str,
+        new: &Sealed,
+    ) -> Result<u64> {
+        sqlx::query(
+            "UPDATE credentials SET key_id = $1, nonce = $2, ciphertext = $3 \
+             WHERE connection_id = $4 AND version = $5 AND key_id = $6",
+        )
+        .bind(&new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(connection_id)
+        .bind(version)
+        .bind(old_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(|r| r.rows_affected())
+    }
+
+    async fn pkce_to_reseal(&self, current_key: &str, limit: i64) -> Result<Vec<SealedPkceRow>> {
+        sqlx::query_as(
+            "SELECT state_hash, pkce_key_id, pkce_nonce, pkce_ciphertext FROM oauth_states \
+             WHERE pkce_key_id <> $1 LIMIT $2",
+        )
+        .bind(current_key)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn swap_pkce(&self, state_hash: &str, old_key_id: &str, new: &Sealed) -> Result<u64> {
+        sqlx::query(
+            "UPDATE oauth_states SET pkce_key_id = $1, pkce_nonce = $2, pkce_ciphertext = $3 \
+             WHERE state_hash = $4 AND pkce_key_id = $5",
+        )
+        .bind(&new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(state_hash)
+        .bind(old_key_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(|r| r.rows_affected())
+    }
+
+    async fn count_to_reseal(&self, current_key: &str) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM credentials WHERE key_id <> $1) + \
+             (SELECT COUNT(*) FROM oauth_states WHERE pkce_key_id <> $1)",
+        )
+        .bind(current_key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+}
+
+#[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> Result<()> {
         MIGRATOR
@@ -390,33 +389,19 @@ impl Store for PgStore {
     }
 
     async fn insert_connection(&self, new: NewConnection) -> Result<Connection> {
-        let now = common::now();
-        let c = Connection {
-            id: common::random_id("con"),
-            connector_id: new.connector_id,
-            owner_id: new.owner_id,
-            operations: new.operations,
-            scopes: Vec::new(),
-            missing_scopes: Vec::new(),
-            status: ConnectionStatus::Unauthorized,
-            dialpad_user_id: None,
-            dialpad_company_id: None,
-            credentials_version: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let (row, c) = NewConnectionRow::new(new);
         sqlx::query(
             "INSERT INTO connections (id, connector_id, owner_id, operations, scopes, missing_scopes, \
              status, created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7, $8, $8)",
         )
-        .bind(&c.id)
-        .bind(&c.connector_id)
-        .bind(&c.owner_id)
-        .bind(common::list_to_json(&c.operations))
-        .bind(common::list_to_json(&c.scopes))
-        .bind(common::list_to_json(&c.missing_scopes))
-        .bind(common::status_str(c.status))
-        .bind(now)
+        .bind(&row.id)
+        .bind(&row.connector_id)
+        .bind(&row.owner_id)
+        .bind(&row.operations)
+        .bind(&row.scopes)
+        .bind(&row.missing_scopes)
+        .bind(row.status)
+        .bind(row.created_at)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -428,7 +413,7 @@ impl Store for PgStore {
         connector_id: &str,
         owner_id: &str,
     ) -> Result<Option<Connection>> {
-        let row = sqlx::query(&format!(
+        let row: Option<ConnectionRow<DateTime<Utc>>> = sqlx::query_as(&format!(
             "{CONNECTION_SELECT} WHERE c.connector_id = $1 AND c.owner_id = $2"
         ))
         .bind(connector_id)
@@ -436,7 +421,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(connection_from_row).transpose()
+        row.map(ConnectionRow::into_connection).transpose()
     }
 
     async fn set_operations(
@@ -457,9 +442,7 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        common::found(n)?;
         self.fetch_required(connection_id).await
     }
 
@@ -468,15 +451,9 @@ impl Store for PgStore {
         connection_id: &str,
         operations: &[String],
     ) -> Result<Connection> {
-        self.merge_list(
-            connection_id,
-            ListColumn::Operations,
-            Merge::Add,
-            operations,
-            None,
-        )
-        .await?
-        .ok_or(StoreError::NotFound)
+        self.merge_list(connection_id, ListMerge::add_operations(), operations)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn mark_awaiting_authorization(&self, connection_id: &str) -> Result<()> {
@@ -530,10 +507,8 @@ impl Store for PgStore {
     ) -> Result<Option<Connection>> {
         self.merge_list(
             connection_id,
-            ListColumn::MissingScopes,
-            Merge::Add,
+            ListMerge::record_missing_scopes(credentials_version),
             scopes,
-            Some(credentials_version),
         )
         .await
     }
@@ -546,10 +521,8 @@ impl Store for PgStore {
     ) -> Result<Option<Connection>> {
         self.merge_list(
             connection_id,
-            ListColumn::MissingScopes,
-            Merge::Remove,
+            ListMerge::clear_missing_scopes(credentials_version),
             scopes,
-            Some(credentials_version),
         )
         .await
     }
@@ -580,7 +553,7 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        Ok(common::count(n))
     }
 
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
@@ -593,7 +566,7 @@ impl Store for PgStore {
                 .await
                 .map_err(db_err)?
                 .rows_affected();
-        for table in ["sessions", "oauth_states"] {
+        for table in common::OWNER_BOUND_TABLES {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE connector_id = $1 AND owner_id = $2"
             ))
@@ -604,10 +577,7 @@ impl Store for PgStore {
             .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
-        if deleted == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        common::found(deleted)
     }
 
     async fn list_connections(
@@ -616,29 +586,18 @@ impl Store for PgStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<(Vec<Connection>, Option<String>)> {
-        let after = cursor.map(common::decode_cursor).transpose()?.unwrap_or(0);
-        let limit = common::clamp_limit(limit);
-        let rows = sqlx::query(&format!(
+        let page = PageRequest::new(cursor, limit)?;
+        let rows: Vec<ConnectionRow<DateTime<Utc>>> = sqlx::query_as(&format!(
             "{CONNECTION_SELECT} WHERE ($1 IS NULL OR c.connector_id = $1) \
              AND c.seq > $2 ORDER BY c.seq LIMIT $3"
         ))
         .bind(connector_id)
-        .bind(after)
-        .bind(limit + 1)
+        .bind(page.after)
+        .bind(page.fetch_limit())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let more = rows.len() as i64 > limit;
-        let rows = &rows[..rows.len().min(limit as usize)];
-        let next = match (more, rows.last()) {
-            (true, Some(last)) => Some(common::encode_cursor(get(last, "seq")?)),
-            _ => None,
-        };
-        let list = rows
-            .iter()
-            .map(connection_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((list, next))
+        page.page(rows)
     }
 
     async fn get_credentials(&self, connection_id: &str) -> Result<Option<StoredCredentials>> {
@@ -672,21 +631,15 @@ impl Store for PgStore {
     }
 
     async fn create_api_key(&self, name: &str) -> Result<(ApiKeyRecord, SecretString)> {
-        let (key, prefix, hash) = common::new_api_key();
-        let rec = ApiKeyRecord {
-            id: common::random_id("key"),
-            name: name.to_string(),
-            prefix,
-            created_at: common::now(),
-            revoked_at: None,
-        };
+        let (row, key) = NewApiKeyRow::new(name);
+        let rec = row.record;
         sqlx::query(
             "INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&rec.id)
         .bind(&rec.name)
         .bind(&rec.prefix)
-        .bind(&hash)
+        .bind(&row.hash)
         .bind(rec.created_at)
         .execute(&self.pool)
         .await
@@ -695,24 +648,24 @@ impl Store for PgStore {
     }
 
     async fn verify_api_key(&self, presented: &str) -> Result<Option<ApiKeyRecord>> {
-        let row = sqlx::query(
+        let row: Option<ApiKeyRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
         )
         .bind(common::sha256_hex(presented))
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(api_key_from_row).transpose()
+        row.map(ApiKeyRow::into_record).transpose()
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(
+        let rows: Vec<ApiKeyRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT id, name, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter().map(api_key_from_row).collect()
+        rows.into_iter().map(ApiKeyRow::into_record).collect()
     }
 
     async fn revoke_api_key(&self, id_or_name: &str) -> Result<()> {
@@ -725,35 +678,32 @@ impl Store for PgStore {
         .await
         .map_err(db_err)?
         .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        common::found(n)
     }
 
     async fn create_session(&self, session: &Session) -> Result<SecretString> {
-        let token = common::random_token(32);
+        let (row, token) = NewSessionRow::new(session);
         sqlx::query(
             "INSERT INTO sessions (token_hash, connector_id, owner_id, operations, expires_at, created_at, \
              purpose, redirect_url, extra_scopes) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb)",
         )
-        .bind(common::sha256_hex(&token))
-        .bind(&session.connector_id)
-        .bind(&session.owner_id)
-        .bind(common::list_to_json(&session.operations))
-        .bind(common::truncate_micros(session.expires_at))
-        .bind(common::now())
-        .bind(common::purpose_str(session.purpose))
-        .bind(&session.redirect_url)
-        .bind(common::list_to_json(&session.extra_scopes))
+        .bind(&row.token_hash)
+        .bind(row.connector_id)
+        .bind(row.owner_id)
+        .bind(&row.operations)
+        .bind(row.expires_at)
+        .bind(row.created_at)
+        .bind(row.purpose)
+        .bind(row.redirect_url)
+        .bind(&row.extra_scopes)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(SecretString::from(token))
+        Ok(token)
     }
 
     async fn get_session(&self, token: &str) -> Result<Option<Session>> {
-        let row = sqlx::query(
+        let row: Option<SessionRow<DateTime<Utc>>> = sqlx::query_as(
             "SELECT connector_id, owner_id, operations::text AS operations, expires_at, purpose, \
              redirect_url, extra_scopes::text AS extra_scopes \
              FROM sessions WHERE token_hash = $1",
@@ -762,18 +712,7 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|row| {
-            Ok(Session {
-                connector_id: get(&row, "connector_id")?,
-                owner_id: get(&row, "owner_id")?,
-                operations: common::list_from_json(&get::<String>(&row, "operations")?)?,
-                expires_at: get::<DateTime<Utc>>(&row, "expires_at")?,
-                purpose: common::parse_purpose(&get::<String>(&row, "purpose")?)?,
-                redirect_url: get(&row, "redirect_url")?,
-                extra_scopes: common::list_from_json(&get::<String>(&row, "extra_scopes")?)?,
-            })
-        })
-        .transpose()
+        row.map(SessionRow::into_session).transpose()
     }
 
     async fn delete_session(&self, token: &str) -> Result<()> {
@@ -786,25 +725,23 @@ impl Store for PgStore {
     }
 
     async fn create_oauth_state(&self, state: &OAuthState) -> Result<String> {
-        let value = common::random_token(32);
-        let hash = common::sha256_hex(&value);
-        let sealed = common::seal_pkce(&self.cipher, &hash, &state.pkce_verifier)?;
+        let (row, value) = NewOAuthStateRow::new(&self.cipher, state)?;
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, connector_id, owner_id, pkce_key_id, pkce_nonce, \
              pkce_ciphertext, redirect_url, scopes, expires_at, created_at, browser_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)",
         )
-        .bind(&hash)
-        .bind(&state.connector_id)
-        .bind(&state.owner_id)
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(&state.redirect_url)
-        .bind(common::list_to_json(&state.scopes))
-        .bind(common::truncate_micros(state.expires_at))
-        .bind(common::now())
-        .bind(&state.browser_hash)
+        .bind(&row.state_hash)
+        .bind(row.connector_id)
+        .bind(row.owner_id)
+        .bind(&row.pkce.key_id)
+        .bind(&row.pkce.nonce)
+        .bind(&row.pkce.ciphertext)
+        .bind(row.redirect_url)
+        .bind(&row.scopes)
+        .bind(row.expires_at)
+        .bind(row.created_at)
+        .bind(row.browser_hash)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -813,7 +750,7 @@ impl Store for PgStore {
 
     async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>> {
         let hash = common::sha256_hex(state);
-        let row = sqlx::query(
+        let row: Option<OAuthStateRow<DateTime<Utc>>> = sqlx::query_as(
             "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING connector_id, owner_id, pkce_key_id, \
              pkce_nonce, pkce_ciphertext, redirect_url, scopes::text AS scopes, expires_at, browser_hash",
         )
@@ -821,36 +758,13 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at = get::<DateTime<Utc>>(&row, "expires_at")?;
-        if expires_at <= Utc::now() {
-            return Ok(None);
-        }
-        let sealed = Sealed {
-            key_id: get(&row, "pkce_key_id")?,
-            nonce: get(&row, "pkce_nonce")?,
-            ciphertext: get(&row, "pkce_ciphertext")?,
-        };
-        Ok(Some(OAuthState {
-            connector_id: get(&row, "connector_id")?,
-            owner_id: get(&row, "owner_id")?,
-            pkce_verifier: common::open_pkce(&self.cipher, &hash, &sealed)?,
-            redirect_url: get(&row, "redirect_url")?,
-            scopes: common::list_from_json(&get::<String>(&row, "scopes")?)?,
-            expires_at,
-            browser_hash: get(&row, "browser_hash")?,
-        }))
+        row.map_or(Ok(None), |row| row.open(&self.cipher, &hash))
     }
 
     async fn purge_expired(&self, grace: Duration) -> Result<u64> {
-        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-        let cutoff = Utc::now()
-            .checked_sub_signed(grace)
-            .unwrap_or(DateTime::UNIX_EPOCH)
-            .max(DateTime::UNIX_EPOCH);
-        let cutoff = common::truncate_micros(cutoff);
+        let cutoff = common::purge_cutoff(grace);
         let mut n = 0;
-        for table in ["sessions", "oauth_states", "refresh_leases"] {
+        for table in common::EXPIRING_TABLES {
             n += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
                 .bind(cutoff)
                 .execute(&self.pool)
@@ -862,84 +776,6 @@ impl Store for PgStore {
     }
 
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
-        let current = self.cipher.current_key_id().to_owned();
-        let limit = i64::from(limit.max(1));
-        let mut resealed = 0;
-        let rows = sqlx::query(
-            "SELECT connection_id, key_id, nonce, ciphertext, version FROM credentials \
-             WHERE key_id <> $1 LIMIT $2",
-        )
-        .bind(&current)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in rows {
-            let id: String = get(&row, "connection_id")?;
-            let old = Sealed {
-                key_id: get(&row, "key_id")?,
-                nonce: get(&row, "nonce")?,
-                ciphertext: get(&row, "ciphertext")?,
-            };
-            let new = common::reseal_credentials(&self.cipher, &id, &old)?;
-            // Only if untouched since the read: a refresh meanwhile sealed it anew already.
-            resealed += sqlx::query(
-                "UPDATE credentials SET key_id = $1, nonce = $2, ciphertext = $3 \
-                 WHERE connection_id = $4 AND version = $5 AND key_id = $6",
-            )
-            .bind(&new.key_id)
-            .bind(&new.nonce)
-            .bind(&new.ciphertext)
-            .bind(&id)
-            .bind(get::<i64>(&row, "version")?)
-            .bind(&old.key_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        }
-        let rows = sqlx::query(
-            "SELECT state_hash, pkce_key_id, pkce_nonce, pkce_ciphertext FROM oauth_states \
-             WHERE pkce_key_id <> $1 LIMIT $2",
-        )
-        .bind(&current)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        for row in rows {
-            let hash: String = get(&row, "state_hash")?;
-            let old = Sealed {
-                key_id: get(&row, "pkce_key_id")?,
-                nonce: get(&row, "pkce_nonce")?,
-                ciphertext: get(&row, "pkce_ciphertext")?,
-            };
-            let new = common::reseal_pkce(&self.cipher, &hash, &old)?;
-            resealed += sqlx::query(
-                "UPDATE oauth_states SET pkce_key_id = $1, pkce_nonce = $2, pkce_ciphertext = $3 \
-                 WHERE state_hash = $4 AND pkce_key_id = $5",
-            )
-            .bind(&new.key_id)
-            .bind(&new.nonce)
-            .bind(&new.ciphertext)
-            .bind(&hash)
-            .bind(&old.key_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        }
-        let remaining: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM credentials WHERE key_id <> $1) + \
-             (SELECT COUNT(*) FROM oauth_states WHERE pkce_key_id <> $1)",
-        )
-        .bind(&current)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(ResealProgress {
-            resealed,
-            remaining: u64::try_from(remaining).unwrap_or_default(),
-        })
+        reseal::reseal_batch(self, &self.cipher, limit).await
     }
 }
