@@ -67,6 +67,8 @@ error_codes! {
     ResourceModelNotFound = "RESOURCE::MODEL_NOT_FOUND" => 404,
     /// A write body with unknown fields, wrong types or values Dialpad would refuse.
     ResourceValidationFailed = "RESOURCE::VALIDATION_FAILED" => 422,
+    /// Dialpad refused a write because it conflicts with existing data (e.g. a number taken).
+    ResourceConflict = "RESOURCE::CONFLICT" => 409,
     /// Dialpad has no API for this model operation.
     OperationNotSupported = "OPERATION::NOT_SUPPORTED" => 501,
     UpstreamRateLimited = "UPSTREAM::RATE_LIMITED" => 429,

@@ -6,10 +6,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cursor;
 pub mod error;
 pub mod models;
 pub mod operations;
 pub mod read;
+pub mod resources;
 
 pub use error::ErrorCode;
 pub use models::{Model, Op};

@@ -162,6 +162,37 @@ pub fn effective_missing_scopes(
     missing.into_iter().collect()
 }
 
+/// Whether a connection may run an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permission {
+    Granted,
+    /// The connection (or the session) lists its operations and this is not one of them.
+    NotGranted,
+    /// Granted, but the authorization did not ask for these scopes.
+    MissingScopes(Vec<String>),
+}
+
+/// The permission check every unified operation goes through. `allowed`: the connection's
+/// operations (an empty list restricts nothing: every operation its scopes cover), narrowed by
+/// a session's operations when the caller is a session. `granted`: the scopes asked for.
+pub fn check(
+    op: &Operation,
+    allowed: &[String],
+    session: Option<&[String]>,
+    granted: &[String],
+) -> Permission {
+    let listed = |ops: &[String]| ops.is_empty() || ops.iter().any(|o| o == op.id);
+    if !listed(allowed) || !session.is_none_or(listed) {
+        return Permission::NotGranted;
+    }
+    let missing = missing_scopes(granted, op);
+    if missing.is_empty() {
+        Permission::Granted
+    } else {
+        Permission::MissingScopes(missing)
+    }
+}
+
 /// The scopes among `op`'s that a Dialpad 403 body says are missing: Dialpad names the scope
 /// in its message (e.g. "requires the 'recordings_export' scope"). A 403 for another reason (an
 /// admin-only endpoint, a user outside the token's office) names none, and marks nothing.

@@ -367,6 +367,7 @@ fn start() -> (Setup, tempfile::TempDir) {
                     .map(|client| dpc_server::tokens::ConnectionClient {
                         client,
                         tokens: tokens.clone(),
+                        calls: Default::default(),
                     })
             })
             .expect("client");

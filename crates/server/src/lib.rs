@@ -21,6 +21,7 @@ pub mod error;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
 pub use dpc_core::operations;
 pub mod proxy;
+pub mod resources;
 mod serve;
 pub mod tokens;
 
@@ -76,6 +77,9 @@ pub struct Inner {
     /// while per (connection, scopes) so that a client retrying a refused call does not write a
     /// new OAuth state row each time.
     auth_urls: parking_lot::Mutex<HashMap<(String, String), (Instant, String)>>,
+    /// Signs list cursors; derived from the encryption key, so cursors survive restarts and
+    /// work across instances.
+    pub cursor_key: dpc_core::cursor::CursorKey,
 }
 
 /// How long a missing-permission authorization URL is reused (its state lives twice as long).
@@ -111,7 +115,15 @@ impl AppState {
                 .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
             token_client,
         };
+        let cursor_key = dpc_core::cursor::CursorKey::derive(
+            config
+                .encryption_key
+                .as_ref()
+                .map(|k| k.expose_secret().as_bytes())
+                .unwrap_or_default(),
+        );
         Ok(AppState(Arc::new(Inner {
+            cursor_key,
             config,
             store,
             oauth,
@@ -208,6 +220,16 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(browser_routes(&state))
         .route("/v1/connectors/{connector_id}", get(connections::connector))
+        .route(
+            "/v1/resources/{model}",
+            get(resources::key_list).post(resources::key_create),
+        )
+        .route(
+            "/v1/resources/{model}/{id}",
+            get(resources::key_retrieve)
+                .patch(resources::key_update)
+                .delete(resources::key_delete),
+        )
         .route("/v1/proxy/{*path}", any(proxy::proxy))
         .merge(
             Router::new()
@@ -268,6 +290,16 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
             post(authorization::session_authorize),
         )
         .route("/v1/s/connector", get(connections::session_connector))
+        .route(
+            "/v1/s/resources/{model}",
+            get(resources::session_list).post(resources::session_create),
+        )
+        .route(
+            "/v1/s/resources/{model}/{id}",
+            get(resources::session_retrieve)
+                .patch(resources::session_update)
+                .delete(resources::session_delete),
+        )
         // Set before the CORS layer: a 405 fallback added afterwards would sit outside it, and a
         // preflight (`OPTIONS`, a method these routes lack) would never reach CORS.
         .method_not_allowed_fallback(method_not_allowed);

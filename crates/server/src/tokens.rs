@@ -407,6 +407,8 @@ impl TokenProvider for ConnectionTokens {
 pub struct ConnectionClient {
     pub client: Client,
     pub tokens: Arc<ConnectionTokens>,
+    /// Calls seen recently on this connection (Dialpad allows 10 single-call reads a minute).
+    pub calls: Arc<dpc_core::resources::CallCache>,
 }
 
 /// One Dialpad client per connection (each with its own rate limiter and token source), at most
@@ -478,7 +480,11 @@ pub fn connection_client(
         .http_client(http)
         .auth(Auth::Provider(tokens.clone()))
         .build()?;
-    Ok(ConnectionClient { client, tokens })
+    Ok(ConnectionClient {
+        client,
+        tokens,
+        calls: Arc::default(),
+    })
 }
 
 #[cfg(test)]

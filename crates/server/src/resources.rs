@@ -1,0 +1,830 @@
+//! `/v1/resources/{model}[/{id}]` (secret key + connection headers) and their `/v1/s/` twins
+//! (session token): the unified models over `dpc_core::resources`. This module only reads the
+//! request, checks the connection and its permissions, and turns the core's answers and errors
+//! into HTTP.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dpc_core::cursor::{CursorKey, Resume};
+use dpc_core::models::{MapContext, Model, Op};
+use dpc_core::operations::{self, Permission};
+use dpc_core::resources::{
+    self, parse_expand, parse_fields, parse_filters, query_identity, ListParams, Record, Render,
+    ResourceError, Resources,
+};
+use dpc_core::ErrorCode;
+use dpc_store::{Connection, ConnectionStatus};
+use serde_json::{json, Value};
+
+use crate::auth::{connection_headers, ApiKeyAuth, SessionAuth};
+use crate::authorization::missing_permission;
+use crate::connections::load;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::proxy::upstream_error;
+use crate::AppState;
+
+/// Who is calling, resolved to a connection and what it may do.
+struct Caller {
+    conn: Connection,
+    /// A session's own operations (narrower than the connection's), if any.
+    session_ops: Option<Vec<String>>,
+}
+
+async fn caller_from_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    let ids = connection_headers(headers)?;
+    let conn = load(state, &ids.connector_id, &ids.owner_id).await?;
+    Ok(Caller {
+        conn,
+        session_ops: None,
+    })
+}
+
+async fn caller_from_session(state: &AppState, s: SessionAuth) -> ApiResult<Caller> {
+    let conn = load(state, &s.connector_id, &s.owner_id).await?;
+    Ok(Caller {
+        conn,
+        session_ops: s.operations,
+    })
+}
+
+fn model_of(name: &str) -> ApiResult<Model> {
+    Model::parse(name).ok_or_else(|| {
+        let models: Vec<&str> = Model::ALL.iter().map(|m| m.as_str()).collect();
+        ApiError::of(
+            ErrorCode::ResourceModelNotFound,
+            format!("no model `{name}`: the models are {}", models.join(", ")),
+        )
+        .with_details(json!({"model": name, "models": models}))
+    })
+}
+
+/// Checks the connection's state and its permission for `model::op`; unsupported operations
+/// answer 501 before anything else (no permission can make them work).
+async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiResult<()> {
+    if let dpc_core::models::Support::NotSupported(why) = model.info().support(op) {
+        return Err(ApiError::of(
+            ErrorCode::OperationNotSupported,
+            format!(
+                "{model} cannot be {}d through Dialpad's API: {why}",
+                op.as_str()
+            ),
+        )
+        .with_details(json!({"model": model.as_str(), "operation": op.as_str()})));
+    }
+    match c.conn.status {
+        ConnectionStatus::RefreshFailed => return Err(ApiError::refresh_failed()),
+        ConnectionStatus::Unauthorized | ConnectionStatus::AwaitingAuthorization => {
+            return Err(ApiError::not_authorized())
+        }
+        ConnectionStatus::Authorized => {}
+    }
+    let id = op.operation_id(model);
+    let Some(operation) = operations::find(&id) else {
+        return Err(ApiError::internal(format!("{id} missing from the catalog")));
+    };
+    match operations::check(
+        operation,
+        &c.conn.operations,
+        c.session_ops.as_deref(),
+        &c.conn.scopes,
+    ) {
+        Permission::Granted => Ok(()),
+        Permission::NotGranted => Err(ApiError::of(
+            ErrorCode::ConnectionMissingPermission,
+            format!(
+                "the connection was not granted {id}: add it to the connection's operations \
+                 (PATCH /v1/connections/{{connectorId}}/{{ownerId}}), then authorize again if it needs scopes"
+            ),
+        )
+        .with_details(json!({
+            "operation": id,
+            "requiredScopes": operation.scopes,
+            "missingScopes": [],
+            "authorizationUrl": null,
+        }))),
+        Permission::MissingScopes(missing) => {
+            Err(missing_permission(state, &c.conn, operation, &missing).await)
+        }
+    }
+}
+
+/// What the connection's grants let the mappers show.
+fn map_context(conn: &Connection) -> MapContext {
+    MapContext {
+        recordings: conn.scopes.iter().any(|s| s == "recordings_export"),
+    }
+}
+
+/// Maps the core's error to the API's, recording scopes a Dialpad 403 names.
+async fn resource_error(
+    state: &AppState,
+    conn: &Connection,
+    model: Model,
+    op: Op,
+    held_version: Option<i64>,
+    e: ResourceError,
+) -> ApiError {
+    match e {
+        ResourceError::Invalid { message, details } => {
+            ApiError::invalid(message).with_details(details)
+        }
+        ResourceError::Validation(errors) => ApiError::of(
+            ErrorCode::ResourceValidationFailed,
+            format!(
+                "invalid {model} fields: {}",
+                errors
+                    .iter()
+                    .map(|e| if e.path.is_empty() {
+                        e.message.clone()
+                    } else {
+                        format!("{}: {}", e.path, e.message)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+        .with_details(json!({ "fields": errors })),
+        ResourceError::NotFound(m) => ApiError::of(ErrorCode::ResourceNotFound, m),
+        ResourceError::NotSupported(why) => ApiError::of(ErrorCode::OperationNotSupported, why),
+        ResourceError::Refused {
+            status: 409,
+            message,
+        } => ApiError::of(
+            ErrorCode::ResourceConflict,
+            format!("Dialpad refused the change: {message}"),
+        ),
+        ResourceError::Refused { message, .. } => ApiError::of(
+            ErrorCode::ResourceValidationFailed,
+            format!("Dialpad refused the change: {message}"),
+        )
+        .with_details(json!({ "fields": [], "dialpadMessage": message })),
+        ResourceError::Upstream(e) => upstream(state, conn, model, op, held_version, e).await,
+    }
+}
+
+async fn upstream(
+    state: &AppState,
+    conn: &Connection,
+    model: Model,
+    op: Op,
+    held_version: Option<i64>,
+    e: dialpad::Error,
+) -> ApiError {
+    match &e {
+        dialpad::Error::RateLimited { retry_after, .. } => {
+            let secs = retry_after
+                .map(|d| d.as_secs_f64().ceil() as u64)
+                .unwrap_or(1)
+                .max(1);
+            ApiError::of(
+                ErrorCode::UpstreamRateLimited,
+                format!("Dialpad's rate limit for this operation is spent: retry after {secs} s"),
+            )
+            .with_details(json!({ "retryAfter": secs }))
+        }
+        dialpad::Error::Api {
+            status,
+            message,
+            body,
+            ..
+        } => match status.as_u16() {
+            403 => {
+                let id = op.operation_id(model);
+                if let Some(operation) = operations::find(&id) {
+                    let named = operations::scopes_named_in_forbidden(operation, body.as_bytes());
+                    if !named.is_empty() {
+                        if let Some(v) = held_version {
+                            if let Err(err) =
+                                state.store.record_missing_scopes(&conn.id, &named, v).await
+                            {
+                                tracing::warn!(error = %err, "could not record missing scopes");
+                            }
+                        }
+                        return missing_permission(state, conn, operation, &named).await;
+                    }
+                }
+                ApiError::of(
+                    ErrorCode::UpstreamForbidden,
+                    format!("Dialpad refused the request: {message}"),
+                )
+            }
+            404 => ApiError::of(ErrorCode::ResourceNotFound, format!("Dialpad: {message}")),
+            400 | 422 => ApiError::of(
+                ErrorCode::UpstreamInvalid,
+                format!("Dialpad refused the request: {message}"),
+            ),
+            _ => {
+                tracing::warn!(error = %e, "Dialpad error");
+                ApiError::of(
+                    ErrorCode::UpstreamUnavailable,
+                    format!("Dialpad answered {status}: {message}"),
+                )
+            }
+        },
+        dialpad::Error::Unauthorized { .. } => ApiError::refresh_failed().with_message(
+            "Dialpad refused the connection's credentials: the customer must authorize again",
+        ),
+        _ => upstream_error(e),
+    }
+}
+
+/// Attaches `Retry-After` to a 429.
+fn respond(e: ApiError) -> Response {
+    let retry = e
+        .details
+        .as_ref()
+        .and_then(|d| d.get("retryAfter"))
+        .and_then(Value::as_u64);
+    let mut r = e.into_response();
+    if let Some(s) = retry {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            r.headers_mut().insert("retry-after", v);
+        }
+    }
+    r
+}
+
+/// The query of a resources request, read by hand: `filters[name]=value` has no serde shape,
+/// and every parameter may appear once.
+#[derive(Debug, Default)]
+struct Query {
+    limit: Option<String>,
+    cursor: Option<String>,
+    q: Option<String>,
+    fields: Option<String>,
+    expand: Option<String>,
+    raw: bool,
+    return_resource: bool,
+    filters: BTreeMap<String, String>,
+}
+
+const PARAMS: &[&str] = &[
+    "limit",
+    "cursor",
+    "q",
+    "fields",
+    "expand",
+    "raw",
+    "returnResource",
+    "filters[…]",
+];
+
+fn flag(name: &str, v: &str) -> ApiResult<bool> {
+    match v {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::invalid(format!("`{name}` must be true or false"))),
+    }
+}
+
+fn parse_query(raw: Option<&str>) -> ApiResult<Query> {
+    let mut q = Query::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let (k, v) = (k.into_owned(), v.into_owned());
+        if !seen.insert(k.clone()) {
+            return Err(ApiError::invalid(format!("`{k}` is given more than once")));
+        }
+        if let Some(name) = k.strip_prefix("filters[").and_then(|r| r.strip_suffix(']')) {
+            q.filters.insert(name.to_owned(), v);
+            continue;
+        }
+        match k.as_str() {
+            "limit" => q.limit = Some(v),
+            "cursor" => q.cursor = Some(v).filter(|c| !c.is_empty()),
+            "q" => q.q = Some(v).filter(|s| !s.trim().is_empty()),
+            "fields" => q.fields = Some(v),
+            "expand" => q.expand = Some(v),
+            "raw" => q.raw = flag("raw", &v)?,
+            "returnResource" => q.return_resource = flag("returnResource", &v)?,
+            // `filters` as one JSON object (what a JavaScript client can send as a string).
+            "filters" => match serde_json::from_str::<serde_json::Map<String, Value>>(&v) {
+                Ok(m) => {
+                    for (name, value) in m {
+                        let text = match value {
+                            Value::String(s) => s,
+                            Value::Bool(b) => b.to_string(),
+                            Value::Number(n) => n.to_string(),
+                            _ => {
+                                return Err(ApiError::invalid(format!(
+                                    "filter `{name}` must be a string, number or boolean"
+                                )))
+                            }
+                        };
+                        q.filters.insert(name, text);
+                    }
+                }
+                Err(_) => {
+                    return Err(ApiError::invalid(
+                        "`filters` must be sent as `filters[name]=value` (or one JSON object)",
+                    ))
+                }
+            },
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown parameter `{other}`: the parameters are {}",
+                    PARAMS.join(", ")
+                ))
+                .with_details(json!({"parameter": other, "allowedParameters": PARAMS})))
+            }
+        }
+    }
+    Ok(q)
+}
+
+fn limit_of(q: &Query) -> ApiResult<usize> {
+    match q.limit.as_deref() {
+        None | Some("") => Ok(50),
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(
+                ApiError::invalid("`limit` must be a whole number from 1 to 100")
+                    .with_details(json!({"parameter": "limit", "min": 1, "max": 100})),
+            ),
+        },
+    }
+}
+
+fn cursor_key(state: &AppState) -> CursorKey {
+    state.cursor_key.clone()
+}
+
+fn render(r: &Record, raw: bool, fields: Option<&[String]>) -> Value {
+    resources::resource_json(r, &Render { raw, fields }, None)
+}
+
+async fn list(
+    state: AppState,
+    c: Caller,
+    model: &str,
+    raw_query: Option<String>,
+) -> ApiResult<Value> {
+    let model = model_of(model)?;
+    let q = parse_query(raw_query.as_deref())?;
+    if q.return_resource {
+        return Err(ApiError::invalid(
+            "`returnResource` applies to create and update",
+        ));
+    }
+    let limit = limit_of(&q)?;
+    let filters = parse_filters(model, &q.filters).map_err(|e| match e {
+        ResourceError::Invalid { message, details } => {
+            ApiError::invalid(message).with_details(details)
+        }
+        other => ApiError::internal(other),
+    })?;
+    if q.q.is_some() && model.info().search.is_none() {
+        return Err(ApiError::invalid(format!(
+            "{model} has no search (`q`): use its filters"
+        )));
+    }
+    let fields = parse_fields(model, q.fields.as_deref(), &[]).map_err(query_error)?;
+    let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
+    authorize(&state, &c, model, Op::List).await?;
+    let identity = query_identity(model, &filters, q.q.as_deref());
+    let key = cursor_key(&state);
+    let resume = match &q.cursor {
+        Some(cur) => key.decode(&c.conn.id, &identity, cur).map_err(|e| {
+            ApiError::invalid(e.to_string()).with_details(json!({"parameter": "cursor"}))
+        })?,
+        None => Resume::default(),
+    };
+    let cc = state.connection_client(&c.conn)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: map_context(&c.conn),
+        calls: &cc.calls,
+    };
+    let params = ListParams {
+        limit,
+        resume,
+        q: q.q.clone(),
+        filters,
+    };
+    let (records, next) = match service.list(model, &params).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(resource_error(
+                &state,
+                &c.conn,
+                model,
+                Op::List,
+                cc.tokens.held_version(),
+                e,
+            )
+            .await)
+        }
+    };
+    let mut data = Vec::with_capacity(records.len());
+    for r in &records {
+        let mut v = render(r, q.raw, fields.as_deref());
+        if !expand.is_empty() {
+            service.expand(model, &mut v, &expand).await;
+        }
+        data.push(v);
+    }
+    let next = next.map(|at| key.encode(&c.conn.id, &identity, &at));
+    Ok(json!({ "data": data, "next": next }))
+}
+
+fn query_error(e: ResourceError) -> ApiError {
+    match e {
+        ResourceError::Invalid { message, details } => {
+            ApiError::invalid(message).with_details(details)
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+async fn retrieve(
+    state: AppState,
+    c: Caller,
+    model: &str,
+    id: &str,
+    raw_query: Option<String>,
+) -> ApiResult<Value> {
+    let model = model_of(model)?;
+    let q = parse_query(raw_query.as_deref())?;
+    if q.limit.is_some()
+        || q.cursor.is_some()
+        || q.q.is_some()
+        || !q.filters.is_empty()
+        || q.return_resource
+    {
+        return Err(ApiError::invalid(
+            "retrieve takes `fields`, `expand` and `raw` only",
+        ));
+    }
+    let fields = parse_fields(model, q.fields.as_deref(), &[]).map_err(query_error)?;
+    let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
+    if id == "me" && !model.info().me {
+        return Err(ApiError::of(
+            ErrorCode::ResourceNotFound,
+            format!("{model} has no `me`"),
+        ));
+    }
+    authorize(&state, &c, model, Op::Retrieve).await?;
+    let cc = state.connection_client(&c.conn)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: map_context(&c.conn),
+        calls: &cc.calls,
+    };
+    let r = match service.retrieve(model, id).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(resource_error(
+                &state,
+                &c.conn,
+                model,
+                Op::Retrieve,
+                cc.tokens.held_version(),
+                e,
+            )
+            .await)
+        }
+    };
+    let mut v = render(&r, q.raw, fields.as_deref());
+    if !expand.is_empty() {
+        service.expand(model, &mut v, &expand).await;
+    }
+    Ok(v)
+}
+
+fn reference(model: Model, id: &str) -> Value {
+    json!({"object": "resourceRef", "model": model.as_str(), "id": id, "remote": {"id": id}})
+}
+
+async fn create(
+    state: AppState,
+    c: Caller,
+    model: &str,
+    raw_query: Option<String>,
+    body: Value,
+) -> ApiResult<(StatusCode, Value)> {
+    let model = model_of(model)?;
+    let q = parse_query(raw_query.as_deref())?;
+    authorize(&state, &c, model, Op::Create).await?;
+    let cc = state.connection_client(&c.conn)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: map_context(&c.conn),
+        calls: &cc.calls,
+    };
+    let created = match service.create(model, &body).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(resource_error(
+                &state,
+                &c.conn,
+                model,
+                Op::Create,
+                cc.tokens.held_version(),
+                e,
+            )
+            .await)
+        }
+    };
+    let out = match (&created.record, q.return_resource) {
+        (Some(r), true) => render(r, q.raw, None),
+        _ => reference(model, &created.id),
+    };
+    Ok((StatusCode::CREATED, out))
+}
+
+async fn update(
+    state: AppState,
+    c: Caller,
+    model: &str,
+    id: &str,
+    raw_query: Option<String>,
+    body: Value,
+) -> ApiResult<Value> {
+    let model = model_of(model)?;
+    let q = parse_query(raw_query.as_deref())?;
+    authorize(&state, &c, model, Op::Update).await?;
+    let cc = state.connection_client(&c.conn)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: map_context(&c.conn),
+        calls: &cc.calls,
+    };
+    let updated = match service.update(model, id, &body).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(resource_error(
+                &state,
+                &c.conn,
+                model,
+                Op::Update,
+                cc.tokens.held_version(),
+                e,
+            )
+            .await)
+        }
+    };
+    Ok(match (updated, q.return_resource) {
+        (Some(r), true) => render(&r, q.raw, None),
+        _ => reference(model, id),
+    })
+}
+
+async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<Value> {
+    let model = model_of(model)?;
+    authorize(&state, &c, model, Op::Delete).await?;
+    let cc = state.connection_client(&c.conn)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: map_context(&c.conn),
+        calls: &cc.calls,
+    };
+    match service.delete(model, id).await {
+        Ok(()) => Ok(json!({})),
+        Err(e) => Err(resource_error(
+            &state,
+            &c.conn,
+            model,
+            Op::Delete,
+            cc.tokens.held_version(),
+            e,
+        )
+        .await),
+    }
+}
+
+fn answer(r: ApiResult<Value>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => respond(e),
+    }
+}
+
+/// A body that is a JSON object (or empty: `{}`).
+type Body = ApiJson<serde_json::Map<String, Value>>;
+
+// Secret-key routes.
+
+pub async fn key_list(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    headers: HeaderMap,
+    ApiPath(model): ApiPath<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(
+        async {
+            list(
+                state.clone(),
+                caller_from_key(&state, &headers).await?,
+                &model,
+                query,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn key_retrieve(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    headers: HeaderMap,
+    ApiPath((model, id)): ApiPath<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(
+        async {
+            retrieve(
+                state.clone(),
+                caller_from_key(&state, &headers).await?,
+                &model,
+                &id,
+                query,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn key_create(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    headers: HeaderMap,
+    ApiPath(model): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    ApiJson(body): Body,
+) -> Response {
+    match async {
+        create(
+            state.clone(),
+            caller_from_key(&state, &headers).await?,
+            &model,
+            query,
+            Value::Object(body),
+        )
+        .await
+    }
+    .await
+    {
+        Ok((status, v)) => (status, Json(v)).into_response(),
+        Err(e) => respond(e),
+    }
+}
+
+pub async fn key_update(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    headers: HeaderMap,
+    ApiPath((model, id)): ApiPath<(String, String)>,
+    RawQuery(query): RawQuery,
+    ApiJson(body): Body,
+) -> Response {
+    answer(
+        async {
+            update(
+                state.clone(),
+                caller_from_key(&state, &headers).await?,
+                &model,
+                &id,
+                query,
+                Value::Object(body),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn key_delete(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    headers: HeaderMap,
+    ApiPath((model, id)): ApiPath<(String, String)>,
+) -> Response {
+    answer(
+        async {
+            delete(
+                state.clone(),
+                caller_from_key(&state, &headers).await?,
+                &model,
+                &id,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+// Session routes.
+
+pub async fn session_list(
+    State(state): State<AppState>,
+    session: SessionAuth,
+    ApiPath(model): ApiPath<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(
+        async {
+            list(
+                state.clone(),
+                caller_from_session(&state, session).await?,
+                &model,
+                query,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn session_retrieve(
+    State(state): State<AppState>,
+    session: SessionAuth,
+    ApiPath((model, id)): ApiPath<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(
+        async {
+            retrieve(
+                state.clone(),
+                caller_from_session(&state, session).await?,
+                &model,
+                &id,
+                query,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn session_create(
+    State(state): State<AppState>,
+    session: SessionAuth,
+    ApiPath(model): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    ApiJson(body): Body,
+) -> Response {
+    match async {
+        create(
+            state.clone(),
+            caller_from_session(&state, session).await?,
+            &model,
+            query,
+            Value::Object(body),
+        )
+        .await
+    }
+    .await
+    {
+        Ok((status, v)) => (status, Json(v)).into_response(),
+        Err(e) => respond(e),
+    }
+}
+
+pub async fn session_update(
+    State(state): State<AppState>,
+    session: SessionAuth,
+    ApiPath((model, id)): ApiPath<(String, String)>,
+    RawQuery(query): RawQuery,
+    ApiJson(body): Body,
+) -> Response {
+    answer(
+        async {
+            update(
+                state.clone(),
+                caller_from_session(&state, session).await?,
+                &model,
+                &id,
+                query,
+                Value::Object(body),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn session_delete(
+    State(state): State<AppState>,
+    session: SessionAuth,
+    ApiPath((model, id)): ApiPath<(String, String)>,
+) -> Response {
+    answer(
+        async {
+            delete(
+                state.clone(),
+                caller_from_session(&state, session).await?,
+                &model,
+                &id,
+            )
+            .await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,708 @@
+//! The unified resources API (`/v1/resources/…`, `/v1/s/resources/…`) through the real server
+//! against the simulator: pagination to the end for several limits (each record exactly once,
+//! compared with Dialpad's own list through the proxy), filters, search, fields, expand, raw,
+//! CRUD round trips, unsupported operations, permissions, cursors and bad input.
+
+use std::collections::BTreeSet;
+
+use dialpad_sim::SimConfig;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, spawn_on_with_env, TestApp};
+
+/// Every operation of the five models (those Dialpad supports).
+const ALL_OPS: &[&str] = &[
+    "genericContact::list",
+    "genericContact::retrieve",
+    "genericContact::create",
+    "genericContact::update",
+    "genericContact::delete",
+    "genericUser::list",
+    "genericUser::retrieve",
+    "genericUser::create",
+    "genericUser::update",
+    "genericUser::delete",
+    "genericWorkspace::list",
+    "genericWorkspace::retrieve",
+    "genericWorkspace::create",
+    "genericWorkspace::update",
+    "telephonyCall::list",
+    "telephonyCall::retrieve",
+    "telephonyCall::create",
+    "telephonyCall::update",
+    "telephonyCallTranscript::list",
+    "telephonyCallTranscript::retrieve",
+];
+
+/// A small call history keeps lists to the end fast under the client's pacing (19 req/s).
+async fn app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    let app = spawn_on_with_env(
+        SimConfig {
+            auto_consent: true,
+            call_history: 40,
+            ..Default::default()
+        },
+        &db_url,
+        dir,
+        &[],
+    )
+    .await;
+    app.connect("o1", ALL_OPS).await;
+    app
+}
+
+impl TestApp {
+    async fn res(
+        &self,
+        owner: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut r = self
+            .http
+            .request(method, self.url(&format!("/v1/resources/{path}")))
+            .header("x-api-secret", &self.api_key)
+            .header("x-connector-id", "dialpad")
+            .header("x-owner-id", owner);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn res_get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.res("o1", reqwest::Method::GET, path, None).await;
+        let s = r.status();
+        (s, r.json().await.unwrap())
+    }
+
+    /// Every id of a Dialpad list, following Dialpad's cursor through the proxy.
+    async fn dialpad_ids(&self, path: &str, id_key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let p = match &cursor {
+                Some(c) => format!("{path}{sep}cursor={c}"),
+                None => path.to_owned(),
+            };
+            let r = self.proxy("o1", reqwest::Method::GET, &p).await;
+            assert_eq!(r.status(), 200, "{p}");
+            let v: Value = r.json().await.unwrap();
+            for i in v["items"].as_array().unwrap() {
+                out.push(match &i[id_key] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            }
+            match v["cursor"].as_str() {
+                Some(c) if !c.is_empty() => cursor = Some(c.to_owned()),
+                _ => return out,
+            }
+        }
+    }
+
+    /// Every id of a unified list at `limit`, following `next`.
+    async fn unified_ids(&self, model_and_query: &str, limit: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        let sep = if model_and_query.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        for _ in 0..10_000 {
+            let mut p = format!("{model_and_query}{sep}limit={limit}");
+            if let Some(n) = &next {
+                p.push_str(&format!("&cursor={n}"));
+            }
+            let (s, v) = self.res_get(&p).await;
+            assert_eq!(s, 200, "{p}: {v}");
+            let data = v["data"].as_array().unwrap();
+            assert!(data.len() <= limit);
+            for r in data {
+                assert_eq!(r["object"], "resource");
+                out.push(r["id"].as_str().unwrap().to_owned());
+            }
+            match v["next"].as_str() {
+                Some(n) => next = Some(n.to_owned()),
+                None => return out,
+            }
+        }
+        panic!("no end");
+    }
+}
+
+fn exactly_once(ids: &[String]) -> BTreeSet<String> {
+    let set: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(set.len(), ids.len(), "a record came twice");
+    set
+}
+
+#[tokio::test]
+async fn lists_to_the_end_yield_every_record_once_for_every_limit() {
+    let app = app().await;
+    for (model, dialpad, key) in [
+        ("genericContact", "/api/v2/contacts", "id"),
+        ("genericUser", "/api/v2/users", "id"),
+        ("genericWorkspace", "/api/v2/offices", "id"),
+        ("telephonyCall", "/api/v2/call", "call_id"),
+    ] {
+        let want: BTreeSet<String> = app.dialpad_ids(dialpad, key).await.into_iter().collect();
+        assert!(!want.is_empty(), "{model}: the simulator seeds some");
+        for limit in [1, 7, 100] {
+            let got = app.unified_ids(model, limit).await;
+            assert_eq!(exactly_once(&got), want, "{model} limit {limit}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn transcripts_list_the_transcribed_calls() {
+    let app = app().await;
+    let calls = app.dialpad_ids("/api/v2/call", "call_id").await;
+    let mut transcribed = BTreeSet::new();
+    for id in &calls {
+        let r = app
+            .proxy(
+                "o1",
+                reqwest::Method::GET,
+                &format!("/api/v2/transcripts/{id}"),
+            )
+            .await;
+        if r.status() == 200 {
+            transcribed.insert(id.clone());
+        }
+    }
+    assert!(!transcribed.is_empty());
+    for limit in [1, 7] {
+        let got = app.unified_ids("telephonyCallTranscript", limit).await;
+        assert_eq!(exactly_once(&got), transcribed, "limit {limit}");
+    }
+    let id = transcribed.iter().next().unwrap();
+    let (s, t) = app
+        .res_get(&format!("telephonyCallTranscript/{id}?expand=call,recap"))
+        .await;
+    assert_eq!(s, 200, "{t}");
+    let f = &t["fields"];
+    assert!(!f["segments"].as_array().unwrap().is_empty());
+    assert!(f["segments"][0]["start"].is_number());
+    assert!(f["speakers"].as_array().unwrap().len() >= 2);
+    assert_eq!(f["call"]["object"], "resource", "expanded: {t}");
+    assert_eq!(f["call"]["id"], id.as_str());
+    assert!(f["recap"]["summary"].is_string(), "{t}");
+    assert!(t.get("warnings").is_none(), "{t}");
+}
+
+#[tokio::test]
+async fn contact_round_trip_and_search() {
+    let app = app().await;
+    use reqwest::Method as M;
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "genericContact?returnResource=true",
+            Some(json!({
+                "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+                "phone": "(415) 555-0142", "companyName": "Analytical"
+            })),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["object"], "resource");
+    assert_eq!(created["fields"]["phone"], "+14155550142");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let (s, got) = app.res_get(&format!("genericContact/{id}?raw=true")).await;
+    assert_eq!(s, 200);
+    assert_eq!(got["fields"]["email"], "ada@example.com");
+    assert_eq!(
+        got["rawResource"]["first_name"], "Ada",
+        "Dialpad's record as received"
+    );
+
+    let r = app
+        .res(
+            "o1",
+            M::PATCH,
+            &format!("genericContact/{id}"),
+            Some(json!({"jobTitle": "Countess"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let reference: Value = r.json().await.unwrap();
+    assert_eq!(
+        reference,
+        json!({"object": "resourceRef", "model": "genericContact", "id": id, "remote": {"id": id}})
+    );
+    let (_, got) = app
+        .res_get(&format!("genericContact/{id}?fields=jobTitle,firstName"))
+        .await;
+    assert_eq!(
+        got["fields"],
+        json!({"firstName": "Ada", "jobTitle": "Countess"})
+    );
+
+    // Search by name, email and phone (in any format, matched in E.164).
+    for q in ["lovelace", "ada%40example.com", "%2B1%20415%20555%200142"] {
+        let (s, v) = app
+            .res_get(&format!("genericContact?q={q}&limit=100"))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let mut ids = Vec::new();
+        let mut page = v;
+        loop {
+            ids.extend(
+                page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_str().unwrap().to_owned()),
+            );
+            let Some(n) = page["next"].as_str() else {
+                break;
+            };
+            page = app
+                .res_get(&format!("genericContact?q={q}&limit=100&cursor={n}"))
+                .await
+                .1;
+        }
+        assert_eq!(ids, vec![id.clone()], "q={q}");
+    }
+
+    let r = app
+        .res("o1", M::DELETE, &format!("genericContact/{id}"), None)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({}));
+    let (s, v) = app.res_get(&format!("genericContact/{id}")).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE::NOT_FOUND"))
+    );
+}
+
+#[tokio::test]
+async fn users_workspaces_and_me() {
+    let app = app().await;
+    let (s, me) = app.res_get("genericUser/me?expand=workspace").await;
+    assert_eq!(s, 200, "{me}");
+    assert!(me["fields"]["email"].as_str().unwrap().contains('@'));
+    assert_eq!(me["fields"]["workspace"]["object"], "resource", "{me}");
+    assert!(me["createdAt"].as_str().unwrap().ends_with('Z'));
+    let (s, ws) = app.res_get("genericWorkspace/me").await;
+    assert_eq!(s, 200, "{ws}");
+    assert_eq!(ws["fields"]["isPrimary"], true);
+    assert!(ws["fields"]["company"]["name"].is_string(), "{ws}");
+
+    // A filter Dialpad applies: state; every answer has that state.
+    let (s, v) = app
+        .res_get("genericUser?filters[state]=active&limit=100")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["fields"]["state"] == "active"));
+    // Email search is Dialpad's exact email filter.
+    let email = me["fields"]["email"].as_str().unwrap();
+    let (_, v) = app
+        .res_get(&format!("genericUser?q={}", email.replace('@', "%40")))
+        .await;
+    assert_eq!(v["data"][0]["id"], me["id"], "{v}");
+
+    // Office hours update round trip.
+    let wid = ws["id"].as_str().unwrap();
+    let r = app
+        .res(
+            "o1",
+            reqwest::Method::PATCH,
+            &format!("genericWorkspace/{wid}?returnResource=true"),
+            Some(json!({"hours": {"monday": ["09:00", "17:00"]}})),
+        )
+        .await;
+    let (s, v) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["fields"]["hours"]["monday"], json!(["09:00", "17:00"]));
+}
+
+#[tokio::test]
+async fn calls_filters_expand_and_cache() {
+    let app = app().await;
+    let (s, page) = app
+        .res_get("telephonyCall?limit=5&expand=users,contacts")
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let first = &page["data"][0];
+    assert!(
+        ["completed", "missed", "voicemail"].contains(&first["fields"]["status"].as_str().unwrap())
+    );
+    for u in first["fields"]["users"].as_array().unwrap() {
+        assert_eq!(u["object"], "resource", "expanded user: {u}");
+        assert_eq!(u["model"], "genericUser");
+    }
+    // startedAfter: Dialpad's filter; every call started after it.
+    let started = first["fields"]["startedAt"].as_str().unwrap();
+    let (s, v) = app
+        .res_get(&format!(
+            "telephonyCall?filters[startedAfter]={started}&limit=100"
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["fields"]["startedAt"].as_str().unwrap() > started));
+
+    // A call just listed is retrieved from the cache: no single-call request reaches Dialpad.
+    let id = first["id"].as_str().unwrap();
+    let before = app
+        .sim
+        .stats()
+        .requests
+        .get("GET /api/v2/call/{id}")
+        .copied()
+        .unwrap_or(0);
+    let (s, c) = app.res_get(&format!("telephonyCall/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(c["id"], id);
+    let after = app
+        .sim
+        .stats()
+        .requests
+        .get("GET /api/v2/call/{id}")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(before, after, "retrieve used the list's copy");
+}
+
+#[tokio::test]
+async fn single_call_reads_answer_rate_limited_instead_of_waiting_a_minute() {
+    let app = app().await;
+    let ids = app.dialpad_ids("/api/v2/call", "call_id").await;
+    // A second connection has an empty call cache, so every retrieve needs Dialpad's
+    // 10-per-minute endpoint.
+    app.connect("o2", ALL_OPS).await;
+    let mut limited = None;
+    let t0 = std::time::Instant::now();
+    for id in ids.iter().take(12) {
+        let r = app
+            .res(
+                "o2",
+                reqwest::Method::GET,
+                &format!("telephonyCall/{id}"),
+                None,
+            )
+            .await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+            let v: Value = r.json().await.unwrap();
+            limited = Some((retry, v));
+            break;
+        }
+        assert_eq!(r.status(), 200);
+    }
+    let (retry, v) = limited.expect("the 10-per-minute budget ran out within 12 reads");
+    assert_eq!(v["error"], "UPSTREAM::RATE_LIMITED");
+    assert_eq!(v["details"]["retryAfter"], retry);
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(20),
+        "no silent minute-long wait"
+    );
+}
+
+#[tokio::test]
+async fn unsupported_operations_and_bad_input() {
+    let app = app().await;
+    use reqwest::Method as M;
+    for (m, path, body) in [
+        (M::DELETE, "genericWorkspace/1", None),
+        (M::DELETE, "telephonyCall/1", None),
+        (M::POST, "telephonyCallTranscript", Some(json!({}))),
+        (M::PATCH, "telephonyCallTranscript/1", Some(json!({}))),
+    ] {
+        let (s, v) = error_code(app.res("o1", m.clone(), path, body).await).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (
+                StatusCode::NOT_IMPLEMENTED,
+                Some("OPERATION::NOT_SUPPORTED")
+            ),
+            "{m} {path}: {v}"
+        );
+        assert!(v["message"].as_str().unwrap().contains("Dialpad"));
+    }
+    let (s, v) = app.res_get("genericThing").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE::MODEL_NOT_FOUND"))
+    );
+    assert_eq!(v["details"]["models"].as_array().unwrap().len(), 5);
+    let (s, v) = app.res_get("genericContact?filters[color]=red").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID"))
+    );
+    assert_eq!(
+        v["details"]["allowedFilters"],
+        json!(["type", "owner", "includeLocal"])
+    );
+    let (s, v) = app
+        .res_get("telephonyCall?filters[startedAfter]=yesterday")
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID")),
+        "{v}"
+    );
+    for bad in [
+        "genericContact?fields=nickname",
+        "genericContact?expand=users",
+        "genericContact?limit=0",
+        "genericContact?limit=101",
+        "genericContact?limit=1&limit=2",
+        "genericContact?sort=name",
+    ] {
+        let (s, v) = app.res_get(bad).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID")),
+            "{bad}: {v}"
+        );
+    }
+    // Write bodies: unknown fields and wrong types name the path; nothing reaches Dialpad.
+    let before = app
+        .sim
+        .stats()
+        .requests
+        .get("POST /api/v2/contacts")
+        .copied()
+        .unwrap_or(0);
+    for (body, path) in [
+        (
+            json!({"firstName": "A", "lastName": "B", "nickname": "x"}),
+            "nickname",
+        ),
+        (json!({"firstName": 3, "lastName": "B"}), "firstName"),
+        (json!({"firstName": "A"}), "lastName"),
+        (
+            json!({"firstName": "A", "lastName": "B", "phones": ["+1415", "call me"]}),
+            "phones[0]",
+        ),
+    ] {
+        let (s, v) = error_code(
+            app.res("o1", M::POST, "genericContact", Some(body.clone()))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("RESOURCE::VALIDATION_FAILED")
+            ),
+            "{body}: {v}"
+        );
+        assert_eq!(v["details"]["fields"][0]["path"], path, "{body}: {v}");
+    }
+    let after = app
+        .sim
+        .stats()
+        .requests
+        .get("POST /api/v2/contacts")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(before, after);
+    // An id that cannot be Dialpad's: 404 without a Dialpad call.
+    let before = app.sim.stats().requests.values().sum::<u64>();
+    for path in [
+        "genericUser/abc",
+        "telephonyCall/12x",
+        "genericContact/a%20b",
+        "telephonyCallTranscript/me",
+    ] {
+        let (s, v) = app.res_get(path).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("RESOURCE::NOT_FOUND")),
+            "{path}: {v}"
+        );
+    }
+    assert_eq!(app.sim.stats().requests.values().sum::<u64>(), before);
+    // A Dialpad 404.
+    let (s, v) = app.res_get("genericUser/1").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE::NOT_FOUND")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn cursors_are_signed_and_bound_to_their_list() {
+    let app = app().await;
+    let (_, v) = app.res_get("genericContact?limit=2").await;
+    let next = v["next"].as_str().unwrap().to_owned();
+    // Resumes fine.
+    let (s, _) = app
+        .res_get(&format!("genericContact?limit=2&cursor={next}"))
+        .await;
+    assert_eq!(s, 200);
+    // Tampered.
+    let mut chars: Vec<char> = next.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let tampered: String = chars.into_iter().collect();
+    // Foreign: another list (filters), another model, another connection.
+    app.connect("o2", ALL_OPS).await;
+    for (owner, path) in [
+        ("o1", format!("genericContact?limit=2&cursor={tampered}")),
+        (
+            "o1",
+            format!("genericContact?limit=2&filters[type]=shared&cursor={next}"),
+        ),
+        ("o1", format!("genericUser?limit=2&cursor={next}")),
+        ("o2", format!("genericContact?limit=2&cursor={next}")),
+        ("o1", "genericContact?cursor=bm90LWEtY3Vyc29y".to_owned()),
+    ] {
+        let (s, v) = error_code(app.res(owner, reqwest::Method::GET, &path, None).await).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID")),
+            "{path}: {v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn permissions_are_checked_per_operation() {
+    let app = app().await;
+    // Only contacts listed: anything else is refused before Dialpad.
+    app.connect("narrow", &["genericContact::list"]).await;
+    let r = app
+        .res("narrow", reqwest::Method::GET, "genericUser", None)
+        .await;
+    let (s, v) = error_code(r).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("CONNECTION::MISSING_PERMISSION")
+        ),
+        "{v}"
+    );
+    assert_eq!(v["details"]["operation"], "genericUser::list");
+    let r = app
+        .res(
+            "narrow",
+            reqwest::Method::GET,
+            "genericContact?limit=1",
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // Operations added later need scopes the authorization did not ask for: a fresh URL.
+    let r = app
+        .http
+        .patch(app.url("/v1/connections/dialpad/narrow"))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({"operations": ["genericContact::list", "telephonyCall::list"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, v) = error_code(
+        app.res("narrow", reqwest::Method::GET, "telephonyCall", None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("CONNECTION::MISSING_PERMISSION")
+        ),
+        "{v}"
+    );
+    assert!(v["details"]["missingScopes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("calls:list")));
+    assert!(
+        v["details"]["authorizationUrl"]
+            .as_str()
+            .unwrap()
+            .contains("calls%3Alist"),
+        "{v}"
+    );
+    // Not authorized yet.
+    app.create_connection("fresh", &[]).await;
+    let (s, v) = error_code(
+        app.res("fresh", reqwest::Method::GET, "genericUser", None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("CONNECTION::NOT_AUTHORIZED"))
+    );
+}
+
+#[tokio::test]
+async fn session_routes_serve_the_same_resources() {
+    let app = app().await;
+    let r = app
+        .post_json(
+            "/v1/connections/dialpad/o1/sessions",
+            json!({"expiresIn": 600}),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let s: Value = r.json().await.unwrap();
+    let token = s["sessionToken"]
+        .as_str()
+        .or(s["token"].as_str())
+        .unwrap()
+        .to_owned();
+    let r = app
+        .http
+        .get(app.url("/v1/s/resources/genericUser?limit=3"))
+        .header("x-session-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 3);
+    let id = v["data"][0]["id"].as_str().unwrap();
+    let r = app
+        .http
+        .get(app.url(&format!("/v1/s/resources/genericUser/{id}")))
+        .header("x-session-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The secret key is not a session token for the secret-key routes' twins' owner headers
+    // either way: no token → 401.
+    let r = app
+        .http
+        .get(app.url("/v1/s/resources/genericUser"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
