@@ -54,6 +54,7 @@ pub fn connector_json() -> Value {
         "name": "Dialpad",
         "settings": [],
         "operations": operations::CATALOG.iter().map(|o| o.id).collect::<Vec<_>>(),
+        "models": dpc_core::Model::ALL.iter().map(|m| m.info().describe()).collect::<Vec<_>>(),
     })
 }
 

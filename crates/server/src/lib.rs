@@ -220,6 +220,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(browser_routes(&state))
         .route("/v1/connectors/{connector_id}", get(connections::connector))
+        .route("/v1/models/{model}/fields", get(resources::key_fields))
         .route(
             "/v1/resources/{model}",
             get(resources::key_list).post(resources::key_create),
@@ -290,6 +291,10 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
             post(authorization::session_authorize),
         )
         .route("/v1/s/connector", get(connections::session_connector))
+        .route(
+            "/v1/s/models/{model}/fields",
+            get(resources::session_fields),
+        )
         .route(
             "/v1/s/resources/{model}",
             get(resources::session_list).post(resources::session_create),

@@ -828,3 +828,61 @@ pub async fn session_delete(
         .await,
     )
 }
+
+/// `GET /v1/models/{model}/fields?limit&cursor`: the unified fields, then the Dialpad fields a
+/// field mapping can add.
+async fn fields(state: &AppState, model: &str, raw_query: Option<String>) -> ApiResult<Value> {
+    let model = model_of(model)?;
+    let q = parse_query(raw_query.as_deref())?;
+    if q.q.is_some() || !q.filters.is_empty() || q.fields.is_some() || q.expand.is_some() {
+        return Err(ApiError::invalid(
+            "the fields list takes `limit` and `cursor` only",
+        ));
+    }
+    let limit = limit_of(&q)?;
+    let all = model.info().field_list();
+    let identity = format!("fields|{model}");
+    let start = match &q.cursor {
+        Some(c) => {
+            state
+                .cursor_key
+                .decode("", &identity, c)
+                .map_err(|e| {
+                    ApiError::invalid(e.to_string()).with_details(json!({"parameter": "cursor"}))
+                })?
+                .skip
+        }
+        None => 0,
+    };
+    let end = (start + limit).min(all.len());
+    let data = all.get(start.min(end)..end).unwrap_or_default().to_vec();
+    let next = (end < all.len()).then(|| {
+        state.cursor_key.encode(
+            "",
+            &identity,
+            &Resume {
+                dialpad: None,
+                skip: end,
+            },
+        )
+    });
+    Ok(json!({"data": data, "next": next}))
+}
+
+pub async fn key_fields(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath(model): ApiPath<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(fields(&state, &model, query).await)
+}
+
+pub async fn session_fields(
+    State(state): State<AppState>,
+    _session: SessionAuth,
+    ApiPath(model): ApiPath<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    answer(fields(&state, &model, query).await)
+}

@@ -225,6 +225,73 @@ pub static INFO: ModelInfo = ModelInfo {
         ),
         field("csat", "string", "CSAT score", true),
     ],
+    raw_fields: &[
+        field(
+            "custom_data",
+            "string",
+            "custom data set when placing the call",
+            true,
+        ),
+        field(
+            "group_id",
+            "string",
+            "the group (office, department) of the call",
+            true,
+        ),
+        field("date_rang", "date-time", "when it rang", true),
+        field(
+            "entry_point_call_id",
+            "string",
+            "the entry point's call",
+            true,
+        ),
+        field("operator_call_id", "string", "the operator's leg", true),
+        field("proxy_target", "object", "the proxy target", true),
+        field("routing_breadcrumbs", "object[]", "call-router steps", true),
+        field(
+            "screen_recording_urls",
+            "string[]",
+            "screen recordings",
+            true,
+        ),
+        field(
+            "call_recording_share_links",
+            "string[]",
+            "recording share links",
+            true,
+        ),
+        field(
+            "admin_call_recording_share_links",
+            "string[]",
+            "admin recording share links",
+            true,
+        ),
+        field(
+            "voicemail_share_link",
+            "string",
+            "voicemail share link",
+            true,
+        ),
+        field(
+            "transcription_text",
+            "string",
+            "voicemail transcription",
+            true,
+        ),
+        field("csat_recording_urls", "string[]", "CSAT recordings", true),
+        field(
+            "csat_transcriptions",
+            "string[]",
+            "CSAT transcriptions",
+            true,
+        ),
+        field(
+            "total_duration",
+            "number",
+            "start to end, milliseconds",
+            true,
+        ),
+    ],
 };
 
 /// The unified status of a call in Dialpad `state`, from models.md's rule.

@@ -99,6 +99,12 @@ pub static INFO: ModelInfo = ModelInfo {
             false,
         ),
     ],
+    raw_fields: &[
+        field("trunk_group", "string", "Dialpad trunk group", false),
+        field("display_name", "string", "Dialpad's display name", true),
+        field("primary_email", "string", "Dialpad's primary email", true),
+        field("primary_phone", "string", "Dialpad's primary phone", true),
+    ],
 };
 
 /// Maps a Dialpad contact (`ContactProto`).

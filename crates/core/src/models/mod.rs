@@ -150,6 +150,9 @@ pub struct ModelInfo {
     pub me: bool,
     /// Every unified field: `(name, type, description, read_only)`.
     pub fields: &'static [FieldInfo],
+    /// Dialpad fields of the record that no unified field carries, which a field mapping can
+    /// add (`read_only: false` where Dialpad accepts them on create or update).
+    pub raw_fields: &'static [FieldInfo],
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -177,6 +180,51 @@ pub(crate) const fn field(
 }
 
 impl ModelInfo {
+    /// What the connector info route says about the model.
+    pub fn describe(&self) -> Value {
+        let op = |o: Op| match self.support(o) {
+            Support::Native => serde_json::json!({"supported": true}),
+            Support::NotSupported(why) => serde_json::json!({"supported": false, "reason": why}),
+        };
+        serde_json::json!({
+            "id": self.model.as_str(),
+            "description": self.description,
+            "operations": {
+                "list": op(Op::List),
+                "retrieve": op(Op::Retrieve),
+                "create": op(Op::Create),
+                "update": op(Op::Update),
+                "delete": op(Op::Delete),
+            },
+            "filters": self.filters,
+            "search": self.search,
+            "expand": self.expand,
+            "me": self.me,
+        })
+    }
+
+    /// The fields route's entries: unified fields, then the mappable Dialpad ones.
+    pub fn field_list(&self) -> Vec<Value> {
+        let entry = |f: &FieldInfo, custom: bool| {
+            serde_json::json!({
+                "object": "field",
+                "model": self.model.as_str(),
+                "key": f.key,
+                "name": f.key,
+                "type": f.kind,
+                "description": f.description,
+                "readOnly": f.read_only,
+                "isCustom": custom,
+                "source": if custom { "dialpad" } else { "unified" },
+            })
+        };
+        self.fields
+            .iter()
+            .map(|f| entry(f, false))
+            .chain(self.raw_fields.iter().map(|f| entry(f, true)))
+            .collect()
+    }
+
     pub fn support(&self, op: Op) -> Support {
         match op {
             Op::List | Op::Retrieve => Support::Native,

@@ -119,6 +119,7 @@ pub static INFO: ModelInfo = ModelInfo {
             true,
         ),
     ],
+    raw_fields: &[],
 };
 
 fn speaker_of(line: &Value) -> (String, Speaker) {

@@ -149,6 +149,47 @@ pub static INFO: ModelInfo = ModelInfo {
         field("isOnline", "boolean", "online now", true),
         field("imageUrl", "string", "avatar", true),
     ],
+    raw_fields: &[
+        field(
+            "forwarding_numbers",
+            "string[]",
+            "numbers calls forward to",
+            false,
+        ),
+        field(
+            "admin_office_ids",
+            "string[]",
+            "offices the user administers",
+            false,
+        ),
+        field(
+            "international_dialing_enabled",
+            "boolean",
+            "may dial abroad",
+            false,
+        ),
+        field("status_message", "string", "presence message", true),
+        field("location", "string", "location", true),
+        field("muted", "boolean", "muted", true),
+        field("is_available", "boolean", "available", true),
+        field("is_on_duty", "boolean", "on duty", true),
+        field("duty_status_reason", "string", "why the duty status", true),
+        field(
+            "date_active",
+            "date-time",
+            "when the user became active",
+            true,
+        ),
+        field("date_first_login", "date-time", "first login", true),
+        field("company_id", "string", "company id", true),
+        field(
+            "group_details",
+            "object[]",
+            "groups the user belongs to",
+            true,
+        ),
+        field("voicemail", "object", "voicemail settings", true),
+    ],
 };
 
 /// Maps a Dialpad user (`UserProto`).

@@ -106,6 +106,30 @@ pub static INFO: ModelInfo = ModelInfo {
             true,
         ),
     ],
+    raw_fields: &[
+        field("e911_address", "object", "emergency address", true),
+        field(
+            "ring_seconds",
+            "integer",
+            "ring time before the no-answer action",
+            true,
+        ),
+        field("first_action", "string", "first routing action", true),
+        field(
+            "no_operators_action",
+            "string",
+            "action when no operator answers",
+            true,
+        ),
+        field("routing_options", "object", "open and closed routing", true),
+        field("office_settings", "object", "office settings", true),
+        field(
+            "voicemail_notification_emails",
+            "string[]",
+            "voicemail notification emails",
+            true,
+        ),
+    ],
 };
 
 /// Maps a Dialpad office (`OfficeProto`), with the company when it is known (`me`).

@@ -706,3 +706,54 @@ async fn session_routes_serve_the_same_resources() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn connector_info_and_fields_describe_every_model() {
+    let app = app().await;
+    let r = app.get("/v1/connectors/dialpad").await;
+    let info: Value = r.json().await.unwrap();
+    let models = info["models"].as_array().unwrap();
+    assert_eq!(models.len(), 5);
+    let ws = models
+        .iter()
+        .find(|m| m["id"] == "genericWorkspace")
+        .unwrap();
+    assert_eq!(ws["operations"]["delete"]["supported"], false);
+    assert!(ws["operations"]["delete"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Dialpad"));
+    let call = models.iter().find(|m| m["id"] == "telephonyCall").unwrap();
+    assert_eq!(call["expand"], json!(["users", "contacts", "transcript"]));
+    assert_eq!(call["filters"][0]["name"], "startedAfter");
+
+    // Fields, paged: unified ones first, then Dialpad's mappable ones; every page once.
+    let mut keys = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let p = match &next {
+            Some(n) => format!("/v1/models/telephonyCall/fields?limit=7&cursor={n}"),
+            None => "/v1/models/telephonyCall/fields?limit=7".to_owned(),
+        };
+        let v: Value = app.get(&p).await.json().await.unwrap();
+        for f in v["data"].as_array().unwrap() {
+            keys.push((
+                f["key"].as_str().unwrap().to_owned(),
+                f["isCustom"].as_bool().unwrap(),
+            ));
+        }
+        match v["next"].as_str() {
+            Some(n) => next = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(keys[0], ("direction".to_owned(), false));
+    assert!(keys.contains(&("custom_data".to_owned(), true)));
+    let unique: BTreeSet<&String> = keys.iter().map(|(k, _)| k).collect();
+    assert_eq!(unique.len(), keys.len());
+    let (s, v) = error_code(app.get("/v1/models/nope/fields").await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE::MODEL_NOT_FOUND"))
+    );
+}
