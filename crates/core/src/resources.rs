@@ -242,6 +242,16 @@ impl CallCache {
         m.insert(id.to_owned(), (Instant::now(), raw.clone()));
     }
 
+    /// Caches a raw call under its `call_id`.
+    pub fn put_id_of(&self, raw: &Value) {
+        let id = match raw.get("call_id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return,
+        };
+        self.put(&id, raw);
+    }
+
     pub fn get(&self, id: &str) -> Option<Value> {
         let m = self.entries.lock();
         m.get(id)
@@ -400,7 +410,7 @@ impl Resources<'_> {
         let mut at = p.resume.clone();
         for _ in 0..MAX_SCAN_PAGES {
             let page = self.page(&l, at.dialpad.as_deref()).await?;
-            let items = page.items;
+            let mut items = page.items;
             let mut i = at.skip.min(items.len());
             while i < items.len() {
                 if out.len() == p.limit {
@@ -422,11 +432,11 @@ impl Resources<'_> {
                     i = end;
                     continue;
                 }
-                let raw = &items[i];
-                let r = record(model, raw.clone(), self.ctx);
+                let raw = std::mem::take(&mut items[i]);
                 if model == Model::Call {
-                    self.calls.put(&r.mapped.id, raw);
+                    self.calls.put_id_of(&raw);
                 }
+                let r = record(model, raw, self.ctx);
                 if keep(model, p, &r.mapped) {
                     out.push(r);
                 }
@@ -781,7 +791,7 @@ impl Resources<'_> {
             let mut expanded = Vec::with_capacity(fetched.len());
             for (r, rid) in fetched {
                 match r {
-                    Ok(rec) => expanded.push(resource_json(&rec, &Render::default(), None)),
+                    Ok(rec) => expanded.push(resource_json(rec, &Render::default(), None)),
                     Err(ResourceError::NotFound(_)) if name == "transcript" => {
                         expanded.push(Value::Null)
                     }
@@ -889,39 +899,39 @@ pub struct Render<'a> {
 /// The resource object of the API: `{object:"resource", model, id, fields, createdAt, updatedAt,
 /// rawResource?, warnings?}`. `seen` gives the times for models Dialpad keeps none for (when the
 /// connector first and last saw the record change).
-pub fn resource_json(r: &Record, opts: &Render<'_>, seen: Option<(String, String)>) -> Value {
-    let m = &r.mapped;
+pub fn resource_json(r: Record, opts: &Render<'_>, seen: Option<(String, String)>) -> Value {
+    let Record { mapped: m, raw } = r;
     let fields: Map<String, Value> = match opts.fields {
         Some(keep) => m
             .fields
-            .iter()
-            .filter(|(k, _)| keep.iter().any(|f| f == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .into_iter()
+            .filter(|(k, _)| keep.iter().any(|f| f == k))
             .collect(),
-        None => m.fields.clone(),
+        None => m.fields,
     };
     let (seen_created, seen_updated) = seen.unzip();
-    let created = m.created_at.clone().or(seen_created);
-    let updated = m
-        .updated_at
-        .clone()
-        .or(seen_updated)
-        .or_else(|| created.clone());
-    let mut out = json!({
-        "object": "resource",
-        "model": m.model.as_str(),
-        "id": m.id,
-        "fields": fields,
-        "createdAt": created,
-        "updatedAt": updated,
-    });
+    let created = m.created_at.or(seen_created);
+    let updated = m.updated_at.or(seen_updated).or_else(|| created.clone());
+    let mut out = Map::with_capacity(8);
+    out.insert("object".into(), Value::from("resource"));
+    out.insert("model".into(), Value::from(m.model.as_str()));
+    out.insert("id".into(), Value::String(m.id));
+    out.insert("fields".into(), Value::Object(fields));
+    out.insert(
+        "createdAt".into(),
+        created.map_or(Value::Null, Value::String),
+    );
+    out.insert(
+        "updatedAt".into(),
+        updated.map_or(Value::Null, Value::String),
+    );
     if opts.raw {
-        out["rawResource"] = r.raw.clone();
+        out.insert("rawResource".into(), raw);
     }
     if !m.warnings.is_empty() {
-        out["warnings"] = json!(m.warnings);
+        out.insert("warnings".into(), json!(m.warnings));
     }
-    out
+    Value::Object(out)
 }
 
 /// A warning for a reference that could not be expanded (the reference is kept).

@@ -353,7 +353,7 @@ fn cursor_key(state: &AppState) -> CursorKey {
     state.cursor_key.clone()
 }
 
-fn render(r: &Record, raw: bool, fields: Option<&[String]>) -> Value {
+fn render(r: Record, raw: bool, fields: Option<&[String]>) -> Value {
     resources::resource_json(r, &Render { raw, fields }, None)
 }
 
@@ -420,7 +420,7 @@ async fn list(
         }
     };
     let mut data = Vec::with_capacity(records.len());
-    for r in &records {
+    for r in records {
         let mut v = render(r, q.raw, fields.as_deref());
         if !expand.is_empty() {
             service.expand(model, &mut v, &expand).await;
@@ -488,7 +488,7 @@ async fn retrieve(
             .await)
         }
     };
-    let mut v = render(&r, q.raw, fields.as_deref());
+    let mut v = render(r, q.raw, fields.as_deref());
     if !expand.is_empty() {
         service.expand(model, &mut v, &expand).await;
     }
@@ -529,7 +529,7 @@ async fn create(
             .await)
         }
     };
-    let out = match (&created.record, q.return_resource) {
+    let out = match (created.record, q.return_resource) {
         (Some(r), true) => render(r, q.raw, None),
         _ => reference(model, &created.id),
     };
@@ -568,7 +568,7 @@ async fn update(
         }
     };
     Ok(match (updated, q.return_resource) {
-        (Some(r), true) => render(&r, q.raw, None),
+        (Some(r), true) => render(r, q.raw, None),
         _ => reference(model, id),
     })
 }

@@ -1,11 +1,11 @@
 //! `telephonyCall` ⇄ `/api/v2/call`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{
-    field, field_error, record_id, to_fields, Filter, FilterKind, Invalid, MapContext, Mapped,
-    Model, ModelInfo, RefInput, ResourceRef, Support,
+    field, field_error, into_fields, record_id, Filter, FilterKind, IntoFields, Invalid,
+    MapContext, Mapped, Model, ModelInfo, RefInput, ResourceRef, Serde, Support,
 };
 use crate::models::contact::is_numeric_id;
 use crate::read::{iso, ms_to_seconds, normalize_phone, Reader, UNKNOWN_VALUE};
@@ -122,6 +122,36 @@ pub struct Call {
     pub custom_data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csat: Option<String>,
+}
+
+impl IntoFields for Call {
+    fn into_fields(self) -> Map<String, Value> {
+        into_fields!(
+            "direction" => self.direction,
+            "status" => self.status,
+            "dialpadState" => self.dialpad_state,
+            "startedAt" => self.started_at,
+            "answeredAt" => self.answered_at,
+            "endedAt" => self.ended_at,
+            "duration" => self.duration,
+            "totalDuration" => self.total_duration,
+            "recordingUrl" => self.recording_url,
+            "recordings" => Serde(self.recordings),
+            "users" => self.users,
+            "contacts" => self.contacts,
+            "externalNumber" => self.external_number,
+            "internalNumber" => self.internal_number,
+            "transcript" => self.transcript,
+            "labels" => self.labels,
+            "mosScore" => self.mos_score,
+            "isTransferred" => self.is_transferred,
+            "wasRecorded" => self.was_recorded,
+            "masterCallId" => self.master_call_id,
+            "entryPoint" => self.entry_point,
+            "customData" => self.custom_data,
+            "csat" => self.csat,
+        )
+    }
 }
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -451,7 +481,7 @@ pub fn from_dialpad(raw: &Value, ctx: MapContext) -> Mapped {
     Mapped {
         model: Model::Call,
         id,
-        fields: to_fields(&c),
+        fields: c.into_fields(),
         created_at: started.map(iso),
         updated_at: updated.map(iso),
         warnings: r.warnings,
@@ -669,6 +699,41 @@ mod tests {
         assert_eq!(m.fields["dialpadState"], "teleported");
         assert_eq!(m.fields["status"], "completed");
         assert_eq!(m.warnings[0].field, "status");
+    }
+
+    #[test]
+    fn fast_field_map_agrees_with_serde() {
+        let c = Call {
+            direction: Some("inbound".into()),
+            status: "completed".into(),
+            dialpad_state: Some("hangup".into()),
+            started_at: Some("t".into()),
+            answered_at: Some("t".into()),
+            ended_at: Some("t".into()),
+            duration: Some(1),
+            total_duration: Some(2),
+            recording_url: Some("u".into()),
+            recordings: vec![Recording {
+                id: Some("r".into()),
+                kind: "call".into(),
+                url: None,
+                duration: Some(3),
+            }],
+            users: vec![ResourceRef::new(Model::User, "1")],
+            contacts: vec![],
+            external_number: Some("+1".into()),
+            internal_number: Some("+2".into()),
+            transcript: Some(ResourceRef::new(Model::Transcript, "9")),
+            labels: vec!["l".into()],
+            mos_score: Some(4.5),
+            is_transferred: Some(false),
+            was_recorded: Some(true),
+            master_call_id: Some("8".into()),
+            entry_point: Some(json!({"type": "office"})),
+            custom_data: Some("c".into()),
+            csat: Some("5".into()),
+        };
+        assert_eq!(c.clone().into_fields(), crate::models::to_fields(&c));
     }
 
     #[test]

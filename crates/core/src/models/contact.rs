@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    field, field_error, record_id, to_fields, Filter, FilterKind, Invalid, Mapped, Model,
-    ModelInfo, RefInput, ResourceRef, Support,
+    field, field_error, into_fields, record_id, Filter, FilterKind, IntoFields, Invalid, Mapped,
+    Model, ModelInfo, RefInput, ResourceRef, Support,
 };
 use crate::read::{normalize_phone, Reader};
 
@@ -40,6 +40,27 @@ pub struct Contact {
     pub owner: Option<ResourceRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
+}
+
+impl IntoFields for Contact {
+    fn into_fields(self) -> Map<String, Value> {
+        into_fields!(
+            "firstName" => self.first_name,
+            "lastName" => self.last_name,
+            "displayName" => self.display_name,
+            "email" => self.email,
+            "phone" => self.phone,
+            "emails" => self.emails,
+            "phones" => self.phones,
+            "urls" => self.urls,
+            "companyName" => self.company_name,
+            "jobTitle" => self.job_title,
+            "extension" => self.extension,
+            "type" => self.contact_type,
+            "owner" => self.owner,
+            "uid" => self.uid,
+        )
+    }
 }
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -141,7 +162,7 @@ pub fn from_dialpad(raw: &Value) -> Mapped {
     Mapped {
         model: Model::Contact,
         id,
-        fields: to_fields(&c),
+        fields: c.into_fields(),
         created_at: None,
         updated_at: None,
         warnings: r.warnings,
@@ -489,6 +510,32 @@ mod tests {
         assert!(matches(&m, "(415) 555-0100"));
         assert!(!matches(&m, "+14155550101"));
         assert!(!matches(&m, "grace"));
+    }
+
+    #[test]
+    fn fast_field_map_agrees_with_serde() {
+        let c = Contact {
+            first_name: Some("a".into()),
+            last_name: Some("b".into()),
+            display_name: Some("c".into()),
+            email: Some("d".into()),
+            phone: Some("e".into()),
+            emails: vec!["f".into()],
+            phones: vec!["g".into()],
+            urls: vec!["h".into()],
+            company_name: Some("i".into()),
+            job_title: Some("j".into()),
+            extension: Some("k".into()),
+            contact_type: Some("l".into()),
+            owner: Some(ResourceRef::new(Model::User, "m")),
+            uid: Some("n".into()),
+        };
+        assert_eq!(c.clone().into_fields(), crate::models::to_fields(&c));
+        let empty = Contact::default();
+        assert_eq!(
+            empty.clone().into_fields(),
+            crate::models::to_fields(&empty)
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{
-    field, field_error, record_id, to_fields, Filter, FilterKind, Invalid, Mapped, Model,
-    ModelInfo, RefInput, ResourceRef, Support,
+    field, field_error, into_fields, record_id, Filter, FilterKind, IntoFields, Invalid, Mapped,
+    Model, ModelInfo, RefInput, ResourceRef, Support,
 };
 use crate::models::contact::is_numeric_id;
 use crate::read::{iso, normalize_phone, Reader};
@@ -74,6 +74,33 @@ pub struct User {
     pub is_online: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
+}
+
+impl IntoFields for User {
+    fn into_fields(self) -> Map<String, Value> {
+        into_fields!(
+            "firstName" => self.first_name,
+            "lastName" => self.last_name,
+            "displayName" => self.display_name,
+            "email" => self.email,
+            "emails" => self.emails,
+            "phoneNumbers" => self.phone_numbers,
+            "extension" => self.extension,
+            "jobTitle" => self.job_title,
+            "timezone" => self.timezone,
+            "language" => self.language,
+            "country" => self.country,
+            "state" => self.state,
+            "isAdmin" => self.is_admin,
+            "isSuperAdmin" => self.is_super_admin,
+            "license" => self.license,
+            "workspace" => self.workspace,
+            "onDutyStatus" => self.on_duty_status,
+            "doNotDisturb" => self.do_not_disturb,
+            "isOnline" => self.is_online,
+            "imageUrl" => self.image_url,
+        )
+    }
 }
 
 pub static INFO: ModelInfo = ModelInfo {
@@ -225,7 +252,7 @@ pub fn from_dialpad(raw: &Value) -> Mapped {
     Mapped {
         model: Model::User,
         id,
-        fields: to_fields(&u),
+        fields: u.into_fields(),
         created_at: created,
         updated_at: None,
         warnings: r.warnings,
@@ -436,6 +463,39 @@ mod tests {
             assert_eq!(m.fields["workspace"]["model"], "genericWorkspace");
             assert_eq!(m.fields["phoneNumbers"], json!(["+14155550111"]));
         }
+    }
+
+    #[test]
+    fn fast_field_map_agrees_with_serde() {
+        let s = || Some("x".to_owned());
+        let u = User {
+            first_name: s(),
+            last_name: s(),
+            display_name: s(),
+            email: s(),
+            emails: vec!["e".into()],
+            phone_numbers: vec!["p".into()],
+            extension: s(),
+            job_title: s(),
+            timezone: s(),
+            language: s(),
+            country: s(),
+            state: s(),
+            is_admin: Some(true),
+            is_super_admin: Some(false),
+            license: s(),
+            workspace: Some(ResourceRef::new(Model::Workspace, "w")),
+            on_duty_status: s(),
+            do_not_disturb: Some(true),
+            is_online: Some(false),
+            image_url: s(),
+        };
+        assert_eq!(u.clone().into_fields(), crate::models::to_fields(&u));
+        let empty = User::default();
+        assert_eq!(
+            empty.clone().into_fields(),
+            crate::models::to_fields(&empty)
+        );
     }
 
     #[test]
