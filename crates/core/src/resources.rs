@@ -943,6 +943,21 @@ pub fn expand_warning(field: &str, e: &ResourceError) -> Warning {
     }
 }
 
+/// A record's fingerprint: what "changed" means for the times the connector keeps itself
+/// (SHA-256 of Dialpad's record as received; its keys are ordered, so equal records hash equal).
+pub fn fingerprint(raw: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(raw).unwrap_or_default();
+    let d = Sha256::digest(&bytes);
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the connector keeps this model's times itself (Dialpad's record has none, or no
+/// update time).
+pub fn observed(model: Model) -> bool {
+    matches!(model, Model::Contact | Model::User | Model::Workspace)
+}
+
 /// The current time as the API writes it (for the timestamps the connector keeps itself).
 pub fn now_iso() -> String {
     iso(chrono::Utc::now().into())

@@ -353,8 +353,50 @@ fn cursor_key(state: &AppState) -> CursorKey {
     state.cursor_key.clone()
 }
 
-fn render(r: Record, raw: bool, fields: Option<&[String]>) -> Value {
-    resources::resource_json(r, &Render { raw, fields }, None)
+fn render(
+    r: Record,
+    raw: bool,
+    fields: Option<&[String]>,
+    seen: Option<(String, String)>,
+) -> Value {
+    resources::resource_json(r, &Render { raw, fields }, seen)
+}
+
+/// When the connector first saw each record and last saw it change, for the models Dialpad
+/// keeps no times for (one store statement per page). A store failure leaves the times out
+/// rather than failing the read.
+async fn seen_times(
+    state: &AppState,
+    conn: &Connection,
+    model: Model,
+    records: &[Record],
+) -> Vec<Option<(String, String)>> {
+    if !resources::observed(model) || records.is_empty() {
+        return vec![None; records.len()];
+    }
+    let pairs: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.mapped.id.clone(), resources::fingerprint(&r.raw)))
+        .collect();
+    match state
+        .store
+        .observe_records(&conn.id, model.as_str(), &pairs)
+        .await
+    {
+        Ok(obs) => obs
+            .into_iter()
+            .map(|o| {
+                Some((
+                    crate::connections::ts(o.first_seen),
+                    crate::connections::ts(o.last_changed),
+                ))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record when records were seen");
+            vec![None; records.len()]
+        }
+    }
 }
 
 async fn list(
@@ -419,9 +461,10 @@ async fn list(
             .await)
         }
     };
+    let seen = seen_times(&state, &c.conn, model, &records).await;
     let mut data = Vec::with_capacity(records.len());
-    for r in records {
-        let mut v = render(r, q.raw, fields.as_deref());
+    for (r, seen) in records.into_iter().zip(seen) {
+        let mut v = render(r, q.raw, fields.as_deref(), seen);
         if !expand.is_empty() {
             service.expand(model, &mut v, &expand).await;
         }
@@ -488,7 +531,11 @@ async fn retrieve(
             .await)
         }
     };
-    let mut v = render(r, q.raw, fields.as_deref());
+    let seen = seen_times(&state, &c.conn, model, std::slice::from_ref(&r))
+        .await
+        .pop()
+        .flatten();
+    let mut v = render(r, q.raw, fields.as_deref(), seen);
     if !expand.is_empty() {
         service.expand(model, &mut v, &expand).await;
     }
@@ -530,7 +577,13 @@ async fn create(
         }
     };
     let out = match (created.record, q.return_resource) {
-        (Some(r), true) => render(r, q.raw, None),
+        (Some(r), true) => {
+            let seen = seen_times(&state, &c.conn, model, std::slice::from_ref(&r))
+                .await
+                .pop()
+                .flatten();
+            render(r, q.raw, None, seen)
+        }
         _ => reference(model, &created.id),
     };
     Ok((StatusCode::CREATED, out))
@@ -568,7 +621,13 @@ async fn update(
         }
     };
     Ok(match (updated, q.return_resource) {
-        (Some(r), true) => render(r, q.raw, None),
+        (Some(r), true) => {
+            let seen = seen_times(&state, &c.conn, model, std::slice::from_ref(&r))
+                .await
+                .pop()
+                .flatten();
+            render(r, q.raw, None, seen)
+        }
         _ => reference(model, id),
     })
 }

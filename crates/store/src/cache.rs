@@ -20,7 +20,7 @@ use secrecy::SecretString;
 use crate::common::sha256_hex;
 use crate::{
     ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
-    RefreshFn, ResealProgress, Result, Session, Store, StoredCredentials,
+    Observation, RefreshFn, ResealProgress, Result, Session, Store, StoredCredentials,
 };
 
 /// Entries kept per map before expired ones are swept (and, if still full, all dropped).
@@ -405,5 +405,16 @@ impl Store for CachedStore {
 
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
         self.inner.reseal_batch(limit).await
+    }
+
+    async fn observe_records(
+        &self,
+        connection_id: &str,
+        model: &str,
+        records: &[(String, String)],
+    ) -> Result<Vec<Observation>> {
+        self.inner
+            .observe_records(connection_id, model, records)
+            .await
     }
 }

@@ -396,4 +396,69 @@ pub trait Store: Send + Sync + 'static {
     /// an older key with the current key. Each value is swapped only if it is unchanged since it
     /// was read, so this is safe while servers run; call it until `remaining` is 0.
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress>;
+
+    // --- record observations (unified models without Dialpad timestamps)
+    /// Records that `records` (`(remote_id, fingerprint)` of one model) were seen now on the
+    /// connection, in one statement, and answers each one's `(first_seen, last_changed)` in the
+    /// same order: `first_seen` is when the connector first saw it, `last_changed` when its
+    /// fingerprint last differed from the one before (the first sighting counts).
+    async fn observe_records(
+        &self,
+        connection_id: &str,
+        model: &str,
+        records: &[(String, String)],
+    ) -> Result<Vec<Observation>>;
+}
+
+/// When the connector first saw a record and last saw it change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation {
+    pub first_seen: DateTime<Utc>,
+    pub last_changed: DateTime<Utc>,
+}
+
+/// The records of one `observe_records` call, each id once (the last fingerprint wins): one
+/// statement cannot upsert the same row twice.
+pub(crate) fn unique_records(records: &[(String, String)]) -> Vec<(&str, &str)> {
+    let mut seen = std::collections::HashMap::with_capacity(records.len());
+    let mut out: Vec<(&str, &str)> = Vec::with_capacity(records.len());
+    for (id, fp) in records {
+        match seen.get(id.as_str()) {
+            Some(&i) => out[i] = (id.as_str(), fp.as_str()),
+            None => {
+                seen.insert(id.as_str(), out.len());
+                out.push((id.as_str(), fp.as_str()));
+            }
+        }
+    }
+    out
+}
+
+/// Orders a statement's `(remote_id, first_seen, last_changed)` rows as the input was.
+pub(crate) fn observations_in_order(
+    records: &[(String, String)],
+    rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+) -> Vec<Observation> {
+    let by_id: std::collections::HashMap<String, Observation> = rows
+        .into_iter()
+        .map(|(id, first_seen, last_changed)| {
+            (
+                id,
+                Observation {
+                    first_seen,
+                    last_changed,
+                },
+            )
+        })
+        .collect();
+    let now = Utc::now();
+    records
+        .iter()
+        .map(|(id, _)| {
+            by_id.get(id).copied().unwrap_or(Observation {
+                first_seen: now,
+                last_changed: now,
+            })
+        })
+        .collect()
 }

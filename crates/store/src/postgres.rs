@@ -21,7 +21,7 @@ use crate::rows::{
 };
 use crate::{
     ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
-    RefreshFailureKind, RefreshFn, ResealProgress, Result, Session, Store, StoreError,
+    Observation, RefreshFailureKind, RefreshFn, ResealProgress, Result, Session, Store, StoreError,
     StoredCredentials, REFRESH_LEASE_TTL,
 };
 
@@ -777,5 +777,37 @@ impl Store for PgStore {
 
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
         reseal::reseal_batch(self, &self.cipher, limit).await
+    }
+
+    async fn observe_records(
+        &self,
+        connection_id: &str,
+        model: &str,
+        records: &[(String, String)],
+    ) -> Result<Vec<Observation>> {
+        let unique = crate::unique_records(records);
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = unique.iter().map(|(i, _)| *i).collect();
+        let fps: Vec<&str> = unique.iter().map(|(_, f)| *f).collect();
+        let rows = sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(
+            "INSERT INTO record_observations \
+             (connection_id, model, remote_id, fingerprint, first_seen, last_changed) \
+             SELECT $1, $2, r.id, r.fp, now(), now() FROM UNNEST($3::text[], $4::text[]) AS r (id, fp) \
+             ON CONFLICT (connection_id, model, remote_id) DO UPDATE SET \
+             last_changed = CASE WHEN record_observations.fingerprint = EXCLUDED.fingerprint \
+             THEN record_observations.last_changed ELSE EXCLUDED.last_changed END, \
+             fingerprint = EXCLUDED.fingerprint \
+             RETURNING remote_id, first_seen, last_changed",
+        )
+        .bind(connection_id)
+        .bind(model)
+        .bind(&ids)
+        .bind(&fps)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(crate::observations_in_order(records, rows))
     }
 }

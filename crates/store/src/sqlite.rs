@@ -21,7 +21,7 @@ use crate::rows::{
 };
 use crate::{
     ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
-    RefreshFailureKind, RefreshFn, ResealProgress, Result, Session, Store, StoreError,
+    Observation, RefreshFailureKind, RefreshFn, ResealProgress, Result, Session, Store, StoreError,
     StoredCredentials, REFRESH_LEASE_TTL,
 };
 
@@ -800,5 +800,48 @@ impl Store for SqliteStore {
 
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
         reseal::reseal_batch(self, &self.cipher, limit).await
+    }
+
+    async fn observe_records(
+        &self,
+        connection_id: &str,
+        model: &str,
+        records: &[(String, String)],
+    ) -> Result<Vec<Observation>> {
+        let unique = crate::unique_records(records);
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One multi-row upsert: ?1 connection, ?2 model, ?3 now, then (id, fingerprint) pairs.
+        let mut sql = String::from(
+            "INSERT INTO record_observations \
+             (connection_id, model, remote_id, fingerprint, first_seen, last_changed) VALUES ",
+        );
+        for i in 0..unique.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(?1, ?2, ?{}, ?{}, ?3, ?3)", 4 + 2 * i, 5 + 2 * i));
+        }
+        sql.push_str(
+            " ON CONFLICT (connection_id, model, remote_id) DO UPDATE SET \
+             last_changed = CASE WHEN record_observations.fingerprint = excluded.fingerprint \
+             THEN record_observations.last_changed ELSE excluded.last_changed END, \
+             fingerprint = excluded.fingerprint \
+             RETURNING remote_id, first_seen, last_changed",
+        );
+        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql)
+            .bind(connection_id)
+            .bind(model)
+            .bind(ts(Utc::now()));
+        for (id, fp) in &unique {
+            q = q.bind(*id).bind(*fp);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows = rows
+            .into_iter()
+            .map(|(id, f, l)| Ok((id, f.into_utc()?, l.into_utc()?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::observations_in_order(records, rows))
     }
 }

@@ -131,6 +131,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    observations_keep_first_seen_and_move_only_on_change,
     refresh_holds_no_write_lock_while_dialpad_is_called,
     refresh_failure_is_remembered_for_the_next_holder,
     refresh_replace_loses_to_a_new_authorization,
@@ -1305,4 +1306,83 @@ async fn expired_refresh_lease_is_taken_over(db: TestDb) {
     .expect("an expired lease is taken over at once")
     .unwrap();
     assert_eq!(access_of(&got), "taken-over");
+}
+
+async fn observations_keep_first_seen_and_move_only_on_change(db: TestDb) {
+    let store = db.store().await;
+    let conn = store
+        .insert_connection(new_conn("dialpad", "obs"))
+        .await
+        .unwrap();
+    let recs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert!(store
+        .observe_records(&conn.id, "genericContact", &[])
+        .await
+        .unwrap()
+        .is_empty());
+    let first = store
+        .observe_records(&conn.id, "genericContact", &recs(&[("a", "1"), ("b", "1")]))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    for o in &first {
+        assert_eq!(
+            o.first_seen, o.last_changed,
+            "a first sighting is the first change"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Seen again: `a` unchanged, `b` changed, `c` new; answered in input order, duplicates once.
+    let again = store
+        .observe_records(
+            &conn.id,
+            "genericContact",
+            &recs(&[("c", "1"), ("a", "1"), ("b", "2"), ("b", "2")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 4);
+    let (c, a, b) = (again[0], again[1], again[2]);
+    assert_eq!(a, first[0], "unchanged: both times kept");
+    assert_eq!(b.first_seen, first[1].first_seen);
+    assert!(
+        b.last_changed > first[1].last_changed,
+        "changed: last_changed moves"
+    );
+    assert!(c.first_seen > first[0].first_seen);
+    assert_eq!(again[3], b);
+    // Per model and per connection.
+    let other = store
+        .observe_records(&conn.id, "genericWorkspace", &recs(&[("a", "1")]))
+        .await
+        .unwrap();
+    assert!(other[0].first_seen > first[0].first_seen);
+    // 100 records in one call (a full page) works on both backends.
+    let many: Vec<(String, String)> = (0..100)
+        .map(|i| (format!("r{i}"), "f".to_owned()))
+        .collect();
+    assert_eq!(
+        store
+            .observe_records(&conn.id, "genericContact", &many)
+            .await
+            .unwrap()
+            .len(),
+        100
+    );
+    // Deleting the connection deletes its observations (no error, nothing left behind).
+    store.delete_connection("dialpad", "obs").await.unwrap();
+    let conn = store
+        .insert_connection(new_conn("dialpad", "obs"))
+        .await
+        .unwrap();
+    let fresh = store
+        .observe_records(&conn.id, "genericContact", &recs(&[("a", "1")]))
+        .await
+        .unwrap();
+    assert!(fresh[0].first_seen > first[0].first_seen);
 }

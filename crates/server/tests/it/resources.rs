@@ -221,6 +221,10 @@ async fn contact_round_trip_and_search() {
 
     let (s, got) = app.res_get(&format!("genericContact/{id}?raw=true")).await;
     assert_eq!(s, 200);
+    // Dialpad keeps no times on contacts: the connector's own, kept across reads.
+    let created_at = created["createdAt"].as_str().expect("createdAt").to_owned();
+    assert_eq!(got["createdAt"], created_at.as_str());
+    assert_eq!(got["updatedAt"], created_at.as_str(), "unchanged since");
     assert_eq!(got["fields"]["email"], "ada@example.com");
     assert_eq!(
         got["rawResource"]["first_name"], "Ada",
