@@ -761,3 +761,120 @@ async fn connector_info_and_fields_describe_every_model() {
         (StatusCode::NOT_FOUND, Some("RESOURCE::MODEL_NOT_FOUND"))
     );
 }
+
+#[tokio::test]
+async fn user_round_trip_and_calls_placed_and_labelled() {
+    let app = app().await;
+    use reqwest::Method as M;
+    let (_, ws) = app.res_get("genericWorkspace?limit=1").await;
+    let office = ws["data"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "genericUser?returnResource=true",
+            Some(json!({
+                "email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper",
+                "workspace": {"id": office}
+            })),
+        )
+        .await;
+    let (s, u) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    assert_eq!(u["fields"]["email"], "grace@example.com");
+    assert_eq!(u["fields"]["workspace"]["id"], office.as_str());
+    let id = u["id"].as_str().unwrap().to_owned();
+    let r = app
+        .res(
+            "o1",
+            M::PATCH,
+            &format!("genericUser/{id}?returnResource=true"),
+            Some(json!({"jobTitle": "Rear Admiral"})),
+        )
+        .await;
+    let (s, u) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["fields"]["jobTitle"], "Rear Admiral");
+    // Without the office Dialpad needs: 422 naming it, before Dialpad.
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::POST,
+            "genericUser",
+            Some(json!({"email": "x@example.com"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["details"]["fields"][0]["path"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("workspace")),
+        "{v}"
+    );
+    let r = app
+        .res("o1", M::DELETE, &format!("genericUser/{id}"), None)
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Place a call: the user's devices ring; the answer is a reference to the new call.
+    let (_, me) = app.res_get("genericUser/me").await;
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "telephonyCall",
+            Some(json!({"user": me["id"], "phone": "+1 (415) 555-0199"})),
+        )
+        .await;
+    let (s, c) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["object"], "resourceRef");
+    assert_eq!(c["model"], "telephonyCall");
+    let placed = c["id"].as_str().unwrap().to_owned();
+    let rang = app
+        .sim
+        .sim
+        .db()
+        .read()
+        .calls
+        .get(&placed.parse::<i64>().unwrap())
+        .map(|c| c.external_number.clone());
+    assert_eq!(
+        rang,
+        Some(Some("+14155550199".to_owned())),
+        "the simulator placed it, in E.164"
+    );
+
+    // Label a call from the history; the answer carries the labels.
+    let (_, page) = app.res_get("telephonyCall?limit=1").await;
+    let cid = page["data"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .res(
+            "o1",
+            M::PATCH,
+            &format!("telephonyCall/{cid}?returnResource=true"),
+            Some(json!({"labels": ["vip"]})),
+        )
+        .await;
+    let (s, v) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["fields"]["labels"], json!(["vip"]), "{v}");
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::PATCH,
+            &format!("telephonyCall/{cid}"),
+            Some(json!({"status": "missed"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("RESOURCE::VALIDATION_FAILED")
+        ),
+        "{v}"
+    );
+}
