@@ -8,6 +8,7 @@
 
 pub mod cursor;
 pub mod error;
+pub mod mapping;
 pub mod models;
 pub mod operations;
 pub mod read;

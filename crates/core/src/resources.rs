@@ -588,15 +588,22 @@ impl Resources<'_> {
         }
     }
 
-    pub async fn create(&self, model: Model, body: &Value) -> Result<Created> {
+    /// Creates a record from a unified write body; `extra` are Dialpad fields from written
+    /// field mappings, added to Dialpad's body.
+    pub async fn create(
+        &self,
+        model: Model,
+        body: &Value,
+        extra: &Map<String, Value>,
+    ) -> Result<Created> {
         Self::not_supported(model, Op::Create)?;
         let v = ResourceError::Validation;
         match model {
             Model::Contact => {
                 let w: ContactWrite = parse_write(body).map_err(v)?;
                 let (method, dialpad_body) = match w.create_request().map_err(v)? {
-                    ContactRequest::Create(b) => (Method::POST, b),
-                    ContactRequest::Upsert(b) => (Method::PUT, b),
+                    ContactRequest::Create(b) => (Method::POST, with_extra(b, extra)),
+                    ContactRequest::Upsert(b) => (Method::PUT, with_extra(b, extra)),
                 };
                 let raw: Value = self
                     .client
@@ -614,7 +621,7 @@ impl Resources<'_> {
             }
             Model::User => {
                 let w: user::UserWrite = parse_write(body).map_err(v)?;
-                let b = w.create_body().map_err(v)?;
+                let b = with_extra(w.create_body().map_err(v)?, extra);
                 let raw: Value = self.send_json(Method::POST, &["users"], &b, "user").await?;
                 let r = record(model, raw, self.ctx);
                 Ok(Created {
@@ -673,8 +680,15 @@ impl Resources<'_> {
             .map_err(|e| write_error(e, what))
     }
 
-    /// Applies a partial update; answers the updated record when Dialpad returns it.
-    pub async fn update(&self, model: Model, id: &str, body: &Value) -> Result<Option<Record>> {
+    /// Applies a partial update (plus `extra` Dialpad fields from written field mappings);
+    /// answers the updated record when Dialpad returns it.
+    pub async fn update(
+        &self,
+        model: Model,
+        id: &str,
+        body: &Value,
+        extra: &Map<String, Value>,
+    ) -> Result<Option<Record>> {
         Self::not_supported(model, Op::Update)?;
         let v = ResourceError::Validation;
         let id_ok = match model {
@@ -689,7 +703,7 @@ impl Resources<'_> {
         match model {
             Model::Contact => {
                 let w: ContactWrite = parse_write(body).map_err(v)?;
-                let b = w.update_body().map_err(v)?;
+                let b = with_extra(w.update_body().map_err(v)?, extra);
                 let raw = self
                     .send_json(Method::PATCH, &["contacts", id], &b, "contact")
                     .await?;
@@ -697,7 +711,7 @@ impl Resources<'_> {
             }
             Model::User => {
                 let w: user::UserWrite = parse_write(body).map_err(v)?;
-                let b = w.update_body().map_err(v)?;
+                let b = with_extra(w.update_body().map_err(v)?, extra);
                 let raw = self
                     .send_json(Method::PATCH, &["users", id], &b, "user")
                     .await?;
@@ -831,6 +845,17 @@ fn ref_of(v: &Value) -> Option<(Model, String)> {
     }
     let model = Model::parse(v.get("model")?.as_str()?)?;
     Some((model, v.get("id")?.as_str()?.to_owned()))
+}
+
+/// Dialpad's body with the fields of written field mappings added (they never replace what
+/// the unified fields set).
+fn with_extra(mut body: Value, extra: &Map<String, Value>) -> Value {
+    if let Some(b) = body.as_object_mut() {
+        for (k, v) in extra {
+            b.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    body
 }
 
 /// Checks `expand` names against the model.

@@ -215,6 +215,12 @@ pub fn router(state: AppState) -> Router {
             post(connections::create_session),
         )
         .route(
+            "/v1/connections/{connector_id}/{owner_id}/field-mappings/{model}",
+            get(resources::get_mappings)
+                .put(resources::put_mappings)
+                .delete(resources::delete_mappings),
+        )
+        .route(
             "/v1/connections/{connector_id}/{owner_id}/api-key",
             put(connections::put_api_key),
         )

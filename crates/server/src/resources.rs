@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dpc_core::cursor::{CursorKey, Resume};
+use dpc_core::mapping::{self, FieldMapping};
 use dpc_core::models::{MapContext, Model, Op};
 use dpc_core::operations::{self, Permission};
 use dpc_core::resources::{
@@ -424,9 +425,11 @@ async fn list(
             "{model} has no search (`q`): use its filters"
         )));
     }
-    let fields = parse_fields(model, q.fields.as_deref(), &[]).map_err(query_error)?;
-    let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
     authorize(&state, &c, model, Op::List).await?;
+    let maps = mappings_for(&state, &c, model, "fieldRead").await;
+    let mapped_keys: Vec<String> = maps.iter().map(|m| m.key.clone()).collect();
+    let fields = parse_fields(model, q.fields.as_deref(), &mapped_keys).map_err(query_error)?;
+    let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
     let identity = query_identity(model, &filters, q.q.as_deref());
     let key = cursor_key(&state);
     let resume = match &q.cursor {
@@ -463,7 +466,8 @@ async fn list(
     };
     let seen = seen_times(&state, &c.conn, model, &records).await;
     let mut data = Vec::with_capacity(records.len());
-    for (r, seen) in records.into_iter().zip(seen) {
+    for (mut r, seen) in records.into_iter().zip(seen) {
+        mapping::apply_read(&maps, &r.raw, &mut r.mapped.fields);
         let mut v = render(r, q.raw, fields.as_deref(), seen);
         if !expand.is_empty() {
             service.expand(model, &mut v, &expand).await;
@@ -502,8 +506,6 @@ async fn retrieve(
             "retrieve takes `fields`, `expand` and `raw` only",
         ));
     }
-    let fields = parse_fields(model, q.fields.as_deref(), &[]).map_err(query_error)?;
-    let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
     if id == "me" && !model.info().me {
         return Err(ApiError::of(
             ErrorCode::ResourceNotFound,
@@ -511,13 +513,17 @@ async fn retrieve(
         ));
     }
     authorize(&state, &c, model, Op::Retrieve).await?;
+    let maps = mappings_for(&state, &c, model, "fieldRead").await;
+    let mapped_keys: Vec<String> = maps.iter().map(|m| m.key.clone()).collect();
+    let fields = parse_fields(model, q.fields.as_deref(), &mapped_keys).map_err(query_error)?;
+    let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
     let cc = state.connection_client(&c.conn)?;
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
     };
-    let r = match service.retrieve(model, id).await {
+    let mut r = match service.retrieve(model, id).await {
         Ok(r) => r,
         Err(e) => {
             return Err(resource_error(
@@ -531,6 +537,7 @@ async fn retrieve(
             .await)
         }
     };
+    mapping::apply_read(&maps, &r.raw, &mut r.mapped.fields);
     let seen = seen_times(&state, &c.conn, model, std::slice::from_ref(&r))
         .await
         .pop()
@@ -556,13 +563,15 @@ async fn create(
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Create).await?;
+    let (body, extra) = write_parts(&state, &c, model, body).await?;
+    let maps = mappings_for(&state, &c, model, "fieldRead").await;
     let cc = state.connection_client(&c.conn)?;
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
     };
-    let created = match service.create(model, &body).await {
+    let created = match service.create(model, &body, &extra).await {
         Ok(v) => v,
         Err(e) => {
             return Err(resource_error(
@@ -577,7 +586,8 @@ async fn create(
         }
     };
     let out = match (created.record, q.return_resource) {
-        (Some(r), true) => {
+        (Some(mut r), true) => {
+            mapping::apply_read(&maps, &r.raw, &mut r.mapped.fields);
             let seen = seen_times(&state, &c.conn, model, std::slice::from_ref(&r))
                 .await
                 .pop()
@@ -600,13 +610,15 @@ async fn update(
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Update).await?;
+    let (body, extra) = write_parts(&state, &c, model, body).await?;
+    let maps = mappings_for(&state, &c, model, "fieldRead").await;
     let cc = state.connection_client(&c.conn)?;
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
     };
-    let updated = match service.update(model, id, &body).await {
+    let updated = match service.update(model, id, &body, &extra).await {
         Ok(v) => v,
         Err(e) => {
             return Err(resource_error(
@@ -621,7 +633,8 @@ async fn update(
         }
     };
     Ok(match (updated, q.return_resource) {
-        (Some(r), true) => {
+        (Some(mut r), true) => {
+            mapping::apply_read(&maps, &r.raw, &mut r.mapped.fields);
             let seen = seen_times(&state, &c.conn, model, std::slice::from_ref(&r))
                 .await
                 .pop()
@@ -944,4 +957,167 @@ pub async fn session_fields(
     RawQuery(query): RawQuery,
 ) -> Response {
     answer(fields(&state, &model, query).await)
+}
+
+/// The connection's field mappings of `model` (none when unset, or when the connection may not
+/// read mapped fields). A stored value that no longer parses is logged and ignored.
+async fn mappings_for(state: &AppState, c: &Caller, model: Model, op: &str) -> Vec<FieldMapping> {
+    let id = format!("{}::{op}", model.as_str());
+    let allowed = operations::find(&id).is_some_and(|o| {
+        operations::check(
+            o,
+            &c.conn.operations,
+            c.session_ops.as_deref(),
+            &c.conn.scopes,
+        ) == Permission::Granted
+    });
+    if !allowed {
+        return Vec::new();
+    }
+    match state
+        .store
+        .get_field_mappings(&c.conn.id, model.as_str())
+        .await
+    {
+        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "stored field mappings do not parse; ignored");
+            Vec::new()
+        }),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read field mappings");
+            Vec::new()
+        }
+    }
+}
+
+fn mappings_json(model: Model, mappings: &[FieldMapping]) -> Value {
+    json!({"object": "fieldMappings", "model": model.as_str(), "mappings": mappings})
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MappingsBody {
+    #[serde(default)]
+    mappings: Vec<FieldMapping>,
+}
+
+/// `GET /v1/connections/{c}/{o}/field-mappings/{model}`.
+pub async fn get_mappings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id, model)): ApiPath<(String, String, String)>,
+) -> Response {
+    answer(
+        async {
+            let model = model_of(&model)?;
+            let conn = load(&state, &connector_id, &owner_id).await?;
+            let text = state
+                .store
+                .get_field_mappings(&conn.id, model.as_str())
+                .await?;
+            let maps: Vec<FieldMapping> = text
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            Ok(mappings_json(model, &maps))
+        }
+        .await,
+    )
+}
+
+/// `PUT /v1/connections/{c}/{o}/field-mappings/{model}` `{mappings: [{key, path, write}]}`:
+/// replaces the model's mappings after checking each against Dialpad's fields.
+pub async fn put_mappings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id, model)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson<MappingsBody>,
+) -> Response {
+    answer(
+        async {
+            let model = model_of(&model)?;
+            let conn = load(&state, &connector_id, &owner_id).await?;
+            if let Err(errors) = mapping::validate(model, &body.mappings) {
+                return Err(ApiError::of(
+                    ErrorCode::ResourceValidationFailed,
+                    format!(
+                        "invalid field mappings: {}",
+                        errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.path, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )
+                .with_details(json!({ "fields": errors })));
+            }
+            let text = serde_json::to_string(&body.mappings).map_err(ApiError::internal)?;
+            state
+                .store
+                .put_field_mappings(&conn.id, model.as_str(), &text)
+                .await?;
+            Ok(mappings_json(model, &body.mappings))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /v1/connections/{c}/{o}/field-mappings/{model}`.
+pub async fn delete_mappings(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id, model)): ApiPath<(String, String, String)>,
+) -> Response {
+    answer(
+        async {
+            let model = model_of(&model)?;
+            let conn = load(&state, &connector_id, &owner_id).await?;
+            state
+                .store
+                .delete_field_mappings(&conn.id, model.as_str())
+                .await?;
+            Ok(json!({}))
+        }
+        .await,
+    )
+}
+
+/// Splits a write body into the unified part and the Dialpad fields of written mappings.
+async fn write_parts(
+    state: &AppState,
+    c: &Caller,
+    model: Model,
+    body: Value,
+) -> ApiResult<(Value, serde_json::Map<String, Value>)> {
+    let Value::Object(mut body) = body else {
+        return Ok((body, serde_json::Map::new()));
+    };
+    let maps = mappings_for(state, c, model, "fieldWrite").await;
+    let read_maps = if maps.is_empty() {
+        mappings_for(state, c, model, "fieldRead").await
+    } else {
+        maps.clone()
+    };
+    if maps.is_empty() && read_maps.iter().any(|m| body.contains_key(&m.key)) {
+        return Err(ApiError::of(
+            ErrorCode::ConnectionMissingPermission,
+            format!("writing mapped fields needs {}::fieldWrite", model.as_str()),
+        )
+        .with_details(json!({"operation": format!("{}::fieldWrite", model.as_str())})));
+    }
+    let extra = mapping::split_write(&maps, &mut body).map_err(|errors| {
+        ApiError::of(
+            ErrorCode::ResourceValidationFailed,
+            format!(
+                "invalid {model} fields: {}",
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.path, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+        .with_details(json!({ "fields": errors }))
+    })?;
+    Ok((Value::Object(body), extra))
 }

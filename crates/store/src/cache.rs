@@ -417,4 +417,23 @@ impl Store for CachedStore {
             .observe_records(connection_id, model, records)
             .await
     }
+
+    async fn put_field_mappings(
+        &self,
+        connection_id: &str,
+        model: &str,
+        mappings: &str,
+    ) -> Result<()> {
+        self.inner
+            .put_field_mappings(connection_id, model, mappings)
+            .await
+    }
+
+    async fn get_field_mappings(&self, connection_id: &str, model: &str) -> Result<Option<String>> {
+        self.inner.get_field_mappings(connection_id, model).await
+    }
+
+    async fn delete_field_mappings(&self, connection_id: &str, model: &str) -> Result<bool> {
+        self.inner.delete_field_mappings(connection_id, model).await
+    }
 }

@@ -408,6 +408,19 @@ pub trait Store: Send + Sync + 'static {
         model: &str,
         records: &[(String, String)],
     ) -> Result<Vec<Observation>>;
+
+    // --- field mappings (JSON, validated by the caller)
+    /// Sets the field mappings of `model` on the connection (replacing any).
+    async fn put_field_mappings(
+        &self,
+        connection_id: &str,
+        model: &str,
+        mappings: &str,
+    ) -> Result<()>;
+    /// The field mappings of `model` on the connection, if set.
+    async fn get_field_mappings(&self, connection_id: &str, model: &str) -> Result<Option<String>>;
+    /// Removes them; whether there were any.
+    async fn delete_field_mappings(&self, connection_id: &str, model: &str) -> Result<bool>;
 }
 
 /// When the connector first saw a record and last saw it change.

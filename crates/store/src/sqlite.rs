@@ -844,4 +844,47 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         Ok(crate::observations_in_order(records, rows))
     }
+
+    async fn put_field_mappings(
+        &self,
+        connection_id: &str,
+        model: &str,
+        mappings: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO field_mappings (connection_id, model, mappings, updated_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (connection_id, model) \
+             DO UPDATE SET mappings = excluded.mappings, updated_at = excluded.updated_at",
+        )
+        .bind(connection_id)
+        .bind(model)
+        .bind(mappings)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn get_field_mappings(&self, connection_id: &str, model: &str) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT mappings FROM field_mappings WHERE connection_id = ?1 AND model = ?2",
+        )
+        .bind(connection_id)
+        .bind(model)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn delete_field_mappings(&self, connection_id: &str, model: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM field_mappings WHERE connection_id = ?1 AND model = ?2")
+            .bind(connection_id)
+            .bind(model)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
 }

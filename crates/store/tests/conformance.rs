@@ -131,6 +131,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    field_mappings_put_get_delete,
     observations_keep_first_seen_and_move_only_on_change,
     refresh_holds_no_write_lock_while_dialpad_is_called,
     refresh_failure_is_remembered_for_the_next_holder,
@@ -1385,4 +1386,72 @@ async fn observations_keep_first_seen_and_move_only_on_change(db: TestDb) {
         .await
         .unwrap();
     assert!(fresh[0].first_seen > first[0].first_seen);
+}
+
+async fn field_mappings_put_get_delete(db: TestDb) {
+    let store = db.store().await;
+    let conn = store
+        .insert_connection(new_conn("dialpad", "fm"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_field_mappings(&conn.id, "telephonyCall")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .put_field_mappings(&conn.id, "telephonyCall", "[1]")
+        .await
+        .unwrap();
+    store
+        .put_field_mappings(&conn.id, "telephonyCall", "[2]")
+        .await
+        .unwrap();
+    store
+        .put_field_mappings(&conn.id, "genericContact", "[3]")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_field_mappings(&conn.id, "telephonyCall")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("[2]")
+    );
+    assert!(store
+        .delete_field_mappings(&conn.id, "telephonyCall")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_field_mappings(&conn.id, "telephonyCall")
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_field_mappings(&conn.id, "genericContact")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("[3]")
+    );
+    store.delete_connection("dialpad", "fm").await.unwrap();
+    let conn2 = store
+        .insert_connection(new_conn("dialpad", "fm"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_field_mappings(&conn2.id, "genericContact")
+            .await
+            .unwrap(),
+        None
+    );
+    // Unknown connection: the foreign key refuses it.
+    assert!(store
+        .put_field_mappings("nope", "genericContact", "[]")
+        .await
+        .is_err());
 }

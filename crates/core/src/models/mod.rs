@@ -319,7 +319,7 @@ pub struct FieldError {
 
 pub type Invalid = Vec<FieldError>;
 
-pub(crate) fn field_error(path: &str, message: impl Into<String>) -> FieldError {
+pub fn field_error(path: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         path: path.to_owned(),
         message: message.into(),

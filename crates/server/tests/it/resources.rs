@@ -878,3 +878,159 @@ async fn user_round_trip_and_calls_placed_and_labelled() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn field_mappings_add_read_and_written_fields() {
+    let app = app().await;
+    use reqwest::Method as M;
+    let put = |model: &str, body: Value| {
+        app.http
+            .put(app.url(&format!(
+                "/v1/connections/dialpad/o1/field-mappings/{model}"
+            )))
+            .header("x-api-secret", &app.api_key)
+            .json(&body)
+            .send()
+    };
+    // Refused: a path Dialpad's records do not have, a write to a read-only one, a taken name.
+    let (s, v) = error_code(
+        put(
+            "telephonyCall",
+            json!({"mappings": [
+                {"key": "x", "path": "no_such"},
+                {"key": "callCustomData", "path": "custom_data", "write": true},
+                {"key": "status", "path": "group_id"}
+            ]}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("RESOURCE::VALIDATION_FAILED")
+        ),
+        "{v}"
+    );
+    let paths: Vec<&str> = v["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["mappings[0].path", "mappings[1].write", "mappings[2].key"]
+    );
+
+    // Read: calls gain `callRang` from Dialpad's date_rang.
+    let r = put(
+        "telephonyCall",
+        json!({"mappings": [{"key": "callRang", "path": "date_rang"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let got: Value = app
+        .get("/v1/connections/dialpad/o1/field-mappings/telephonyCall")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        got["mappings"],
+        json!([{"key": "callRang", "path": "date_rang", "write": false}])
+    );
+    // …once the connection may read mapped fields (`telephonyCall::fieldRead`).
+    let (s, v) = app.res_get("telephonyCall?limit=1&fields=callRang").await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "fieldRead not granted: no such field: {v}"
+    );
+    let mut ops: Vec<&str> = ALL_OPS.to_vec();
+    ops.extend([
+        "telephonyCall::fieldRead",
+        "genericContact::fieldRead",
+        "genericContact::fieldWrite",
+    ]);
+    let r = app
+        .http
+        .patch(app.url("/v1/connections/dialpad/o1"))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({ "operations": ops }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, page) = app
+        .res_get("telephonyCall?limit=20&fields=callRang,status")
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let with_group = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["fields"]["callRang"].is_string())
+        .count();
+    assert!(with_group > 0, "{page}");
+    for c in page["data"].as_array().unwrap() {
+        let keys: BTreeSet<&str> = c["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(keys.is_subset(&["callRang", "status"].into_iter().collect()));
+    }
+    // Write: contacts gain `contactTrunkGroup`, written to Dialpad's trunk_group.
+    let r = put(
+        "genericContact",
+        json!({"mappings": [{"key": "contactTrunkGroup", "path": "trunk_group", "write": true}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "genericContact?returnResource=true&raw=true",
+            Some(json!({
+                "firstName": "Tru", "lastName": "Nk", "contactTrunkGroup": "tg-7"
+            })),
+        )
+        .await;
+    let (s, c) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(
+        c["rawResource"]["trunk_group"], "tg-7",
+        "reached Dialpad: {c}"
+    );
+    assert_eq!(c["fields"]["contactTrunkGroup"], "tg-7");
+    // Removed: the field is gone, and writing it is an unknown field again.
+    let r = app
+        .delete("/v1/connections/dialpad/o1/field-mappings/genericContact")
+        .await;
+    assert_eq!(r.status(), 200);
+    let id = c["id"].as_str().unwrap();
+    let (_, c) = app.res_get(&format!("genericContact/{id}")).await;
+    assert!(c["fields"].get("contactTrunkGroup").is_none());
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::PATCH,
+            &format!("genericContact/{id}"),
+            Some(json!({"contactTrunkGroup": "x"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["details"]["fields"][0]["path"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("contactTrunkGroup")),
+        "{v}"
+    );
+}
