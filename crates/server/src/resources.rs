@@ -17,10 +17,13 @@ use dpc_core::resources::{
     ResourceError, Resources,
 };
 use dpc_core::ErrorCode;
-use dpc_store::{Connection, ConnectionStatus};
+use dpc_store::{Connection, ConnectionStatus, SessionPurpose};
 use serde_json::{json, Value};
 
-use crate::auth::{connection_headers, ApiKeyAuth, SessionAuth};
+use crate::auth::{
+    connection_headers, session_from_token, ApiKeyAuth, SessionAuth, CONNECTOR_HEADER,
+    OWNER_HEADER, SESSION_HEADER,
+};
 use crate::authorization::missing_permission;
 use crate::connections::load;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
@@ -35,6 +38,17 @@ struct Caller {
 }
 
 async fn caller_from_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    // Morph's SDK built with a secret key and given `connections({sessionToken})` calls these
+    // routes with the session token instead of the connection headers: the session names the
+    // connection (and narrows its operations), as on the `/v1/s/` routes.
+    if headers.get(CONNECTOR_HEADER).is_none() && headers.get(OWNER_HEADER).is_none() {
+        if let Some(token) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+            let s = session_from_token(state, token.trim()).await?;
+            if s.purpose == SessionPurpose::App {
+                return caller_from_session(state, s).await;
+            }
+        }
+    }
     let ids = connection_headers(headers)?;
     let conn = load(state, &ids.connector_id, &ids.owner_id).await?;
     Ok(Caller {
@@ -301,6 +315,14 @@ fn parse_query(raw: Option<&str>) -> ApiResult<Query> {
             "expand" => q.expand = Some(v),
             "raw" => q.raw = flag("raw", &v)?,
             "returnResource" => q.return_resource = flag("returnResource", &v)?,
+            // What Morph's SDK 0.0.7 makes of a `filters` object: `String(value)`.
+            "filters" if v == "[object Object]" => {
+                return Err(ApiError::invalid(
+                    "`filters` arrived as \"[object Object]\" (a JavaScript object sent with \
+                     String(), as Morph's SDK 0.0.7 does): send `filters: JSON.stringify({…})` \
+                     or `\"filters[name]\": value` instead",
+                ))
+            }
             // `filters` as one JSON object (what a JavaScript client can send as a string).
             "filters" => match serde_json::from_str::<serde_json::Map<String, Value>>(&v) {
                 Ok(m) => {
@@ -531,6 +553,12 @@ async fn create(
     };
     let out = match (&created.record, q.return_resource) {
         (Some(r), true) => render(r, q.raw, None),
+        // Dialpad answered an id only (a call just placed): read the record, as Morph's
+        // `returnResource` does; the reference when Dialpad cannot show it (the create stands).
+        (None, true) => match service.retrieve(model, &created.id).await {
+            Ok(r) => render(&r, q.raw, None),
+            Err(_) => reference(model, &created.id),
+        },
         _ => reference(model, &created.id),
     };
     Ok((StatusCode::CREATED, out))
@@ -829,19 +857,35 @@ pub async fn session_delete(
     )
 }
 
-/// `GET /v1/models/{model}/fields?limit&cursor`: the unified fields, then the Dialpad fields a
-/// field mapping can add.
+/// `GET /v1/models/{model}/fields?limit&cursor&isCustom`: the unified fields, then the Dialpad
+/// fields a field mapping can add (`isCustom=true`: only those; `false`: only the unified ones).
 async fn fields(state: &AppState, model: &str, raw_query: Option<String>) -> ApiResult<Value> {
     let model = model_of(model)?;
-    let q = parse_query(raw_query.as_deref())?;
+    // `isCustom` is Morph's listFields option (its SDK's own test sends it).
+    let mut is_custom = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw_query.as_deref().unwrap_or_default().as_bytes()) {
+        if k != "isCustom" {
+            rest.append_pair(&k, &v);
+        } else if is_custom.replace(flag("isCustom", &v)?).is_some() {
+            return Err(ApiError::invalid("`isCustom` is given more than once"));
+        }
+    }
+    let q = parse_query(Some(&rest.finish()))?;
     if q.q.is_some() || !q.filters.is_empty() || q.fields.is_some() || q.expand.is_some() {
         return Err(ApiError::invalid(
-            "the fields list takes `limit` and `cursor` only",
+            "the fields list takes `limit`, `cursor` and `isCustom` only",
         ));
     }
     let limit = limit_of(&q)?;
-    let all = model.info().field_list();
-    let identity = format!("fields|{model}");
+    let mut all = model.info().field_list();
+    if let Some(c) = is_custom {
+        all.retain(|f| f["isCustom"] == c);
+    }
+    let identity = match is_custom {
+        Some(c) => format!("fields|{model}|isCustom={c}"),
+        None => format!("fields|{model}"),
+    };
     let start = match &q.cursor {
         Some(c) => {
             state
