@@ -260,11 +260,21 @@ impl CallCache {
     }
 }
 
+/// The times the connector keeps itself for records Dialpad keeps none for (the server asks its
+/// store); used for resources answered inside another one by `expand`.
+#[async_trait::async_trait]
+pub trait SeenTimes: Send + Sync {
+    /// `(createdAt, updatedAt)` per record, in order (`None`: unknown).
+    async fn seen(&self, model: Model, records: &[Record]) -> Vec<Option<(String, String)>>;
+}
+
 /// The resource operations on one connection.
 pub struct Resources<'a> {
     pub client: &'a Client,
     pub ctx: MapContext,
     pub calls: &'a CallCache,
+    /// Where expanded resources get their connector-kept times (none: left `null`).
+    pub seen: Option<&'a dyn SeenTimes>,
 }
 
 /// What a create answers: the new id, and the record when Dialpad answered it.
@@ -802,10 +812,23 @@ impl Resources<'_> {
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;
+            // The connector-kept times of the records fetched, one batch per field.
+            let ok: Vec<Record> = fetched
+                .iter()
+                .filter_map(|(r, _)| r.as_ref().ok().cloned())
+                .collect();
+            let mut times = match (self.seen, ok.first()) {
+                (Some(s), Some(first)) => s.seen(first.mapped.model, &ok).await,
+                _ => Vec::new(),
+            }
+            .into_iter();
             let mut expanded = Vec::with_capacity(fetched.len());
             for (r, rid) in fetched {
                 match r {
-                    Ok(rec) => expanded.push(resource_json(rec, &Render::default(), None)),
+                    Ok(rec) => {
+                        let seen = times.next().flatten();
+                        expanded.push(resource_json(rec, &Render::default(), seen))
+                    }
                     Err(ResourceError::NotFound(_)) if name == "transcript" => {
                         expanded.push(Value::Null)
                     }

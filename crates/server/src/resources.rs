@@ -18,10 +18,13 @@ use dpc_core::resources::{
     ResourceError, Resources,
 };
 use dpc_core::ErrorCode;
-use dpc_store::{Connection, ConnectionStatus};
+use dpc_store::{Connection, ConnectionStatus, SessionPurpose};
 use serde_json::{json, Value};
 
-use crate::auth::{connection_headers, ApiKeyAuth, SessionAuth};
+use crate::auth::{
+    connection_headers, session_from_token, ApiKeyAuth, SessionAuth, CONNECTOR_HEADER,
+    OWNER_HEADER, SESSION_HEADER,
+};
 use crate::authorization::missing_permission;
 use crate::connections::load;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
@@ -36,6 +39,17 @@ struct Caller {
 }
 
 async fn caller_from_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    // Morph's SDK built with a secret key and given `connections({sessionToken})` calls these
+    // routes with the session token instead of the connection headers: the session names the
+    // connection (and narrows its operations), as on the `/v1/s/` routes.
+    if headers.get(CONNECTOR_HEADER).is_none() && headers.get(OWNER_HEADER).is_none() {
+        if let Some(token) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+            let s = session_from_token(state, token.trim()).await?;
+            if s.purpose == SessionPurpose::App {
+                return caller_from_session(state, s).await;
+            }
+        }
+    }
     let ids = connection_headers(headers)?;
     let conn = load(state, &ids.connector_id, &ids.owner_id).await?;
     Ok(Caller {
@@ -302,6 +316,14 @@ fn parse_query(raw: Option<&str>) -> ApiResult<Query> {
             "expand" => q.expand = Some(v),
             "raw" => q.raw = flag("raw", &v)?,
             "returnResource" => q.return_resource = flag("returnResource", &v)?,
+            // What Morph's SDK 0.0.7 makes of a `filters` object: `String(value)`.
+            "filters" if v == "[object Object]" => {
+                return Err(ApiError::invalid(
+                    "`filters` arrived as \"[object Object]\" (a JavaScript object sent with \
+                     String(), as Morph's SDK 0.0.7 does): send `filters: JSON.stringify({…})` \
+                     or `\"filters[name]\": value` instead",
+                ))
+            }
             // `filters` as one JSON object (what a JavaScript client can send as a string).
             "filters" => match serde_json::from_str::<serde_json::Map<String, Value>>(&v) {
                 Ok(m) => {
@@ -361,6 +383,19 @@ fn render(
     seen: Option<(String, String)>,
 ) -> Value {
     resources::resource_json(r, &Render { raw, fields }, seen)
+}
+
+/// [`seen_times`] for the core's `expand`.
+struct Seen<'a> {
+    state: &'a AppState,
+    conn: &'a Connection,
+}
+
+#[async_trait::async_trait]
+impl resources::SeenTimes for Seen<'_> {
+    async fn seen(&self, model: Model, records: &[Record]) -> Vec<Option<(String, String)>> {
+        seen_times(self.state, self.conn, model, records).await
+    }
 }
 
 /// When the connector first saw each record and last saw it change, for the models Dialpad
@@ -439,10 +474,15 @@ async fn list(
         None => Resume::default(),
     };
     let cc = state.connection_client(&c.conn)?;
+    let seen_source = Seen {
+        state: &state,
+        conn: &c.conn,
+    };
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
+        seen: Some(&seen_source),
     };
     let params = ListParams {
         limit,
@@ -518,10 +558,15 @@ async fn retrieve(
     let fields = parse_fields(model, q.fields.as_deref(), &mapped_keys).map_err(query_error)?;
     let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
     let cc = state.connection_client(&c.conn)?;
+    let seen_source = Seen {
+        state: &state,
+        conn: &c.conn,
+    };
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
+        seen: Some(&seen_source),
     };
     let mut r = match service.retrieve(model, id).await {
         Ok(r) => r,
@@ -566,10 +611,15 @@ async fn create(
     let (body, extra) = write_parts(&state, &c, model, body).await?;
     let maps = mappings_for(&state, &c, model, "fieldRead").await;
     let cc = state.connection_client(&c.conn)?;
+    let seen_source = Seen {
+        state: &state,
+        conn: &c.conn,
+    };
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
+        seen: Some(&seen_source),
     };
     let created = match service.create(model, &body, &extra).await {
         Ok(v) => v,
@@ -594,6 +644,15 @@ async fn create(
                 .flatten();
             render(r, q.raw, None, seen)
         }
+        // Dialpad answered an id only (a call just placed): read the record, as Morph's
+        // `returnResource` does; the reference when Dialpad cannot show it (the create stands).
+        (None, true) => match service.retrieve(model, &created.id).await {
+            Ok(mut r) => {
+                mapping::apply_read(&maps, &r.raw, &mut r.mapped.fields);
+                render(r, q.raw, None, None)
+            }
+            Err(_) => reference(model, &created.id),
+        },
         _ => reference(model, &created.id),
     };
     Ok((StatusCode::CREATED, out))
@@ -613,10 +672,15 @@ async fn update(
     let (body, extra) = write_parts(&state, &c, model, body).await?;
     let maps = mappings_for(&state, &c, model, "fieldRead").await;
     let cc = state.connection_client(&c.conn)?;
+    let seen_source = Seen {
+        state: &state,
+        conn: &c.conn,
+    };
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
+        seen: Some(&seen_source),
     };
     let updated = match service.update(model, id, &body, &extra).await {
         Ok(v) => v,
@@ -649,10 +713,15 @@ async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<
     let model = model_of(model)?;
     authorize(&state, &c, model, Op::Delete).await?;
     let cc = state.connection_client(&c.conn)?;
+    let seen_source = Seen {
+        state: &state,
+        conn: &c.conn,
+    };
     let service = Resources {
         client: &cc.client,
         ctx: map_context(&c.conn),
         calls: &cc.calls,
+        seen: Some(&seen_source),
     };
     match service.delete(model, id).await {
         Ok(()) => Ok(json!({})),
@@ -901,19 +970,35 @@ pub async fn session_delete(
     )
 }
 
-/// `GET /v1/models/{model}/fields?limit&cursor`: the unified fields, then the Dialpad fields a
-/// field mapping can add.
+/// `GET /v1/models/{model}/fields?limit&cursor&isCustom`: the unified fields, then the Dialpad
+/// fields a field mapping can add (`isCustom=true`: only those; `false`: only the unified ones).
 async fn fields(state: &AppState, model: &str, raw_query: Option<String>) -> ApiResult<Value> {
     let model = model_of(model)?;
-    let q = parse_query(raw_query.as_deref())?;
+    // `isCustom` is Morph's listFields option (its SDK's own test sends it).
+    let mut is_custom = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw_query.as_deref().unwrap_or_default().as_bytes()) {
+        if k != "isCustom" {
+            rest.append_pair(&k, &v);
+        } else if is_custom.replace(flag("isCustom", &v)?).is_some() {
+            return Err(ApiError::invalid("`isCustom` is given more than once"));
+        }
+    }
+    let q = parse_query(Some(&rest.finish()))?;
     if q.q.is_some() || !q.filters.is_empty() || q.fields.is_some() || q.expand.is_some() {
         return Err(ApiError::invalid(
-            "the fields list takes `limit` and `cursor` only",
+            "the fields list takes `limit`, `cursor` and `isCustom` only",
         ));
     }
     let limit = limit_of(&q)?;
-    let all = model.info().field_list();
-    let identity = format!("fields|{model}");
+    let mut all = model.info().field_list();
+    if let Some(c) = is_custom {
+        all.retain(|f| f["isCustom"] == c);
+    }
+    let identity = match is_custom {
+        Some(c) => format!("fields|{model}|isCustom={c}"),
+        None => format!("fields|{model}"),
+    };
     let start = match &q.cursor {
         Some(c) => {
             state

@@ -1,7 +1,8 @@
-//! Shared by the external-proof tests (`tests/morph_sdk.rs`, `tests/connect_page.rs`,
-//! `tests/connect_atom.rs`, `tests/secrets_at_rest.rs`, each includes it with `#[path]`): the
-//! simulator plus our server on ephemeral ports with a fresh database and an `sk_` key, and the
-//! cached Node folder the JavaScript scripts in this directory run against.
+//! Shared by the external-proof tests (`tests/morph_sdk.rs`, `tests/morph_resources.rs`,
+//! `tests/connect_page.rs`, `tests/connect_atom.rs`, `tests/secrets_at_rest.rs`, each includes
+//! it with `#[path]`): the simulator plus our server on ephemeral ports with a fresh database
+//! and an `sk_` key, and the cached Node folder the JavaScript scripts in this directory run
+//! against.
 //!
 //! The Node folder (under `CARGO_TARGET_TMPDIR`, keyed by `package.json` and the Morph package
 //! versions) holds what `npm install` gets for `package.json` (playwright-core, esbuild, React and
@@ -70,8 +71,24 @@ pub async fn spawn_with(
     database_url: Option<String>,
     extra_env: Vec<(&'static str, String)>,
 ) -> App {
+    spawn_full(auto_consent, database_url, extra_env, None).await
+}
+
+/// As [`spawn`], with a simulator call history of `call_history` calls instead of 400: lists
+/// to the end stay fast under the connector's pacing of Dialpad calls (~19 per second).
+pub async fn spawn_with_calls(auto_consent: bool, call_history: usize) -> App {
+    spawn_full(auto_consent, None, Vec::new(), Some(call_history)).await
+}
+
+async fn spawn_full(
+    auto_consent: bool,
+    database_url: Option<String>,
+    extra_env: Vec<(&'static str, String)>,
+    call_history: Option<usize>,
+) -> App {
     let client_secret = random_token("cs_");
     let dialpad_api_key = random_token("dpk_");
+    let defaults = SimConfig::default();
     let sim = dialpad_sim::spawn(SimConfig {
         auto_consent,
         api_keys: vec![dialpad_api_key.clone()],
@@ -79,7 +96,8 @@ pub async fn spawn_with(
             client_id: CLIENT_ID.to_owned(),
             client_secret: client_secret.clone(),
         }],
-        ..Default::default()
+        call_history: call_history.unwrap_or(defaults.call_history),
+        ..defaults
     })
     .await
     .expect("start the simulator");
