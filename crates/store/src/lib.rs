@@ -328,7 +328,9 @@ pub trait Store: Send + Sync + 'static {
         connection_id: &str,
         credentials_version: i64,
     ) -> Result<bool>;
-    /// How many *other* connections hold credentials granted by the same Dialpad user.
+    /// How many *other* connections hold OAuth credentials granted by the same Dialpad user,
+    /// or by a Dialpad user never identified (its `/users/me` lookup failed at the callback):
+    /// that one may be the same user, and deauthorizing would revoke its tokens too.
     async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64>;
     /// Deletes the connection and everything bound to it (credentials, sessions, states).
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()>;

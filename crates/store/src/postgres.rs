@@ -573,7 +573,8 @@ impl Store for PgStore {
     async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM connections c JOIN credentials cr ON cr.connection_id = c.id \
-             WHERE c.dialpad_user_id = $1 AND c.id <> $2 AND cr.kind = 'oauth'",
+             WHERE (c.dialpad_user_id = $1 OR c.dialpad_user_id IS NULL) \
+             AND c.id <> $2 AND cr.kind = 'oauth'",
         )
         .bind(dialpad_user_id)
         .bind(connection_id)

@@ -8,4 +8,5 @@ mod cors;
 mod errors;
 mod hardening;
 mod refresh;
+mod review;
 mod timeouts;

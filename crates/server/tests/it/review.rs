@@ -1,0 +1,99 @@
+//! The outside review of the release binary: each finding through the real server and simulator,
+//! reproduced on the old code and fixed now (the comment on each test says what it used to do).
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn requests(app: &TestApp, key: &str) -> u64 {
+    app.sim.stats().requests.get(key).copied().unwrap_or(0)
+}
+
+async fn inject(app: &TestApp, fault: Value) {
+    let r = app
+        .http
+        .post(format!("{}/_sim/faults", app.sim.base_url))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+async fn clear_faults(app: &TestApp) {
+    let r = app
+        .http
+        .delete(format!("{}/_sim/faults", app.sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// Finding 3: k1's identity lookup failed at its callback (unknown Dialpad user); deleting k2
+/// (same Dialpad user, known) deauthorized at Dialpad, which revoked k1's tokens too. An OAuth
+/// connection whose user is unknown now counts as possibly sharing the grant.
+#[tokio::test]
+async fn deleting_a_connection_spares_a_sibling_whose_dialpad_user_is_unknown() {
+    let app = spawn_app().await;
+    app.create_connection("k1", &["genericUser::retrieve"])
+        .await;
+    let url = app.authorization_url("k1").await;
+    let callback = app.consent(&url).await;
+    inject(
+        &app,
+        json!({"path": "/api/v2/users/me", "error_rate": 1.0, "status": 503}),
+    )
+    .await;
+    let r = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    clear_faults(&app).await;
+    assert_eq!(app.connection("k1").await["status"], "authorized");
+    app.connect("k2", &["genericUser::retrieve"]).await;
+    assert_eq!(
+        app.delete("/v1/connections/dialpad/k2").await.status(),
+        StatusCode::OK
+    );
+    // Deauthorizing happens after the answer: give it time to (wrongly) happen.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(requests(&app, "POST /oauth2/deauthorize"), 0);
+    let r = app.proxy("k1", Method::GET, "/api/v2/users/me").await;
+    assert_eq!(r.status(), StatusCode::OK, "k1 still works");
+}
+
+/// Finding 4: with Dialpad's `/oauth2/deauthorize` slow and answering 429, the delete retried
+/// past the request timeout: 504, and the connection was not deleted. Now it is deleted first
+/// and deauthorized afterwards, in the background, within a bounded time.
+#[tokio::test]
+async fn deleting_a_connection_does_not_wait_for_a_slow_deauthorize() {
+    let app = spawn_app_with_env(&[("DPC_REQUEST_TIMEOUT_MS", "5000")]).await;
+    app.connect("slow-deauth", &["genericUser::retrieve"]).await;
+    inject(
+        &app,
+        json!({"path": "/oauth2/deauthorize", "error_rate": 1.0, "status": 429, "latency_ms": 3000}),
+    )
+    .await;
+    let t0 = Instant::now();
+    let r = app.delete("/v1/connections/dialpad/slow-deauth").await;
+    let took = t0.elapsed();
+    let (s, v) = error_code(r).await;
+    assert_eq!(
+        (s, v["deleted"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{v}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let r = app.get("/v1/connections/dialpad/slow-deauth").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The deauthorization was still tried.
+    assert!(
+        eventually(Duration::from_secs(5), || requests(
+            &app,
+            "POST /oauth2/deauthorize"
+        ) >= 1)
+        .await
+    );
+}
