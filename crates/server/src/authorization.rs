@@ -4,6 +4,7 @@
 
 use dpc_core::ErrorCode;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -462,6 +463,27 @@ pub async fn callback(
     }
 }
 
+/// The longest the code exchange may wait on Dialpad's token endpoint, retries of a 429
+/// included; with [`IDENTITY_LOOKUP_TIMEOUT`] it stays well inside the default request timeout
+/// (60 s), so the browser always gets the result page rather than a bare 504.
+pub const CODE_EXCHANGE_DEADLINE: Duration = Duration::from_secs(30);
+/// The one attempt at learning who granted a fresh token (`/api/v2/users/me`). Best effort:
+/// an unknown identity only makes a later delete more careful (see `connections::remove`).
+pub const IDENTITY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether a failed code exchange was Dialpad being unavailable (unreachable, slow, 5xx, 429)
+/// rather than Dialpad refusing the code: the customer may simply start again.
+fn exchange_outage(e: &dialpad::Error) -> bool {
+    match e {
+        dialpad::Error::Transport(_) | dialpad::Error::RateLimited { .. } => true,
+        dialpad::Error::Api { status, .. } => status.is_server_error(),
+        dialpad::Error::OAuth { status, error, .. } => {
+            status.is_server_error() || error == "temporarily_unavailable"
+        }
+        _ => false,
+    }
+}
+
 /// Exchanges the code, learns which Dialpad user granted it (connections sharing a grant must
 /// not deauthorize each other), and stores the credentials; the connection becomes `authorized`
 /// with the scopes asked for (Dialpad's token response does not list them).
@@ -478,52 +500,70 @@ async fn complete(
         client_secret: Some(state.oauth.client_secret.clone()),
         code_verifier: Some(pending.pkce_verifier.clone()),
     };
-    let tokens = state
-        .oauth
-        .token_client
-        .oauth()
-        .exchange_code(&grant)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "code exchange failed");
-            match e {
-                dialpad::Error::Transport(_) => ApiError::upstream_unavailable(),
-                _ => ApiError::new(
+    let oauth = state.oauth.token_client.oauth();
+    let tokens =
+        match tokio::time::timeout(CODE_EXCHANGE_DEADLINE, oauth.exchange_code(&grant)).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) if exchange_outage(&e) => {
+                tracing::warn!(error = %e, "code exchange failed: Dialpad unavailable");
+                return Err(ApiError::upstream_unavailable());
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "code exchange failed");
+                return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     ErrorCode::OauthExchangeFailed,
                     "Dialpad did not accept the authorization code. Please try again.",
-                ),
+                ));
             }
-        })?;
-    let (user_id, company_id) = grant_identity(state, &tokens.access_token).await;
+            Err(_) => {
+                tracing::warn!(
+                    deadline_secs = CODE_EXCHANGE_DEADLINE.as_secs(),
+                    "code exchange failed: Dialpad's token endpoint did not answer in time"
+                );
+                return Err(ApiError::upstream_unavailable());
+            }
+        };
     if tokens.refresh_token.is_none() {
         tracing::warn!(
             connector_id = %conn.connector_id, owner_id = %conn.owner_id,
             "Dialpad issued no refresh token: the connection works until the access token expires"
         );
     }
-    state
-        .store
-        .authorize(
-            &conn.id,
-            &Grant {
-                credentials: Credentials::OAuth {
-                    access_token: tokens.access_token,
-                    refresh_token: tokens.refresh_token,
-                    expires_at: tokens::expires_at(tokens.expires_in),
+    // Dialpad has issued tokens that exist nowhere else now: they are stored by a task of their
+    // own, so a request cancelled meanwhile (the browser gone, the request timeout) still keeps
+    // them instead of leaving a grant at Dialpad that nothing here knows of.
+    let task_state = state.clone();
+    let stored = tokio::spawn(async move {
+        let (user_id, company_id) = grant_identity(&task_state, &tokens.access_token).await;
+        task_state
+            .store
+            .authorize(
+                &conn.id,
+                &Grant {
+                    credentials: Credentials::OAuth {
+                        access_token: tokens.access_token,
+                        refresh_token: tokens.refresh_token,
+                        expires_at: tokens::expires_at(tokens.expires_in),
+                    },
+                    scopes: pending.scopes,
+                    dialpad_user_id: user_id,
+                    dialpad_company_id: company_id,
                 },
-                scopes: pending.scopes,
-                dialpad_user_id: user_id,
-                dialpad_company_id: company_id,
-            },
-        )
-        .await?;
-    Ok(())
+            )
+            .await
+    })
+    .await;
+    match stored {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
-/// The Dialpad user (and company) behind a fresh token, from `/api/v2/users/me`; unknown when
-/// Dialpad does not answer (the connection still works; deleting it then never deauthorizes
-/// while another connection's grant is unknown too).
+/// The Dialpad user (and company) behind a fresh token, from `/api/v2/users/me`: one attempt,
+/// at most [`IDENTITY_LOOKUP_TIMEOUT`]. Unknown when Dialpad does not answer in time (the
+/// connection still works; deleting it, or another connection, then never deauthorizes).
 pub async fn grant_identity(
     state: &AppState,
     access_token: &SecretString,
@@ -532,6 +572,8 @@ pub async fn grant_identity(
         .base_url(state.config.dialpad_base_url.clone())
         .http_client(state.http.clone())
         .api_key(access_token.clone())
+        .timeout(IDENTITY_LOOKUP_TIMEOUT)
+        .retry_policy(dialpad::RetryPolicy::none())
         .build()
     {
         Ok(c) => c,
@@ -540,13 +582,17 @@ pub async fn grant_identity(
             return (None, None);
         }
     };
-    match client.users().me().await {
-        Ok(me) => (
+    match tokio::time::timeout(IDENTITY_LOOKUP_TIMEOUT, client.users().me()).await {
+        Ok(Ok(me)) => (
             me.id.map(|i| i.to_string()),
             me.company_id.map(|i| i.to_string()),
         ),
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "could not learn which Dialpad user granted the token");
+            (None, None)
+        }
+        Err(_) => {
+            tracing::warn!("Dialpad did not say in time which user granted the token");
             (None, None)
         }
     }

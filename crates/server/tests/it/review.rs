@@ -33,6 +33,36 @@ async fn clear_faults(app: &TestApp) {
     assert!(r.status().is_success(), "{}", r.status());
 }
 
+/// Finding 2: with a slow `/api/v2/users/me` the callback spent the client's whole retry budget
+/// learning who granted the token, the request timeout dropped the handler, the fresh tokens
+/// were never stored and the browser got a JSON 504. Now the lookup is bounded (the identity is
+/// best effort) and the grant is stored.
+#[tokio::test]
+async fn a_slow_identity_lookup_does_not_lose_the_grant() {
+    let app = spawn_app_with_env(&[("DPC_REQUEST_TIMEOUT_MS", "15000")]).await;
+    app.create_connection("slow-me", &["genericUser::retrieve"])
+        .await;
+    let url = app.authorization_url("slow-me").await;
+    let callback = app.consent(&url).await;
+    inject(
+        &app,
+        json!({"path": "/api/v2/users/me", "latency_ms": 20000}),
+    )
+    .await;
+    let t0 = Instant::now();
+    let r = app.http.get(&callback).send().await.unwrap();
+    let (s, outcome) = callback_outcome(r).await;
+    assert_eq!(
+        (s, outcome["status"].as_str()),
+        (StatusCode::OK, Some("authorized"))
+    );
+    assert!(t0.elapsed() < Duration::from_secs(12), "{:?}", t0.elapsed());
+    clear_faults(&app).await;
+    assert_eq!(app.connection("slow-me").await["status"], "authorized");
+    let r = app.proxy("slow-me", Method::GET, "/api/v2/users/me").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// Finding 3: k1's identity lookup failed at its callback (unknown Dialpad user); deleting k2
 /// (same Dialpad user, known) deauthorized at Dialpad, which revoked k1's tokens too. An OAuth
 /// connection whose user is unknown now counts as possibly sharing the grant.
@@ -95,5 +125,51 @@ async fn deleting_a_connection_does_not_wait_for_a_slow_deauthorize() {
             "POST /oauth2/deauthorize"
         ) >= 1)
         .await
+    );
+}
+
+/// Finding 9b: when Dialpad's token endpoint failed (5xx, 429) during the code exchange, the
+/// page said `OAUTH::EXCHANGE_FAILED` ("Dialpad did not accept the code"); an outage is
+/// `UPSTREAM::UNAVAILABLE` now (starting again may well work).
+#[tokio::test]
+async fn an_outage_during_the_code_exchange_says_upstream_unavailable() {
+    let app = spawn_app().await;
+    for (owner, status) in [("exchange-503", 503), ("exchange-429", 429)] {
+        app.create_connection(owner, &["genericUser::retrieve"])
+            .await;
+        let url = app.authorization_url(owner).await;
+        let callback = app.consent(&url).await;
+        inject(
+            &app,
+            json!({"path": "/oauth2/token", "error_rate": 1.0, "status": status}),
+        )
+        .await;
+        let r = app.http.get(&callback).send().await.unwrap();
+        let (s, outcome) = callback_outcome(r).await;
+        assert_eq!(
+            (s, outcome["error"].as_str()),
+            (StatusCode::BAD_GATEWAY, Some("UPSTREAM::UNAVAILABLE")),
+            "{status}"
+        );
+        clear_faults(&app).await;
+    }
+    // A code Dialpad refuses is still the code's fault.
+    app.create_connection("exchange-bad", &["genericUser::retrieve"])
+        .await;
+    let url = app.authorization_url("exchange-bad").await;
+    let callback = app.consent(&url).await;
+    let mut bad = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = bad
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "code" { "not-a-code".into() } else { v };
+            (k.into_owned(), v.into_owned())
+        })
+        .collect();
+    bad.query_pairs_mut().clear().extend_pairs(pairs);
+    let (s, outcome) = callback_outcome(app.http.get(bad).send().await.unwrap()).await;
+    assert_eq!(
+        (s, outcome["error"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("OAUTH::EXCHANGE_FAILED"))
     );
 }
