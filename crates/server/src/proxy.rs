@@ -147,7 +147,19 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
     if !body.is_empty() {
         raw = raw.body(body);
     }
-    let resp = raw.send().await.map_err(upstream_error)?;
+    let resp = match raw.send().await {
+        Ok(r) => r,
+        Err(e) if connection_gone(&e) => {
+            // Deleted on another instance while this one still had the connection cached: its
+            // client (and the token it holds) goes, the caller learns what happened.
+            state.clients.invalidate(&conn.id);
+            return Err(ApiError::connection_not_found(
+                &conn.connector_id,
+                &conn.owner_id,
+            ));
+        }
+        Err(e) => return Err(upstream_error(e)),
+    };
     let (status, headers, stream) = resp.into_parts();
     let headers = filtered(headers, DROPPED_RESPONSE);
     if let (Some(op), Some(version)) = (op, cc.tokens.held_version()) {
@@ -228,6 +240,16 @@ async fn forbidden_by_dialpad(
     Err(missing_permission(state, &conn, op, &named).await)
 }
 
+/// Whether a proxied call failed because the connection no longer exists: its refresh found
+/// the row gone, or its credentials are gone although the connection read as `authorized` (an
+/// authorized connection's credentials are only ever removed together with it).
+fn connection_gone(e: &dialpad::Error) -> bool {
+    matches!(
+        e.token_error::<tokens::TokenFailure>(),
+        Some(tokens::TokenFailure::ConnectionGone | tokens::TokenFailure::NotAuthorized)
+    )
+}
+
 /// Maps a failure of the Dialpad client (not an HTTP status: those pass through).
 pub fn upstream_error(e: dialpad::Error) -> ApiError {
     if let Some(f) = e.token_error::<tokens::TokenFailure>() {
@@ -244,6 +266,11 @@ pub fn upstream_error(e: dialpad::Error) -> ApiError {
                 tracing::warn!(error = %e, "token refresh could not reach Dialpad");
                 ApiError::upstream_unavailable()
             }
+            tokens::TokenFailure::ConnectionGone => ApiError::new(
+                StatusCode::NOT_FOUND,
+                dpc_core::ErrorCode::ConnectionNotFound,
+                "the connection was deleted",
+            ),
             tokens::TokenFailure::Store(_) => ApiError::internal(e),
         };
     }

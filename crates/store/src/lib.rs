@@ -255,8 +255,13 @@ pub enum LockedRefreshError {
     Store(#[from] StoreError),
 }
 
-/// How long a refresh lease lasts: longer than the token request's own timeout (30 s), so a
-/// live holder never loses it, short enough that a crashed holder blocks nobody for long.
+/// How long a refresh lease lasts: short enough that a crashed holder blocks nobody for long.
+///
+/// Invariant: a live holder finishes its work under the lease (the token call to Dialpad,
+/// every retry included) well within this, since an expired lease is taken over by another
+/// instance, which refreshes, and the first holder would then send a refresh token already
+/// used. The server bounds its token call under the lease at half of it
+/// (`dpc_server::tokens::REFRESH_CALL_DEADLINE`, asserted at compile time there).
 pub const REFRESH_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// Progress of [`Store::reseal_batch`].

@@ -128,6 +128,106 @@ async fn deleting_a_connection_does_not_wait_for_a_slow_deauthorize() {
     );
 }
 
+/// Finding 5: a connection deleted on instance A while instance B held its Dialpad client: B's
+/// next call got Dialpad's 401, the refresh's lease row violated the foreign key (connection
+/// gone) and the answer was a 500. Now it is 404 `CONNECTION::NOT_FOUND`.
+async fn deleted_on_another_instance(db_url: String, dir: tempfile::TempDir) {
+    let sim = dialpad_sim::SimConfig {
+        auto_consent: true,
+        ..Default::default()
+    };
+    let app = spawn_on(sim, &db_url, dir).await;
+    // B keeps the connection row cached long enough to still use its client after the delete.
+    let second = spawn_server_with_env(
+        &app.sim,
+        &db_url,
+        &app.key,
+        &[("DPC_CACHE_TTL_MS", "30000")],
+    )
+    .await;
+    let b = format!("http://{}", second.addr);
+    app.connect("gone", &["genericUser::retrieve"]).await;
+    let r = app
+        .proxy_via(&b, "gone", Method::GET, "/api/v2/users/me")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.delete("/v1/connections/dialpad/gone").await.status(),
+        StatusCode::OK
+    );
+    // Dialpad revoked the token (the only connection of that Dialpad user).
+    assert!(
+        eventually(Duration::from_secs(5), || requests(
+            &app,
+            "POST /oauth2/deauthorize"
+        ) == 1)
+        .await
+    );
+    for _ in 0..2 {
+        let r = app
+            .proxy_via(&b, "gone", Method::GET, "/api/v2/users/me")
+            .await;
+        let (s, v) = error_code(r).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("CONNECTION::NOT_FOUND")),
+            "{v}"
+        );
+    }
+    let _ = second.shutdown.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_deleted_on_another_instance_is_not_found_there_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    deleted_on_another_instance(url, dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_deleted_on_another_instance_is_not_found_there_postgres() {
+    with_postgres(|url| async move {
+        deleted_on_another_instance(url, tempfile::tempdir().unwrap()).await;
+    })
+    .await;
+}
+
+/// Finding 6: a 429 on `POST /oauth2/token` was retried for up to 4 × 30 s under the refresh
+/// lease, which lasts 60 s: another instance could take the expired lease and refresh, and the
+/// first then resent the used refresh token. Now the token call under the lease gives up well
+/// before the lease expires. (The old code here took about 80 s; the request timed out at 60.)
+#[tokio::test]
+async fn a_refresh_gives_up_before_its_lease_expires() {
+    let app = spawn_app().await;
+    app.connect("lease", &["genericUser::retrieve"]).await;
+    app.expire_sim_tokens().await;
+    inject(
+        &app,
+        json!({"path": "/oauth2/token", "error_rate": 1.0, "status": 429, "latency_ms": 20000}),
+    )
+    .await;
+    let t0 = Instant::now();
+    let r = app.proxy("lease", Method::GET, "/api/v2/users/me").await;
+    let took = t0.elapsed();
+    let (s, v) = error_code(r).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("UPSTREAM::UNAVAILABLE")),
+        "{v}"
+    );
+    assert!(
+        took < dpc_store::REFRESH_LEASE_TTL - Duration::from_secs(15),
+        "the refresh held its lease for {took:?}"
+    );
+    let sent = requests(&app, "POST /oauth2/token");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        requests(&app, "POST /oauth2/token"),
+        sent,
+        "nothing more sent"
+    );
+}
+
 /// Finding 9b: when Dialpad's token endpoint failed (5xx, 429) during the code exchange, the
 /// page said `OAUTH::EXCHANGE_FAILED` ("Dialpad did not accept the code"); an outage is
 /// `UPSTREAM::UNAVAILABLE` now (starting again may well work).
