@@ -386,27 +386,35 @@ pub async fn callback(
     let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return invalid_state(&state);
     };
-    let pending = match state.store.take_oauth_state(raw_state).await {
-        Ok(Some(p)) if p.expires_at > Utc::now() => p,
-        Ok(_) => return invalid_state(&state),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
     // A flow started on our connect page must finish in the same browser: otherwise a callback
     // URL (code + state) sent to someone else would link the sender's Dialpad account to the
-    // victim's connection.
-    if let Some(expected) = &pending.browser_hash {
-        let presented = crate::connect_page::binding_cookie(&headers, &state.config);
-        if presented.map(|c| dpc_store::sha256_hex(&c)).as_ref() != Some(expected) {
-            let outcome = Outcome::Failed {
-                status: StatusCode::FORBIDDEN,
-                code: ErrorCode::OauthBrowserMismatch,
-                message:
-                    "This authorization was started in another browser. Start again from the app."
+    // victim's connection. The store takes the state only when the binding matches, so a
+    // callback opened in the wrong browser leaves the flow to the right one.
+    let presented = crate::connect_page::binding_cookie(&headers, &state.config)
+        .map(|c| dpc_store::sha256_hex(&c));
+    let pending = match state
+        .store
+        .take_oauth_state(raw_state, presented.as_deref())
+        .await
+    {
+        Ok(Some(p)) if p.expires_at > Utc::now() => p,
+        Ok(Some(_)) => return invalid_state(&state),
+        // Not taken but still pending: it is another browser's.
+        Ok(None) => match state.store.oauth_state_pending(raw_state).await {
+            Ok(true) => {
+                let outcome = Outcome::Failed {
+                    status: StatusCode::FORBIDDEN,
+                    code: ErrorCode::OauthBrowserMismatch,
+                    message: "This authorization was started in another browser. Finish it there, or start again from the app."
                         .into(),
-            };
-            return callback_page(&outcome, None, None, &state.config.allowed_origins);
-        }
-    }
+                };
+                return callback_page(&outcome, None, None, &state.config.allowed_origins);
+            }
+            Ok(false) => return invalid_state(&state),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let (connector_id, owner_id) = (pending.connector_id.clone(), pending.owner_id.clone());
     let ids = (connector_id.as_str(), owner_id.as_str());
     let redirect_owned = pending.redirect_url.clone();
@@ -536,8 +544,8 @@ async fn complete(
     let task_state = state.clone();
     let stored = tokio::spawn(async move {
         let (user_id, company_id) = grant_identity(&task_state, &tokens.access_token).await;
-        task_state
-            .store
+        let store = &task_state.store;
+        store
             .authorize(
                 &conn.id,
                 &Grant {
@@ -551,11 +559,21 @@ async fn complete(
                     dialpad_company_id: company_id,
                 },
             )
+            .await?;
+        // The connection's connect links are used up: one left valid (it lives an hour)
+        // would let whoever else holds it, in any browser, replace this grant with another
+        // Dialpad account's. A new authorization needs a new link.
+        if let Err(e) = store
+            .delete_connect_sessions(&conn.connector_id, &conn.owner_id)
             .await
+        {
+            tracing::warn!(error = %e, "could not delete the used connect links");
+        }
+        Ok::<_, dpc_store::StoreError>(())
     })
     .await;
     match stored {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(ApiError::internal(e)),
     }

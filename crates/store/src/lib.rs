@@ -385,12 +385,30 @@ pub trait Store: Send + Sync + 'static {
     /// `SESSION::EXPIRED` rather than a generic 401).
     async fn get_session(&self, token: &str) -> Result<Option<Session>>;
     async fn delete_session(&self, token: &str) -> Result<()>;
+    /// Binds the connect session of `token` to the browser whose binding cookie hashes to
+    /// `browser_hash`, unless another browser holds it already (one conditional statement):
+    /// true if the session is now, or already was, this browser's. False for another browser's
+    /// session, an unknown one and an app session (those are not bound).
+    async fn bind_connect_session(&self, token: &str, browser_hash: &str) -> Result<bool>;
+    /// Deletes the connection's connect sessions (its connect links), used up by an
+    /// authorization; the number deleted.
+    async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64>;
 
     // --- OAuth states (hashed key, verifier sealed, single use)
     /// Generates a `state` value, stores the pending authorization, returns the state.
     async fn create_oauth_state(&self, state: &OAuthState) -> Result<String>;
-    /// Removes and returns the pending authorization for `state` (a second call returns None).
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>>;
+    /// Removes and returns the pending authorization for `state` (a second call returns None),
+    /// if it is not bound to a browser or bound to the one whose cookie hashes to
+    /// `browser_hash`: a callback in the wrong browser leaves it to the right one (one
+    /// conditional statement). None also for an expired one.
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        browser_hash: Option<&str>,
+    ) -> Result<Option<OAuthState>>;
+    /// Whether `state` names a pending authorization that has not expired (e.g. the one
+    /// [`take_oauth_state`](Self::take_oauth_state) left because the browser did not match).
+    async fn oauth_state_pending(&self, state: &str) -> Result<bool>;
 
     /// Deletes expired sessions and OAuth states older than `grace`, and expired leases.
     async fn purge_expired(&self, grace: Duration) -> Result<u64>;

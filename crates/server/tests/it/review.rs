@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -31,6 +31,143 @@ async fn clear_faults(app: &TestApp) {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// `POST …/authorization` (`query` e.g. `?mode=connect`) answered 200: the authorization URL.
+async fn authorization(app: &TestApp, owner: &str, query: &str, body: Value) -> String {
+    let r = app
+        .post_json(
+            &format!("/v1/connections/dialpad/{owner}/authorization{query}"),
+            body,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    v["authorizationUrl"].as_str().unwrap().to_owned()
+}
+
+/// The connect link's session token.
+fn link_token(link: &str) -> String {
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "session")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// A browser opening the connect link: its binding cookie (a `Cookie` header value).
+async fn open_link(app: &TestApp, link: &str) -> String {
+    let page = app.http.get(link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    binding_cookie(&page)
+}
+
+/// That browser pressing Connect on the page.
+async fn press_connect(app: &TestApp, token: &str, cookie: &str) -> Response {
+    app.http
+        .post(app.url("/connect/authorize"))
+        .header("cookie", cookie)
+        .header("origin", app.base_url.as_str())
+        .form(&[("session", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// An error page's status and error code (`data-error`).
+async fn page_error(r: Response) -> (StatusCode, String) {
+    let status = r.status();
+    let html = r.text().await.unwrap();
+    let code = html
+        .split("data-error=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no error code in {html}"))
+        .to_owned();
+    (status, code)
+}
+
+/// Finding 1: after the customer authorized through a connect link, the link kept working for
+/// its whole hour: anyone holding it (a forwarded mail, a shared computer's history) could open
+/// it in another browser and bind the connection to another Dialpad account. Now a successful
+/// authorization uses the link up.
+#[tokio::test]
+async fn a_successful_authorization_uses_up_the_connect_link() {
+    let app = spawn_app().await;
+    app.create_connection("used-up", &["genericUser::retrieve"])
+        .await;
+    let link = authorization(&app, "used-up", "?mode=connect", json!({})).await;
+    let token = link_token(&link);
+    let cookie = open_link(&app, &link).await;
+    let r = press_connect(&app, &token, &cookie).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let callback = app.consent(r.headers()["location"].to_str().unwrap()).await;
+    let r = app
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let (s, outcome) = callback_outcome(r).await;
+    assert_eq!(
+        (s, outcome["status"].as_str()),
+        (StatusCode::OK, Some("authorized"))
+    );
+    // Another browser with the same link: the page and its button are gone.
+    let page = app.http.get(&link).send().await.unwrap();
+    assert_eq!(
+        page_error(page).await,
+        (StatusCode::NOT_FOUND, "SESSION::INVALID".to_owned())
+    );
+    let other = "dpc_connect=another-browser";
+    assert_eq!(
+        page_error(press_connect(&app, &token, other).await).await,
+        (StatusCode::NOT_FOUND, "SESSION::INVALID".to_owned())
+    );
+    // So is the first browser's.
+    assert_eq!(
+        page_error(press_connect(&app, &token, &cookie).await).await,
+        (StatusCode::NOT_FOUND, "SESSION::INVALID".to_owned())
+    );
+}
+
+/// Finding 1, second half: a connect link is bound to the first browser that presses Connect;
+/// any other browser pressing it afterwards gets an error page (it used to get its own flow).
+/// The first browser may press again (a retry after closing Dialpad's page).
+#[tokio::test]
+async fn a_connect_link_is_bound_to_the_first_browser_that_presses_connect() {
+    let app = spawn_app().await;
+    app.create_connection("bound", &["genericUser::retrieve"])
+        .await;
+    let link = authorization(&app, "bound", "?mode=connect", json!({})).await;
+    let token = link_token(&link);
+    let first = open_link(&app, &link).await;
+    let second = open_link(&app, &link).await;
+    assert_ne!(first, second);
+    let r = press_connect(&app, &token, &first).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(
+        page_error(press_connect(&app, &token, &second).await).await,
+        (
+            StatusCode::FORBIDDEN,
+            "SESSION::BROWSER_MISMATCH".to_owned()
+        )
+    );
+    let r = press_connect(&app, &token, &first).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let callback = app.consent(r.headers()["location"].to_str().unwrap()).await;
+    let r = app
+        .http
+        .get(&callback)
+        .header("cookie", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.connection("bound").await["status"], "authorized");
 }
 
 /// Finding 2: with a slow `/api/v2/users/me` the callback spent the client's whole retry budget
@@ -225,6 +362,56 @@ async fn a_refresh_gives_up_before_its_lease_expires() {
         requests(&app, "POST /oauth2/token"),
         sent,
         "nothing more sent"
+    );
+}
+
+/// Finding 7: a callback opened in the wrong browser consumed the OAuth state, so the right
+/// browser's callback then failed with `OAUTH::INVALID_STATE`. Now the state is only consumed
+/// when the binding matches.
+#[tokio::test]
+async fn a_callback_in_the_wrong_browser_leaves_the_flow_to_the_right_one() {
+    let app = spawn_app().await;
+    app.create_connection("wrong-browser", &["genericUser::retrieve"])
+        .await;
+    let link = authorization(&app, "wrong-browser", "?mode=connect", json!({})).await;
+    let cookie = open_link(&app, &link).await;
+    let r = press_connect(&app, &link_token(&link), &cookie).await;
+    let callback = app.consent(r.headers()["location"].to_str().unwrap()).await;
+    for wrong in [None, Some("dpc_connect=someone-else")] {
+        let mut req = app.http.get(&callback);
+        if let Some(c) = wrong {
+            req = req.header("cookie", c);
+        }
+        let (s, outcome) = callback_outcome(req.send().await.unwrap()).await;
+        assert_eq!(
+            (s, outcome["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("OAUTH::BROWSER_MISMATCH"))
+        );
+    }
+    let r = app
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let (s, outcome) = callback_outcome(r).await;
+    assert_eq!(
+        (s, outcome["status"].as_str()),
+        (StatusCode::OK, Some("authorized"))
+    );
+    // Single use all the same.
+    let r = app
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let (s, outcome) = callback_outcome(r).await;
+    assert_eq!(
+        (s, outcome["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("OAUTH::INVALID_STATE"))
     );
 }
 
