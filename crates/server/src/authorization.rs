@@ -78,16 +78,17 @@ async fn nothing_missing(
         .all(|s| conn.scopes.contains(s) && !conn.missing_scopes.contains(s)))
 }
 
-/// A fresh Dialpad authorization URL for `conn` asking for `scopes`. `browser_hash` binds the
-/// flow to the browser that holds the connect page's cookie (None: a direct-mode URL the app
-/// hands out itself).
+/// A fresh Dialpad authorization URL for `conn` asking for `scopes`, and its `state`.
+/// `browser_hash` binds the flow to the browser that holds the connect page's cookie (None: a
+/// direct-mode URL the app hands out itself). Handlers go through
+/// [`AppState::reusable_authorization_url`].
 pub async fn authorization_url(
     state: &AppState,
     conn: &Connection,
     scopes: &BTreeSet<String>,
     redirect_url: Option<String>,
     browser_hash: Option<String>,
-) -> ApiResult<String> {
+) -> ApiResult<(String, String)> {
     let pkce = Pkce::generate();
     let scopes: Vec<String> = scopes.iter().cloned().collect();
     let st = state
@@ -108,12 +109,42 @@ pub async fn authorization_url(
             client_id: state.oauth.client_id.clone(),
             redirect_uri: state.config.redirect_uri(),
             scope: Some(scopes.join(" ")),
-            state: Some(st),
+            state: Some(st.clone()),
             code_challenge: Some(pkce.challenge),
         },
     )
     .map_err(ApiError::internal)?;
-    Ok(url.to_string())
+    Ok((url.to_string(), st))
+}
+
+/// A fresh connect link for `conn` (our `/connect` page) and its session token. The link
+/// carries a single-purpose token (it opens the connect page and starts this authorization,
+/// nothing else); where the browser goes afterwards and the extra scopes are kept with it
+/// server-side, so an edited link cannot change them. Handlers go through
+/// [`AppState::reusable_connect_link`].
+pub async fn connect_link(
+    state: &AppState,
+    conn: &Connection,
+    extra_scopes: Vec<String>,
+    redirect_url: Option<String>,
+) -> ApiResult<(String, SecretString)> {
+    let token = state
+        .store
+        .create_session(&Session {
+            connector_id: conn.connector_id.clone(),
+            owner_id: conn.owner_id.clone(),
+            operations: conn.operations.clone(),
+            expires_at: Utc::now() + chrono::Duration::seconds(CONNECT_SESSION_SECS),
+            purpose: SessionPurpose::Connect,
+            redirect_url,
+            extra_scopes,
+        })
+        .await?;
+    let mut u = url::Url::parse(&format!("{}/connect", state.config.public_base()))
+        .map_err(ApiError::internal)?;
+    u.query_pairs_mut()
+        .append_pair("session", token.expose_secret());
+    Ok((u.to_string(), token))
 }
 
 /// `CONNECTION::MISSING_PERMISSION` for `op` on `conn`, with a fresh authorization URL that asks
@@ -126,7 +157,10 @@ pub async fn missing_permission(
 ) -> ApiError {
     let required: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
     let wanted = wanted_scopes(conn, &required);
-    let url = match state.reusable_authorization_url(conn, &wanted).await {
+    let url = match state
+        .reusable_authorization_url(conn, &wanted, None, None)
+        .await
+    {
         Ok(u) => Some(u),
         Err(e) => {
             tracing::warn!(code = %e.code, "could not prepare an authorization URL");
@@ -241,28 +275,13 @@ async fn authorize_inner(
         return Ok(Json(answer));
     }
     let url = if mode == "connect" {
-        // The link carries a single-purpose token (it opens the connect page and starts this
-        // authorization, nothing else); where the browser goes afterwards and the extra scopes
-        // are kept with it server-side, so an edited link cannot change them.
-        let token = state
-            .store
-            .create_session(&Session {
-                connector_id: conn.connector_id.clone(),
-                owner_id: conn.owner_id.clone(),
-                operations: conn.operations.clone(),
-                expires_at: Utc::now() + chrono::Duration::seconds(CONNECT_SESSION_SECS),
-                purpose: SessionPurpose::Connect,
-                redirect_url,
-                extra_scopes: extra,
-            })
-            .await?;
-        let mut u = url::Url::parse(&format!("{}/connect", state.config.public_base()))
-            .map_err(ApiError::internal)?;
-        u.query_pairs_mut()
-            .append_pair("session", token.expose_secret());
-        u.to_string()
+        state
+            .reusable_connect_link(&conn, extra, redirect_url)
+            .await?
     } else {
-        authorization_url(state, &conn, &wanted, redirect_url, None).await?
+        state
+            .reusable_authorization_url(&conn, &wanted, redirect_url, None)
+            .await?
     };
     state.store.mark_awaiting_authorization(&conn.id).await?;
     answer["status"] = json!("awaitingAuthorization");
@@ -297,7 +316,8 @@ pub async fn session_authorize(
     authorize_inner(&state, conn, ops, q, body).await
 }
 
-/// The hosted page's Connect button: a fresh Dialpad URL for the session's connection, bound to
+/// The hosted page's Connect button: a Dialpad URL for the session's connection (pressed again
+/// in the same browser, the same one while it is pending), bound to
 /// the browser holding the page's cookie (`browser_hash`), with the redirect target and extra
 /// scopes stored with a connect link's session.
 pub async fn url_for_session(
@@ -313,14 +333,14 @@ pub async fn url_for_session(
         }
     }
     let wanted = wanted_scopes(&conn, &auth.extra_scopes);
-    authorization_url(
-        state,
-        &conn,
-        &wanted,
-        auth.redirect_url.clone(),
-        Some(browser_hash),
-    )
-    .await
+    state
+        .reusable_authorization_url(
+            &conn,
+            &wanted,
+            auth.redirect_url.clone(),
+            Some(browser_hash),
+        )
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]

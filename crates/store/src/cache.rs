@@ -395,6 +395,10 @@ impl Store for CachedStore {
         self.inner.bind_connect_session(token, browser_hash).await
     }
 
+    async fn connect_session_reusable(&self, token: &str) -> Result<bool> {
+        self.inner.connect_session_reusable(token).await
+    }
+
     async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64> {
         self.inner
             .delete_connect_sessions(connector_id, owner_id)

@@ -390,6 +390,9 @@ pub trait Store: Send + Sync + 'static {
     /// true if the session is now, or already was, this browser's. False for another browser's
     /// session, an unknown one and an app session (those are not bound).
     async fn bind_connect_session(&self, token: &str, browser_hash: &str) -> Result<bool>;
+    /// Whether the connect session of `token` may be handed out again as a connect link: it
+    /// exists, has not expired, and no browser has pressed Connect on it yet.
+    async fn connect_session_reusable(&self, token: &str) -> Result<bool>;
     /// Deletes the connection's connect sessions (its connect links), used up by an
     /// authorization; the number deleted.
     async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64>;

@@ -837,6 +837,19 @@ impl Store for SqliteStore {
         Ok(n == 1)
     }
 
+    async fn connect_session_reusable(&self, token: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS reusable FROM sessions WHERE token_hash = ?1 AND purpose = 'connect' \
+             AND browser_hash IS NULL AND expires_at > ?2",
+        )
+        .bind(common::sha256_hex(token))
+        .bind(ts(common::now()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
     async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64> {
         sqlx::query(
             "DELETE FROM sessions WHERE connector_id = ?1 AND owner_id = ?2 \

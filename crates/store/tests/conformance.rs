@@ -802,8 +802,8 @@ async fn oauth_state_is_taken_only_by_its_browser(db: TestDb) {
 }
 
 /// A connect session is bound to the first browser that asks (that one may ask again), never
-/// to a second one; app sessions are never bound; using the links up deletes the connection's
-/// connect sessions only.
+/// to a second one, and is handed out again only while unbound and unexpired; app sessions are
+/// never bound; using the links up deletes the connection's connect sessions only.
 async fn connect_sessions_bind_to_one_browser_and_are_used_up(db: TestDb) {
     let s = db.store().await;
     let later = secs(Utc::now()) + chrono::Duration::minutes(30);
@@ -823,9 +823,23 @@ async fn connect_sessions_bind_to_one_browser_and_are_used_up(db: TestDb) {
         .unwrap();
     let (a, b) = (dpc_store::sha256_hex("a"), dpc_store::sha256_hex("b"));
     assert!(s
+        .connect_session_reusable(link.expose_secret())
+        .await
+        .unwrap());
+    assert!(!s
+        .connect_session_reusable(app.expose_secret())
+        .await
+        .unwrap());
+    assert!(s
         .bind_connect_session(link.expose_secret(), &a)
         .await
         .unwrap());
+    assert!(
+        !s.connect_session_reusable(link.expose_secret())
+            .await
+            .unwrap(),
+        "bound: not handed out again"
+    );
     assert!(s
         .bind_connect_session(link.expose_secret(), &a)
         .await
@@ -859,7 +873,27 @@ async fn connect_sessions_bind_to_one_browser_and_are_used_up(db: TestDb) {
     }
     assert_eq!(wins, 1);
 
+    let expired = s
+        .create_session(&Session {
+            purpose: SessionPurpose::Connect,
+            ..session("carol", secs(Utc::now()) - chrono::Duration::minutes(1))
+        })
+        .await
+        .unwrap();
+    assert!(!s
+        .connect_session_reusable(expired.expose_secret())
+        .await
+        .unwrap());
+    assert!(s
+        .connect_session_reusable(bob.expose_secret())
+        .await
+        .unwrap());
+
     assert_eq!(s.delete_connect_sessions("app", "alice").await.unwrap(), 3);
+    assert!(!s
+        .connect_session_reusable(link2.expose_secret())
+        .await
+        .unwrap());
     assert!(s.get_session(link.expose_secret()).await.unwrap().is_none());
     assert!(s
         .get_session(link2.expose_secret())

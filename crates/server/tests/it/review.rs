@@ -415,6 +415,112 @@ async fn a_callback_in_the_wrong_browser_leaves_the_flow_to_the_right_one() {
     );
 }
 
+/// Finding 8: every press of Connect and every `POST …/authorization` (also from a session,
+/// also `mode=connect`) wrote a new OAuth state or session row: 50 presses, 50 rows. Now a
+/// pending one for the same connection, scopes, purpose and browser is handed out again, until
+/// it is used.
+#[tokio::test]
+async fn asking_again_reuses_the_pending_authorization() {
+    let app = spawn_app().await;
+    app.create_connection("again", &["genericUser::retrieve"])
+        .await;
+    let distinct = |urls: &[String]| urls.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let mut links = Vec::new();
+    let mut direct = Vec::new();
+    for _ in 0..50 {
+        links.push(authorization(&app, "again", "?mode=connect", json!({})).await);
+        direct.push(authorization(&app, "again", "", json!({})).await);
+    }
+    assert_eq!(distinct(&links), 1, "one connect session");
+    assert_eq!(distinct(&direct), 1, "one OAuth state");
+    // Other scopes or another redirect target: another one.
+    let other = authorization(&app, "again", "", json!({"scopes": ["screen_pop"]})).await;
+    assert!(!direct.contains(&other));
+    let elsewhere = authorization(
+        &app,
+        "again",
+        "?redirectUrl=https%3A%2F%2Fapp.example%2Fdone",
+        json!({}),
+    )
+    .await;
+    assert!(!direct.contains(&elsewhere) && elsewhere != other);
+
+    // The session twin, both modes.
+    let r = app
+        .post_json("/v1/connections/dialpad/again/sessions", json!({}))
+        .await;
+    let session: Value = r.json().await.unwrap();
+    let session_token = session["sessionToken"].as_str().unwrap().to_owned();
+    let mut from_session = Vec::new();
+    let mut links_from_session = Vec::new();
+    for _ in 0..50 {
+        for (query, out) in [
+            ("", &mut from_session),
+            ("?mode=connect", &mut links_from_session),
+        ] {
+            let r = app
+                .http
+                .post(app.url(&format!("/v1/s/connection/authorization{query}")))
+                .header("x-session-token", &session_token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = r.json().await.unwrap();
+            out.push(v["authorizationUrl"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(distinct(&from_session), 1);
+    assert_eq!(distinct(&links_from_session), 1);
+
+    // Pressing Connect 50 times in one browser: one flow; another browser is refused anyway.
+    let link = &links[0];
+    let token = link_token(link);
+    let cookie = open_link(&app, link).await;
+    let mut dialpad = Vec::new();
+    for _ in 0..50 {
+        let r = press_connect(&app, &token, &cookie).await;
+        assert!(r.status().is_redirection(), "{}", r.status());
+        dialpad.push(r.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(distinct(&dialpad), 1, "one OAuth state for the page");
+
+    // Once used, a pending authorization is not handed out again.
+    let callback = app.consent(&direct[0]).await;
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let wider = authorization(&app, "again", "", json!({"scopes": ["screen_pop"]})).await;
+    assert_eq!(wider, other, "still pending");
+    let callback = app.consent(&wider).await;
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // A flow that failed after Dialpad's consent used its state up: the next ask gets a new one.
+    let fresh = authorization(&app, "again", "", json!({"scopes": ["change_log"]})).await;
+    let callback = app.consent(&fresh).await;
+    inject(
+        &app,
+        json!({"path": "/oauth2/token", "error_rate": 1.0, "status": 503}),
+    )
+    .await;
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::BAD_GATEWAY
+    );
+    clear_faults(&app).await;
+    let next = authorization(&app, "again", "", json!({"scopes": ["change_log"]})).await;
+    assert_ne!(next, fresh);
+    let callback = app.consent(&next).await;
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
 /// Finding 9b: when Dialpad's token endpoint failed (5xx, 429) during the code exchange, the
 /// page said `OAUTH::EXCHANGE_FAILED` ("Dialpad did not accept the code"); an outage is
 /// `UPSTREAM::UNAVAILABLE` now (starting again may well work).
