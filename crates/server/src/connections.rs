@@ -59,15 +59,53 @@ pub fn connector_json() -> Value {
     })
 }
 
+/// Invisible and direction-changing characters (Unicode format characters: zero-width ones,
+/// bidi embeddings, overrides and isolates, the word joiner and invisible operators, the BOM,
+/// tag characters): an id carrying them shows on screen, in logs and in an operator's console
+/// as another id (`U+202E` turns `acme-evil` around), or as one that is not there.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Why `id` (the field `field`) is not acceptable text for an id, if it is not.
+fn id_text_problem(id: &str, field: &str) -> Option<ApiError> {
+    if id.chars().any(char::is_control) {
+        return Some(
+            ApiError::invalid(format!("{field} must not contain control characters"))
+                .with_details(json!({"field": field})),
+        );
+    }
+    if id.chars().any(is_format_char) {
+        return Some(
+            ApiError::invalid(format!(
+                "{field} must not contain invisible or direction-changing characters"
+            ))
+            .with_details(json!({"field": field})),
+        );
+    }
+    None
+}
+
 /// Only `dialpad` is served; owner ids are the app's, 1 to 255 bytes without control characters
 /// (a path segment may carry `%00` or `%0A`: PostgreSQL refuses NUL in text, which would end in a
-/// 500, and control characters have no business in an id that shows up in logs and redirects).
+/// 500, and control characters have no business in an id that shows up in logs and redirects)
+/// and without invisible or direction-changing ones ([`is_format_char`]).
 pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
-    if connector_id.chars().any(char::is_control) {
-        return Err(
-            ApiError::invalid("connectorId must not contain control characters")
-                .with_details(json!({"field": "connectorId"})),
-        );
+    if let Some(e) = id_text_problem(connector_id, "connectorId") {
+        return Err(e);
     }
     if connector_id != CONNECTOR_ID {
         return Err(ApiError::new(
@@ -88,11 +126,8 @@ pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
                 .with_details(json!({"field": "ownerId"})),
         );
     }
-    if owner_id.chars().any(char::is_control) {
-        return Err(
-            ApiError::invalid("ownerId must not contain control characters")
-                .with_details(json!({"field": "ownerId"})),
-        );
+    if let Some(e) = id_text_problem(owner_id, "ownerId") {
+        return Err(e);
     }
     Ok(())
 }
@@ -289,13 +324,12 @@ pub async fn list(
         return Err(ApiError::invalid("limit must be between 1 and 100")
             .with_details(json!({"field": "limit"})));
     }
-    if let Some(c) = q.connector_id.as_deref() {
-        if c.chars().any(char::is_control) {
-            return Err(
-                ApiError::invalid("connectorId must not contain control characters")
-                    .with_details(json!({"field": "connectorId"})),
-            );
-        }
+    if let Some(e) = q
+        .connector_id
+        .as_deref()
+        .and_then(|c| id_text_problem(c, "connectorId"))
+    {
+        return Err(e);
     }
     let (items, next) = state
         .store

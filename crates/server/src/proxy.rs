@@ -1,5 +1,6 @@
-//! `ANY /v1/proxy/{path…}` with `x-connector-id` + `x-owner-id`: any Dialpad API v2 endpoint
-//! with the connection's token injected (refreshed as needed) and the client's rate limiting and
+//! `/v1/proxy/{path…}` with `x-connector-id` + `x-owner-id` (GET, HEAD, POST, PUT, PATCH or
+//! DELETE; any other method is 405): any Dialpad API v2 endpoint with the connection's token
+//! injected (refreshed as needed) and the client's rate limiting and
 //! retries. Dialpad's status, headers (minus hop-by-hop) and body come back unchanged, the body
 //! streamed. The request body (at most 1 MiB) is buffered so the one retry after a token refresh
 //! can resend it.
@@ -7,8 +8,9 @@
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequest;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dpc_core::ErrorCode;
 use dpc_store::{Connection, ConnectionStatus};
 
 use crate::auth::{connection_headers, ApiKeyAuth};
@@ -112,7 +114,29 @@ fn upstream_path(req_uri: &axum::http::Uri) -> ApiResult<String> {
     })
 }
 
+/// The methods an HTTP API uses: the only ones forwarded. Anything else (CONNECT, TRACE,
+/// WebDAV's PROPFIND, made-up ones) never reaches Dialpad with the customer's token.
+const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+
+fn forwarded(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
 pub async fn proxy(State(state): State<AppState>, _key: ApiKeyAuth, req: Request) -> Response {
+    if !forwarded(req.method()) {
+        let mut r = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::RequestMethodNotAllowed,
+            format!("the proxy forwards only {FORWARDED_METHODS}"),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(FORWARDED_METHODS));
+        return r;
+    }
     match forward(state, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -268,7 +292,7 @@ pub fn upstream_error(e: dialpad::Error) -> ApiError {
             }
             tokens::TokenFailure::ConnectionGone => ApiError::new(
                 StatusCode::NOT_FOUND,
-                dpc_core::ErrorCode::ConnectionNotFound,
+                ErrorCode::ConnectionNotFound,
                 "the connection was deleted",
             ),
             tokens::TokenFailure::Store(_) => ApiError::internal(e),

@@ -521,6 +521,56 @@ async fn asking_again_reuses_the_pending_authorization() {
     );
 }
 
+/// Finding 9a: the proxy forwarded any method (TRACE, PROPFIND, made-up ones) to Dialpad with
+/// the customer's token. Only an API's methods pass now.
+#[tokio::test]
+async fn the_proxy_forwards_only_an_apis_methods() {
+    let app = spawn_app().await;
+    app.connect("methods", &["genericUser::retrieve"]).await;
+    for m in ["TRACE", "PROPFIND", "FOO", "OPTIONS"] {
+        let method = Method::from_bytes(m.as_bytes()).unwrap();
+        let r = app.proxy("methods", method, "/api/v2/users/me").await;
+        let allow = r
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (s, v) = error_code(r).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Some("REQUEST::METHOD_NOT_ALLOWED")
+            ),
+            "{m}"
+        );
+        assert_eq!(
+            allow.as_deref(),
+            Some("GET, HEAD, POST, PUT, PATCH, DELETE")
+        );
+        assert_eq!(requests(&app, &format!("{m} /api/v2/users/me")), 0, "{m}");
+    }
+    // CONNECT cannot be sent by an HTTP client library: raw bytes.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let req = format!(
+        "CONNECT /v1/proxy/api/v2/users/me HTTP/1.1\r\nHost: test\r\nx-api-secret: {}\r\n\
+         x-connector-id: dialpad\r\nx-owner-id: methods\r\nconnection: close\r\n\r\n",
+        app.api_key
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut got)).await;
+    let head = String::from_utf8_lossy(&got);
+    assert!(
+        head.starts_with("HTTP/1.1 405") && head.contains("REQUEST::METHOD_NOT_ALLOWED"),
+        "{head}"
+    );
+    assert_eq!(requests(&app, "CONNECT /api/v2/users/me"), 0);
+    // The allowed ones still pass.
+    let r = app.proxy("methods", Method::HEAD, "/api/v2/users/me").await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// Finding 9b: when Dialpad's token endpoint failed (5xx, 429) during the code exchange, the
 /// page said `OAUTH::EXCHANGE_FAILED` ("Dialpad did not accept the code"); an outage is
 /// `UPSTREAM::UNAVAILABLE` now (starting again may well work).
@@ -565,4 +615,50 @@ async fn an_outage_during_the_code_exchange_says_upstream_unavailable() {
         (s, outcome["error"].as_str()),
         (StatusCode::BAD_GATEWAY, Some("OAUTH::EXCHANGE_FAILED"))
     );
+}
+
+/// Finding 9c: owner and connector ids accepted invisible and direction-changing characters
+/// (U+202E turns `acme-evil` into something else on screen). Refused now.
+#[tokio::test]
+async fn ids_with_invisible_or_direction_changing_characters_are_refused() {
+    let app = spawn_app().await;
+    for c in [
+        '\u{200B}', '\u{200D}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2060}', '\u{2064}',
+        '\u{2066}', '\u{2069}', '\u{FEFF}',
+    ] {
+        let id = format!("acme{c}lived");
+        let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let (s, v) = error_code(
+            app.post_json(&format!("/v1/connections/dialpad/{encoded}"), json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["details"]["field"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("REQUEST::INVALID"),
+                Some("ownerId")
+            ),
+            "U+{:04X}",
+            c as u32
+        );
+        let (s, v) = error_code(
+            app.post_json(&format!("/v1/connections/{encoded}/acme"), json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["details"]["field"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("REQUEST::INVALID"),
+                Some("connectorId")
+            ),
+            "U+{:04X}",
+            c as u32
+        );
+    }
+    // Other non-ASCII ids stay fine.
+    app.create_connection("société-ünicode-日本", &[]).await;
 }
