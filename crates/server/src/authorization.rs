@@ -512,10 +512,26 @@ fn exchange_outage(e: &dialpad::Error) -> bool {
     }
 }
 
+/// [`exchange_and_store`] in a task of its own: the state is used up already, and once Dialpad
+/// has issued tokens for the code they exist nowhere else, so a request cancelled meanwhile
+/// (the browser gone, a request timeout set shorter than Dialpad takes) must not drop them
+/// and leave a grant at Dialpad that nothing here knows of.
+async fn complete(
+    state: &AppState,
+    conn: Connection,
+    pending: OAuthState,
+    code: SecretString,
+) -> ApiResult<()> {
+    let state = state.clone();
+    tokio::spawn(async move { exchange_and_store(&state, conn, pending, code).await })
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(e)))
+}
+
 /// Exchanges the code, learns which Dialpad user granted it (connections sharing a grant must
 /// not deauthorize each other), and stores the credentials; the connection becomes `authorized`
 /// with the scopes asked for (Dialpad's token response does not list them).
-async fn complete(
+async fn exchange_and_store(
     state: &AppState,
     conn: Connection,
     pending: OAuthState,
@@ -558,45 +574,34 @@ async fn complete(
             "Dialpad issued no refresh token: the connection works until the access token expires"
         );
     }
-    // Dialpad has issued tokens that exist nowhere else now: they are stored by a task of their
-    // own, so a request cancelled meanwhile (the browser gone, the request timeout) still keeps
-    // them instead of leaving a grant at Dialpad that nothing here knows of.
-    let task_state = state.clone();
-    let stored = tokio::spawn(async move {
-        let (user_id, company_id) = grant_identity(&task_state, &tokens.access_token).await;
-        let store = &task_state.store;
-        store
-            .authorize(
-                &conn.id,
-                &Grant {
-                    credentials: Credentials::OAuth {
-                        access_token: tokens.access_token,
-                        refresh_token: tokens.refresh_token,
-                        expires_at: tokens::expires_at(tokens.expires_in),
-                    },
-                    scopes: pending.scopes,
-                    dialpad_user_id: user_id,
-                    dialpad_company_id: company_id,
+    let (user_id, company_id) = grant_identity(state, &tokens.access_token).await;
+    state
+        .store
+        .authorize(
+            &conn.id,
+            &Grant {
+                credentials: Credentials::OAuth {
+                    access_token: tokens.access_token,
+                    refresh_token: tokens.refresh_token,
+                    expires_at: tokens::expires_at(tokens.expires_in),
                 },
-            )
-            .await?;
-        // The connection's connect links are used up: one left valid (it lives an hour)
-        // would let whoever else holds it, in any browser, replace this grant with another
-        // Dialpad account's. A new authorization needs a new link.
-        if let Err(e) = store
-            .delete_connect_sessions(&conn.connector_id, &conn.owner_id)
-            .await
-        {
-            tracing::warn!(error = %e, "could not delete the used connect links");
-        }
-        Ok::<_, dpc_store::StoreError>(())
-    })
-    .await;
-    match stored {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::internal(e)),
+                scopes: pending.scopes,
+                dialpad_user_id: user_id,
+                dialpad_company_id: company_id,
+            },
+        )
+        .await?;
+    // The connection's connect links are used up: one left valid (it lives an hour) would let
+    // whoever else holds it, in any browser, replace this grant with another Dialpad
+    // account's. A new authorization needs a new link.
+    if let Err(e) = state
+        .store
+        .delete_connect_sessions(&conn.connector_id, &conn.owner_id)
+        .await
+    {
+        tracing::warn!(error = %e, "could not delete the used connect links");
     }
+    Ok(())
 }
 
 /// The Dialpad user (and company) behind a fresh token, from `/api/v2/users/me`: one attempt,

@@ -200,6 +200,36 @@ async fn a_slow_identity_lookup_does_not_lose_the_grant() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// Finding 2, the same loss one step earlier: with a request timeout shorter than Dialpad's
+/// token endpoint takes, the request was dropped mid-exchange and the tokens Dialpad issued
+/// were never stored. The exchange and what follows run in a task of their own now: the browser
+/// still gets the 504, but the connection is authorized.
+#[tokio::test]
+async fn a_grant_is_stored_even_when_the_callback_request_times_out() {
+    let app = spawn_app_with_env(&[("DPC_REQUEST_TIMEOUT_MS", "1000")]).await;
+    app.create_connection("short-timeout", &["genericUser::retrieve"])
+        .await;
+    let url = app.authorization_url("short-timeout").await;
+    let callback = app.consent(&url).await;
+    inject(&app, json!({"path": "/oauth2/token", "latency_ms": 1500})).await;
+    let r = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+    clear_faults(&app).await;
+    let mut status = Value::Null;
+    for _ in 0..60 {
+        status = app.connection("short-timeout").await["status"].clone();
+        if status == "authorized" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "authorized");
+    let r = app
+        .proxy("short-timeout", Method::GET, "/api/v2/users/me")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 /// Finding 3: k1's identity lookup failed at its callback (unknown Dialpad user); deleting k2
 /// (same Dialpad user, known) deauthorized at Dialpad, which revoked k1's tokens too. An OAuth
 /// connection whose user is unknown now counts as possibly sharing the grant.
