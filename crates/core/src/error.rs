@@ -48,6 +48,8 @@ error_codes! {
     SessionExpired = "SESSION::EXPIRED" => 401,
     /// The connect page's browser-binding cookie did not come back.
     SessionNoCookie = "SESSION::NO_COOKIE" => 400,
+    /// A connect link pressed in a browser other than the first one that pressed Connect on it.
+    SessionBrowserMismatch = "SESSION::BROWSER_MISMATCH" => 403,
     ConnectorNotFound = "CONNECTOR::NOT_FOUND" => 404,
     ConnectionNotFound = "CONNECTION::NOT_FOUND" => 404,
     ConnectionAlreadyExists = "CONNECTION::ALREADY_EXISTS" => 409,

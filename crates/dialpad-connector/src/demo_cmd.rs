@@ -23,7 +23,9 @@ pub struct DemoArgs {
     /// Approve the simulator's consent page without a click.
     #[arg(long)]
     auto_consent: bool,
-    /// A TOML configuration file (the demo's defaults apply where it is silent).
+    /// A TOML configuration file, as for `serve` (DPC_… variables win over it; the demo's own
+    /// database, key and public URL apply where both are silent; the listener and the simulator
+    /// are always the demo's).
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -50,6 +52,39 @@ fn encryption_key(dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
     Ok(k)
 }
 
+/// The demo's configuration. Its wiring is fixed: the listener it bound and the simulator it
+/// runs (base URL and OAuth client), whatever the environment or the file say, since the demo
+/// is that pair. Every other setting comes as for `serve`: `DPC_…` variables, then the file,
+/// then the demo's own defaults (its SQLite file under `.dialpad-connector`, its key, the
+/// listener's URL as public URL), then the built-in defaults.
+fn demo_config(
+    file: Option<&Path>,
+    addr: SocketAddr,
+    sim_url: &str,
+    key: String,
+    process_env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, dpc_server::ConfigError> {
+    let wiring = [
+        ("DPC_LISTEN", addr.to_string()),
+        ("DPC_DIALPAD_BASE_URL", sim_url.to_owned()),
+        ("DPC_DIALPAD_CLIENT_ID", "sim-client".to_owned()),
+        ("DPC_DIALPAD_CLIENT_SECRET", "sim-client-secret".to_owned()),
+    ];
+    let defaults = [
+        ("DPC_PUBLIC_URL", format!("http://{addr}")),
+        ("DPC_DATABASE_URL", format!("sqlite://{DEMO_DIR}/demo.db")),
+        ("DPC_ENCRYPTION_KEY", key),
+    ];
+    let find = |list: &[(&str, String)], k: &str| {
+        list.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    };
+    Config::from_layers(
+        file,
+        |k| find(&wiring, k).or_else(|| process_env(k)),
+        |k| find(&defaults, k),
+    )
+}
+
 pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(DEMO_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {DEMO_DIR}: {e}"))?;
@@ -72,27 +107,8 @@ pub async fn run(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {} (--listen): {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    let defaults = [
-        ("DPC_LISTEN", addr.to_string()),
-        ("DPC_PUBLIC_URL", format!("http://{addr}")),
-        ("DPC_DATABASE_URL", format!("sqlite://{DEMO_DIR}/demo.db")),
-        ("DPC_ENCRYPTION_KEY", key),
-        ("DPC_DIALPAD_CLIENT_ID", "sim-client".to_owned()),
-        ("DPC_DIALPAD_CLIENT_SECRET", "sim-client-secret".to_owned()),
-        ("DPC_DIALPAD_BASE_URL", sim_url.clone()),
-    ];
-    // The demo's own values win for the wiring (simulator, listener); the database may be
-    // overridden with DPC_DATABASE_URL.
-    let config = Config::from_sources(args.config.as_deref(), |k| {
-        if k == "DPC_DATABASE_URL" {
-            if let Ok(v) = std::env::var(k) {
-                return Some(v);
-            }
-        }
-        defaults
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.clone())
+    let config = demo_config(args.config.as_deref(), addr, &sim_url, key, |k| {
+        std::env::var(k).ok()
     })?;
     let store = dpc_server::connect_store(&config).await?;
     let (_, api_key) = store
@@ -133,4 +149,74 @@ Ctrl-C stops both.
     let _ = sim_task.await;
     served?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The review found `demo` ignoring every `DPC_…` variable but DPC_DATABASE_URL (and the
+    /// key): timeouts, origins, cache, public URL set for `serve` did nothing here.
+    #[test]
+    fn demo_honours_the_environment_and_the_file_except_its_wiring() {
+        let addr: SocketAddr = "127.0.0.1:8123".parse().unwrap();
+        let key = dpc_store::Cipher::generate_key_base64();
+        let env = |k: &str| {
+            [
+                ("DPC_REQUEST_TIMEOUT_MS", "1234"),
+                ("DPC_CACHE_TTL_MS", "0"),
+                ("DPC_ALLOWED_ORIGINS", "https://app.example"),
+                ("DPC_ALLOWED_REDIRECT_ORIGINS", "https://app.example"),
+                ("DPC_PUBLIC_URL", "https://tunnel.example"),
+                // The wiring stays the demo's.
+                ("DPC_DIALPAD_BASE_URL", "https://dialpad.com"),
+                ("DPC_DIALPAD_CLIENT_ID", "real-client"),
+                ("DPC_LISTEN", "0.0.0.0:9"),
+            ]
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+        };
+        let c = demo_config(None, addr, "http://127.0.0.1:8089", key.clone(), env).unwrap();
+        assert_eq!(c.request_timeout, std::time::Duration::from_millis(1234));
+        assert!(c.cache_ttl.is_zero());
+        assert_eq!(c.allowed_origins, vec!["https://app.example".to_owned()]);
+        assert_eq!(
+            c.allowed_redirect_origins,
+            vec!["https://app.example".to_owned()]
+        );
+        assert_eq!(c.public_url.as_str(), "https://tunnel.example/");
+        assert_eq!(c.dialpad_base_url.as_str(), "http://127.0.0.1:8089/");
+        assert_eq!(c.dialpad_client_id.as_deref(), Some("sim-client"));
+        assert_eq!(c.listen, addr);
+        assert_eq!(
+            c.database_url.expose_secret(),
+            "sqlite://.dialpad-connector/demo.db"
+        );
+        assert_eq!(c.encryption_key.as_ref().unwrap().expose_secret(), key);
+
+        // A file beats the demo's defaults, the environment beats the file.
+        let path = std::env::temp_dir().join(format!("dpc-demo-test-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://elsewhere.db\"\nrequest_timeout_ms = 5000\ndialpad_base_url = \"https://dialpad.com\"\n",
+        )
+        .unwrap();
+        let c = demo_config(Some(&path), addr, "http://127.0.0.1:8089", key, env);
+        let _ = std::fs::remove_file(&path);
+        let c = c.unwrap();
+        assert_eq!(c.database_url.expose_secret(), "sqlite://elsewhere.db");
+        assert_eq!(c.request_timeout, std::time::Duration::from_millis(1234));
+        assert_eq!(c.dialpad_base_url.as_str(), "http://127.0.0.1:8089/");
+        // Nothing set anywhere: the demo's own public URL.
+        let c = demo_config(
+            None,
+            addr,
+            "http://127.0.0.1:8089",
+            dpc_store::Cipher::generate_key_base64(),
+            |_| None,
+        )
+        .unwrap();
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8123/");
+    }
 }

@@ -4,6 +4,7 @@
 
 use dpc_core::ErrorCode;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -77,16 +78,17 @@ async fn nothing_missing(
         .all(|s| conn.scopes.contains(s) && !conn.missing_scopes.contains(s)))
 }
 
-/// A fresh Dialpad authorization URL for `conn` asking for `scopes`. `browser_hash` binds the
-/// flow to the browser that holds the connect page's cookie (None: a direct-mode URL the app
-/// hands out itself).
+/// A fresh Dialpad authorization URL for `conn` asking for `scopes`, and its `state`.
+/// `browser_hash` binds the flow to the browser that holds the connect page's cookie (None: a
+/// direct-mode URL the app hands out itself). Handlers go through
+/// [`AppState::reusable_authorization_url`].
 pub async fn authorization_url(
     state: &AppState,
     conn: &Connection,
     scopes: &BTreeSet<String>,
     redirect_url: Option<String>,
     browser_hash: Option<String>,
-) -> ApiResult<String> {
+) -> ApiResult<(String, String)> {
     let pkce = Pkce::generate();
     let scopes: Vec<String> = scopes.iter().cloned().collect();
     let st = state
@@ -107,12 +109,42 @@ pub async fn authorization_url(
             client_id: state.oauth.client_id.clone(),
             redirect_uri: state.config.redirect_uri(),
             scope: Some(scopes.join(" ")),
-            state: Some(st),
+            state: Some(st.clone()),
             code_challenge: Some(pkce.challenge),
         },
     )
     .map_err(ApiError::internal)?;
-    Ok(url.to_string())
+    Ok((url.to_string(), st))
+}
+
+/// A fresh connect link for `conn` (our `/connect` page) and its session token. The link
+/// carries a single-purpose token (it opens the connect page and starts this authorization,
+/// nothing else); where the browser goes afterwards and the extra scopes are kept with it
+/// server-side, so an edited link cannot change them. Handlers go through
+/// [`AppState::reusable_connect_link`].
+pub async fn connect_link(
+    state: &AppState,
+    conn: &Connection,
+    extra_scopes: Vec<String>,
+    redirect_url: Option<String>,
+) -> ApiResult<(String, SecretString)> {
+    let token = state
+        .store
+        .create_session(&Session {
+            connector_id: conn.connector_id.clone(),
+            owner_id: conn.owner_id.clone(),
+            operations: conn.operations.clone(),
+            expires_at: Utc::now() + chrono::Duration::seconds(CONNECT_SESSION_SECS),
+            purpose: SessionPurpose::Connect,
+            redirect_url,
+            extra_scopes,
+        })
+        .await?;
+    let mut u = url::Url::parse(&format!("{}/connect", state.config.public_base()))
+        .map_err(ApiError::internal)?;
+    u.query_pairs_mut()
+        .append_pair("session", token.expose_secret());
+    Ok((u.to_string(), token))
 }
 
 /// `CONNECTION::MISSING_PERMISSION` for `op` on `conn`, with a fresh authorization URL that asks
@@ -125,7 +157,10 @@ pub async fn missing_permission(
 ) -> ApiError {
     let required: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
     let wanted = wanted_scopes(conn, &required);
-    let url = match state.reusable_authorization_url(conn, &wanted).await {
+    let url = match state
+        .reusable_authorization_url(conn, &wanted, None, None)
+        .await
+    {
         Ok(u) => Some(u),
         Err(e) => {
             tracing::warn!(code = %e.code, "could not prepare an authorization URL");
@@ -240,28 +275,13 @@ async fn authorize_inner(
         return Ok(Json(answer));
     }
     let url = if mode == "connect" {
-        // The link carries a single-purpose token (it opens the connect page and starts this
-        // authorization, nothing else); where the browser goes afterwards and the extra scopes
-        // are kept with it server-side, so an edited link cannot change them.
-        let token = state
-            .store
-            .create_session(&Session {
-                connector_id: conn.connector_id.clone(),
-                owner_id: conn.owner_id.clone(),
-                operations: conn.operations.clone(),
-                expires_at: Utc::now() + chrono::Duration::seconds(CONNECT_SESSION_SECS),
-                purpose: SessionPurpose::Connect,
-                redirect_url,
-                extra_scopes: extra,
-            })
-            .await?;
-        let mut u = url::Url::parse(&format!("{}/connect", state.config.public_base()))
-            .map_err(ApiError::internal)?;
-        u.query_pairs_mut()
-            .append_pair("session", token.expose_secret());
-        u.to_string()
+        state
+            .reusable_connect_link(&conn, extra, redirect_url)
+            .await?
     } else {
-        authorization_url(state, &conn, &wanted, redirect_url, None).await?
+        state
+            .reusable_authorization_url(&conn, &wanted, redirect_url, None)
+            .await?
     };
     state.store.mark_awaiting_authorization(&conn.id).await?;
     answer["status"] = json!("awaitingAuthorization");
@@ -296,7 +316,8 @@ pub async fn session_authorize(
     authorize_inner(&state, conn, ops, q, body).await
 }
 
-/// The hosted page's Connect button: a fresh Dialpad URL for the session's connection, bound to
+/// The hosted page's Connect button: a Dialpad URL for the session's connection (pressed again
+/// in the same browser, the same one while it is pending), bound to
 /// the browser holding the page's cookie (`browser_hash`), with the redirect target and extra
 /// scopes stored with a connect link's session.
 pub async fn url_for_session(
@@ -312,14 +333,14 @@ pub async fn url_for_session(
         }
     }
     let wanted = wanted_scopes(&conn, &auth.extra_scopes);
-    authorization_url(
-        state,
-        &conn,
-        &wanted,
-        auth.redirect_url.clone(),
-        Some(browser_hash),
-    )
-    .await
+    state
+        .reusable_authorization_url(
+            &conn,
+            &wanted,
+            auth.redirect_url.clone(),
+            Some(browser_hash),
+        )
+        .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,27 +406,35 @@ pub async fn callback(
     let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) else {
         return invalid_state(&state);
     };
-    let pending = match state.store.take_oauth_state(raw_state).await {
-        Ok(Some(p)) if p.expires_at > Utc::now() => p,
-        Ok(_) => return invalid_state(&state),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
     // A flow started on our connect page must finish in the same browser: otherwise a callback
     // URL (code + state) sent to someone else would link the sender's Dialpad account to the
-    // victim's connection.
-    if let Some(expected) = &pending.browser_hash {
-        let presented = crate::connect_page::binding_cookie(&headers, &state.config);
-        if presented.map(|c| dpc_store::sha256_hex(&c)).as_ref() != Some(expected) {
-            let outcome = Outcome::Failed {
-                status: StatusCode::FORBIDDEN,
-                code: ErrorCode::OauthBrowserMismatch,
-                message:
-                    "This authorization was started in another browser. Start again from the app."
+    // victim's connection. The store takes the state only when the binding matches, so a
+    // callback opened in the wrong browser leaves the flow to the right one.
+    let presented = crate::connect_page::binding_cookie(&headers, &state.config)
+        .map(|c| dpc_store::sha256_hex(&c));
+    let pending = match state
+        .store
+        .take_oauth_state(raw_state, presented.as_deref())
+        .await
+    {
+        Ok(Some(p)) if p.expires_at > Utc::now() => p,
+        Ok(Some(_)) => return invalid_state(&state),
+        // Not taken but still pending: it is another browser's.
+        Ok(None) => match state.store.oauth_state_pending(raw_state).await {
+            Ok(true) => {
+                let outcome = Outcome::Failed {
+                    status: StatusCode::FORBIDDEN,
+                    code: ErrorCode::OauthBrowserMismatch,
+                    message: "This authorization was started in another browser. Finish it there, or start again from the app."
                         .into(),
-            };
-            return callback_page(&outcome, None, None, &state.config.allowed_origins);
-        }
-    }
+                };
+                return callback_page(&outcome, None, None, &state.config.allowed_origins);
+            }
+            Ok(false) => return invalid_state(&state),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let (connector_id, owner_id) = (pending.connector_id.clone(), pending.owner_id.clone());
     let ids = (connector_id.as_str(), owner_id.as_str());
     let redirect_owned = pending.redirect_url.clone();
@@ -462,10 +491,47 @@ pub async fn callback(
     }
 }
 
+/// The longest the code exchange may wait on Dialpad's token endpoint, retries of a 429
+/// included; with [`IDENTITY_LOOKUP_TIMEOUT`] it stays well inside the default request timeout
+/// (60 s), so the browser always gets the result page rather than a bare 504.
+pub const CODE_EXCHANGE_DEADLINE: Duration = Duration::from_secs(30);
+/// The one attempt at learning who granted a fresh token (`/api/v2/users/me`). Best effort:
+/// an unknown identity only makes a later delete more careful (see `connections::remove`).
+pub const IDENTITY_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether a failed code exchange was Dialpad being unavailable (unreachable, slow, 5xx, 429)
+/// rather than Dialpad refusing the code: the customer may simply start again.
+fn exchange_outage(e: &dialpad::Error) -> bool {
+    match e {
+        dialpad::Error::Transport(_) | dialpad::Error::RateLimited { .. } => true,
+        dialpad::Error::Api { status, .. } => status.is_server_error(),
+        dialpad::Error::OAuth { status, error, .. } => {
+            status.is_server_error() || error == "temporarily_unavailable"
+        }
+        _ => false,
+    }
+}
+
+/// [`exchange_and_store`] in a task of its own: the state is used up already, and once Dialpad
+/// has issued tokens for the code they exist nowhere else, so a request cancelled meanwhile
+/// (the browser gone, a request timeout set shorter than Dialpad takes) must not drop them
+/// and leave a grant at Dialpad that nothing here knows of.
+async fn complete(
+    state: &AppState,
+    conn: Connection,
+    pending: OAuthState,
+    code: SecretString,
+) -> ApiResult<()> {
+    let state = state.clone();
+    tokio::spawn(async move { exchange_and_store(&state, conn, pending, code).await })
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(e)))
+}
+
 /// Exchanges the code, learns which Dialpad user granted it (connections sharing a grant must
 /// not deauthorize each other), and stores the credentials; the connection becomes `authorized`
 /// with the scopes asked for (Dialpad's token response does not list them).
-async fn complete(
+async fn exchange_and_store(
     state: &AppState,
     conn: Connection,
     pending: OAuthState,
@@ -478,30 +544,37 @@ async fn complete(
         client_secret: Some(state.oauth.client_secret.clone()),
         code_verifier: Some(pending.pkce_verifier.clone()),
     };
-    let tokens = state
-        .oauth
-        .token_client
-        .oauth()
-        .exchange_code(&grant)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "code exchange failed");
-            match e {
-                dialpad::Error::Transport(_) => ApiError::upstream_unavailable(),
-                _ => ApiError::new(
+    let oauth = state.oauth.token_client.oauth();
+    let tokens =
+        match tokio::time::timeout(CODE_EXCHANGE_DEADLINE, oauth.exchange_code(&grant)).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) if exchange_outage(&e) => {
+                tracing::warn!(error = %e, "code exchange failed: Dialpad unavailable");
+                return Err(ApiError::upstream_unavailable());
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "code exchange failed");
+                return Err(ApiError::new(
                     StatusCode::BAD_GATEWAY,
                     ErrorCode::OauthExchangeFailed,
                     "Dialpad did not accept the authorization code. Please try again.",
-                ),
+                ));
             }
-        })?;
-    let (user_id, company_id) = grant_identity(state, &tokens.access_token).await;
+            Err(_) => {
+                tracing::warn!(
+                    deadline_secs = CODE_EXCHANGE_DEADLINE.as_secs(),
+                    "code exchange failed: Dialpad's token endpoint did not answer in time"
+                );
+                return Err(ApiError::upstream_unavailable());
+            }
+        };
     if tokens.refresh_token.is_none() {
         tracing::warn!(
             connector_id = %conn.connector_id, owner_id = %conn.owner_id,
             "Dialpad issued no refresh token: the connection works until the access token expires"
         );
     }
+    let (user_id, company_id) = grant_identity(state, &tokens.access_token).await;
     state
         .store
         .authorize(
@@ -518,12 +591,22 @@ async fn complete(
             },
         )
         .await?;
+    // The connection's connect links are used up: one left valid (it lives an hour) would let
+    // whoever else holds it, in any browser, replace this grant with another Dialpad
+    // account's. A new authorization needs a new link.
+    if let Err(e) = state
+        .store
+        .delete_connect_sessions(&conn.connector_id, &conn.owner_id)
+        .await
+    {
+        tracing::warn!(error = %e, "could not delete the used connect links");
+    }
     Ok(())
 }
 
-/// The Dialpad user (and company) behind a fresh token, from `/api/v2/users/me`; unknown when
-/// Dialpad does not answer (the connection still works; deleting it then never deauthorizes
-/// while another connection's grant is unknown too).
+/// The Dialpad user (and company) behind a fresh token, from `/api/v2/users/me`: one attempt,
+/// at most [`IDENTITY_LOOKUP_TIMEOUT`]. Unknown when Dialpad does not answer in time (the
+/// connection still works; deleting it, or another connection, then never deauthorizes).
 pub async fn grant_identity(
     state: &AppState,
     access_token: &SecretString,
@@ -532,6 +615,8 @@ pub async fn grant_identity(
         .base_url(state.config.dialpad_base_url.clone())
         .http_client(state.http.clone())
         .api_key(access_token.clone())
+        .timeout(IDENTITY_LOOKUP_TIMEOUT)
+        .retry_policy(dialpad::RetryPolicy::none())
         .build()
     {
         Ok(c) => c,
@@ -540,13 +625,17 @@ pub async fn grant_identity(
             return (None, None);
         }
     };
-    match client.users().me().await {
-        Ok(me) => (
+    match tokio::time::timeout(IDENTITY_LOOKUP_TIMEOUT, client.users().me()).await {
+        Ok(Ok(me)) => (
             me.id.map(|i| i.to_string()),
             me.company_id.map(|i| i.to_string()),
         ),
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "could not learn which Dialpad user granted the token");
+            (None, None)
+        }
+        Err(_) => {
+            tracing::warn!("Dialpad did not say in time which user granted the token");
             (None, None)
         }
     }

@@ -179,6 +179,17 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        Self::from_layers(file, env, |_| None)
+    }
+
+    /// As [`from_sources`](Self::from_sources), with `defaults` (keyed by variable name) between
+    /// the built-in defaults and the file: a command's own defaults (the `demo`'s database, key
+    /// and public URL) that the file and the environment may still override.
+    pub fn from_layers(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        defaults: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let layer = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -196,6 +207,7 @@ impl Config {
             env(var)
                 .map(|v| (v, var.to_owned()))
                 .or_else(|| file.map(|v| (v, format!("`{}` in the config file", key_of(var)))))
+                .or_else(|| defaults(var).map(|v| (v, format!("{var} (default)"))))
         };
 
         let listen = match pick("DPC_LISTEN", layer.listen) {

@@ -466,7 +466,38 @@ pub async fn start(
             return error_page(status, e.code, &e.message);
         }
     };
-    match url_for_session(&state, &auth, dpc_store::sha256_hex(&binding)).await {
+    let browser_hash = dpc_store::sha256_hex(&binding);
+    // A connect link belongs to the first browser that presses Connect on it: anyone else who
+    // got hold of the link (forwarded, shared computer) cannot start a flow of their own with
+    // it. That browser may press again (a retry after closing Dialpad's page).
+    if auth.purpose == dpc_store::SessionPurpose::Connect {
+        match state.store.bind_connect_session(&token, &browser_hash).await {
+            Ok(true) => {}
+            // Bound elsewhere, or used up (deleted) since it was read just now.
+            Ok(false) => {
+                return match session_from_token(&state, &token).await {
+                    Ok(_) => error_page(
+                        StatusCode::FORBIDDEN,
+                        ErrorCode::SessionBrowserMismatch,
+                        "This connect link is already in use in another browser. Ask the app for a new link.",
+                    ),
+                    Err(e) => {
+                        let status = if e.code == ErrorCode::SessionInvalid {
+                            StatusCode::NOT_FOUND
+                        } else {
+                            e.status
+                        };
+                        error_page(status, e.code, &e.message)
+                    }
+                }
+            }
+            Err(e) => {
+                let e = crate::error::ApiError::from(e);
+                return error_page(e.status, e.code, "Something went wrong. Please try again.");
+            }
+        }
+    }
+    match url_for_session(&state, &auth, browser_hash).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => error_page(e.status, e.code, &e.message),
     }

@@ -1,13 +1,15 @@
 //! Connection routes (Morph-compatible): create, retrieve, update operations, delete, list,
 //! sessions, API-key credentials, and the session (`/v1/s/…`) twins.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use dpc_core::ErrorCode;
-use dpc_store::{Connection, Credentials, NewConnection, Session};
+use dpc_store::{Connection, Credentials, NewConnection, Session, StoredCredentials};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -58,15 +60,53 @@ pub fn connector_json() -> Value {
     })
 }
 
+/// Invisible and direction-changing characters (Unicode format characters: zero-width ones,
+/// bidi embeddings, overrides and isolates, the word joiner and invisible operators, the BOM,
+/// tag characters): an id carrying them shows on screen, in logs and in an operator's console
+/// as another id (`U+202E` turns `acme-evil` around), or as one that is not there.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Why `id` (the field `field`) is not acceptable text for an id, if it is not.
+fn id_text_problem(id: &str, field: &str) -> Option<ApiError> {
+    if id.chars().any(char::is_control) {
+        return Some(
+            ApiError::invalid(format!("{field} must not contain control characters"))
+                .with_details(json!({"field": field})),
+        );
+    }
+    if id.chars().any(is_format_char) {
+        return Some(
+            ApiError::invalid(format!(
+                "{field} must not contain invisible or direction-changing characters"
+            ))
+            .with_details(json!({"field": field})),
+        );
+    }
+    None
+}
+
 /// Only `dialpad` is served; owner ids are the app's, 1 to 255 bytes without control characters
 /// (a path segment may carry `%00` or `%0A`: PostgreSQL refuses NUL in text, which would end in a
-/// 500, and control characters have no business in an id that shows up in logs and redirects).
+/// 500, and control characters have no business in an id that shows up in logs and redirects)
+/// and without invisible or direction-changing ones ([`is_format_char`]).
 pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
-    if connector_id.chars().any(char::is_control) {
-        return Err(
-            ApiError::invalid("connectorId must not contain control characters")
-                .with_details(json!({"field": "connectorId"})),
-        );
+    if let Some(e) = id_text_problem(connector_id, "connectorId") {
+        return Err(e);
     }
     if connector_id != CONNECTOR_ID {
         return Err(ApiError::new(
@@ -87,11 +127,8 @@ pub fn check_ids(connector_id: &str, owner_id: &str) -> ApiResult<()> {
                 .with_details(json!({"field": "ownerId"})),
         );
     }
-    if owner_id.chars().any(char::is_control) {
-        return Err(
-            ApiError::invalid("ownerId must not contain control characters")
-                .with_details(json!({"field": "ownerId"})),
-        );
+    if let Some(e) = id_text_problem(owner_id, "ownerId") {
+        return Err(e);
     }
     Ok(())
 }
@@ -206,16 +243,27 @@ pub async fn delete(
     remove(&state, &conn).await
 }
 
-/// Deauthorizes at Dialpad (best effort: a failure is logged, not fatal), then erases the
-/// credentials and the connection with its sessions and states.
+/// The longest a background deauthorization may take, retries included: Dialpad answering
+/// 429s or hanging must not keep a task (and the token in memory) around for minutes.
+pub const DEAUTHORIZE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Erases the connection with its credentials, sessions and states, then deauthorizes at
+/// Dialpad in the background (best effort, bounded by [`DEAUTHORIZE_DEADLINE`]): the answer
+/// never waits on Dialpad, so a slow or throttling `/oauth2/deauthorize` cannot time the
+/// delete out and leave the connection in place.
 ///
 /// Dialpad's deauthorize revokes *every* token of our OAuth client for that Dialpad user, so
-/// it is skipped when another connection holds a grant of the same user (several of the app's
-/// customers connected with one Dialpad login), or when the grant's user is unknown and so
-/// might be shared. The token is then left to expire; it is erased here either way.
+/// it is skipped when another OAuth connection holds a grant of the same user (several of the
+/// app's customers connected with one Dialpad login), or when this grant's user or another
+/// connection's is unknown and so might be the same. The token is then left to expire; it is
+/// erased here either way.
 async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
-    if let Some(stored) = state.store.get_credentials(&conn.id).await? {
-        if let Credentials::OAuth { access_token, .. } = &stored.credentials {
+    // Decided before the delete, while this connection's token is still readable.
+    let deauthorize = match state.store.get_credentials(&conn.id).await? {
+        Some(StoredCredentials {
+            credentials: Credentials::OAuth { access_token, .. },
+            ..
+        }) => {
             let shared = match conn.dialpad_user_id.as_deref() {
                 Some(user) => state.store.count_sharing_grant(&conn.id, user).await? > 0,
                 None => true,
@@ -223,23 +271,34 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
             if shared {
                 tracing::info!(connector_id = %conn.connector_id, owner_id = %conn.owner_id,
                     "not deauthorizing at Dialpad: another connection may share this Dialpad user's grant");
-            } else if let Err(e) = state
-                .oauth
-                .token_client
-                .oauth()
-                .deauthorize_token(access_token)
-                .await
-            {
-                tracing::warn!(error = %e, connector_id = %conn.connector_id, owner_id = %conn.owner_id,
-                    "deauthorizing at Dialpad failed; deleting the connection anyway");
+                None
+            } else {
+                Some(access_token)
             }
         }
-    }
+        _ => None,
+    };
     state
         .store
         .delete_connection(&conn.connector_id, &conn.owner_id)
         .await?;
     state.clients.invalidate(&conn.id);
+    if let Some(token) = deauthorize {
+        let oauth = state.oauth.clone();
+        let (connector_id, owner_id) = (conn.connector_id.clone(), conn.owner_id.clone());
+        tokio::spawn(async move {
+            let api = oauth.token_client.oauth();
+            let call = api.deauthorize_token(&token);
+            match tokio::time::timeout(DEAUTHORIZE_DEADLINE, call).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, %connector_id, %owner_id,
+                    "deauthorizing at Dialpad failed; the deleted connection's token is left to expire"),
+                Err(_) => tracing::warn!(%connector_id, %owner_id,
+                    deadline_secs = DEAUTHORIZE_DEADLINE.as_secs(),
+                    "deauthorizing at Dialpad took too long; the deleted connection's token is left to expire"),
+            }
+        });
+    }
     Ok(Json(json!({
         "object": "connection",
         "connectorId": conn.connector_id,
@@ -266,13 +325,12 @@ pub async fn list(
         return Err(ApiError::invalid("limit must be between 1 and 100")
             .with_details(json!({"field": "limit"})));
     }
-    if let Some(c) = q.connector_id.as_deref() {
-        if c.chars().any(char::is_control) {
-            return Err(
-                ApiError::invalid("connectorId must not contain control characters")
-                    .with_details(json!({"field": "connectorId"})),
-            );
-        }
+    if let Some(e) = q
+        .connector_id
+        .as_deref()
+        .and_then(|c| id_text_problem(c, "connectorId"))
+    {
+        return Err(e);
     }
     let (items, next) = state
         .store

@@ -73,18 +73,37 @@ pub struct Inner {
     pub oauth: tokens::OAuthApp,
     pub clients: tokens::ClientCache,
     pub http: reqwest::Client,
-    /// Authorization URLs handed out in `CONNECTION::MISSING_PERMISSION` answers, reused for a
-    /// while per (connection, scopes) so that a client retrying a refused call does not write a
-    /// new OAuth state row each time.
-    auth_urls: parking_lot::Mutex<HashMap<(String, String), (Instant, String)>>,
+    /// Authorization URLs and connect links handed out recently, keyed by (connection, what
+    /// they ask for), and handed out again while still pending: a client retrying a refused
+    /// call, a Connect button pressed 50 times or an app asking for a link on every page view
+    /// would otherwise write a new OAuth state or session row each time.
+    auth_urls: parking_lot::Mutex<HashMap<(String, String), Handed>>,
     /// Signs list cursors; derived from the encryption key, so cursors survive restarts and
     /// work across instances.
     pub cursor_key: dpc_core::cursor::CursorKey,
 }
 
-/// How long a missing-permission authorization URL is reused (its state lives twice as long).
+/// One authorization URL or connect link handed out, with the secret that tells whether it is
+/// still pending (the OAuth state, the connect session's token).
+struct Handed {
+    at: Instant,
+    reuse_for: Duration,
+    url: String,
+    pending: Pending,
+}
+
+#[derive(Clone)]
+enum Pending {
+    State(String),
+    ConnectLink(String),
+}
+
+/// How long an authorization URL is reused (its state lives twice as long).
 const AUTH_URL_REUSE: Duration = Duration::from_secs(authorization::STATE_TTL_SECS as u64 / 2);
-/// Most reusable authorization URLs kept.
+/// How long a connect link is reused (its session lives twice as long).
+const CONNECT_LINK_REUSE: Duration =
+    Duration::from_secs(authorization::CONNECT_SESSION_SECS as u64 / 2);
+/// Most reusable authorization URLs and links kept.
 const AUTH_URL_CAPACITY: usize = 10_000;
 
 impl std::ops::Deref for AppState {
@@ -133,31 +152,97 @@ impl AppState {
         })))
     }
 
-    /// A direct-mode authorization URL for `conn` asking for `scopes`: the one handed out
-    /// recently for the same connection and scopes if it is still fresh, otherwise a new one.
+    /// A Dialpad authorization URL for `conn` asking for `scopes`, with `redirect_url` and bound
+    /// to `browser_hash` (see [`authorization::authorization_url`]): the one handed out
+    /// recently for the same connection, scopes, target and browser while its state is still
+    /// pending, otherwise a new one.
     pub async fn reusable_authorization_url(
         &self,
         conn: &dpc_store::Connection,
         scopes: &std::collections::BTreeSet<String>,
+        redirect_url: Option<String>,
+        browser_hash: Option<String>,
     ) -> ApiResult<String> {
-        let key = (
-            conn.id.clone(),
-            scopes.iter().cloned().collect::<Vec<_>>().join(" "),
-        );
-        if let Some((at, url)) = self.auth_urls.lock().get(&key) {
-            if at.elapsed() < AUTH_URL_REUSE {
-                return Ok(url.clone());
+        let what = serde_json::json!(["state", scopes, redirect_url, browser_hash]).to_string();
+        self.reuse_or_hand_out(&conn.id, what, AUTH_URL_REUSE, || async {
+            let (url, state) = authorization::authorization_url(
+                self,
+                conn,
+                scopes,
+                redirect_url.clone(),
+                browser_hash.clone(),
+            )
+            .await?;
+            Ok((url, Pending::State(state)))
+        })
+        .await
+    }
+
+    /// A connect link (`mode=connect`) for `conn` with these extra scopes and redirect target:
+    /// the one handed out recently for the same operations, scopes and target while no browser
+    /// has pressed Connect on it yet, otherwise a new one.
+    pub async fn reusable_connect_link(
+        &self,
+        conn: &dpc_store::Connection,
+        extra_scopes: Vec<String>,
+        redirect_url: Option<String>,
+    ) -> ApiResult<String> {
+        let what =
+            serde_json::json!(["connect", conn.operations, extra_scopes, redirect_url]).to_string();
+        self.reuse_or_hand_out(&conn.id, what, CONNECT_LINK_REUSE, || async {
+            let (url, token) =
+                authorization::connect_link(self, conn, extra_scopes.clone(), redirect_url.clone())
+                    .await?;
+            Ok((url, Pending::ConnectLink(token.expose_secret().to_owned())))
+        })
+        .await
+    }
+
+    async fn reuse_or_hand_out<F, Fut>(
+        &self,
+        connection_id: &str,
+        what: String,
+        reuse_for: Duration,
+        make: F,
+    ) -> ApiResult<String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ApiResult<(String, Pending)>>,
+    {
+        let key = (connection_id.to_owned(), what);
+        let recent = self
+            .auth_urls
+            .lock()
+            .get(&key)
+            .filter(|h| h.at.elapsed() < h.reuse_for)
+            .map(|h| (h.url.clone(), h.pending.clone()));
+        if let Some((url, pending)) = recent {
+            // Used meanwhile (maybe through another instance): not handed out again.
+            let still = match &pending {
+                Pending::State(s) => self.store.oauth_state_pending(s).await?,
+                Pending::ConnectLink(t) => self.store.connect_session_reusable(t).await?,
+            };
+            if still {
+                return Ok(url);
             }
         }
-        let url = authorization::authorization_url(self, conn, scopes, None, None).await?;
+        let (url, pending) = make().await?;
         let mut urls = self.auth_urls.lock();
         if urls.len() >= AUTH_URL_CAPACITY {
-            urls.retain(|_, (at, _)| at.elapsed() < AUTH_URL_REUSE);
+            urls.retain(|_, h| h.at.elapsed() < h.reuse_for);
             if urls.len() >= AUTH_URL_CAPACITY {
                 urls.clear();
             }
         }
-        urls.insert(key, (Instant::now(), url.clone()));
+        urls.insert(
+            key,
+            Handed {
+                at: Instant::now(),
+                reuse_for,
+                url: url.clone(),
+                pending,
+            },
+        );
         Ok(url)
     }
 

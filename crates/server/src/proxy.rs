@@ -1,5 +1,6 @@
-//! `ANY /v1/proxy/{path…}` with `x-connector-id` + `x-owner-id`: any Dialpad API v2 endpoint
-//! with the connection's token injected (refreshed as needed) and the client's rate limiting and
+//! `/v1/proxy/{path…}` with `x-connector-id` + `x-owner-id` (GET, HEAD, POST, PUT, PATCH or
+//! DELETE; any other method is 405): any Dialpad API v2 endpoint with the connection's token
+//! injected (refreshed as needed) and the client's rate limiting and
 //! retries. Dialpad's status, headers (minus hop-by-hop) and body come back unchanged, the body
 //! streamed. The request body (at most 1 MiB) is buffered so the one retry after a token refresh
 //! can resend it.
@@ -7,8 +8,9 @@
 use axum::body::{Body, Bytes};
 use axum::extract::FromRequest;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dpc_core::ErrorCode;
 use dpc_store::{Connection, ConnectionStatus};
 
 use crate::auth::{connection_headers, ApiKeyAuth};
@@ -112,7 +114,29 @@ fn upstream_path(req_uri: &axum::http::Uri) -> ApiResult<String> {
     })
 }
 
+/// The methods an HTTP API uses: the only ones forwarded. Anything else (CONNECT, TRACE,
+/// WebDAV's PROPFIND, made-up ones) never reaches Dialpad with the customer's token.
+const FORWARDED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+
+fn forwarded(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
 pub async fn proxy(State(state): State<AppState>, _key: ApiKeyAuth, req: Request) -> Response {
+    if !forwarded(req.method()) {
+        let mut r = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::RequestMethodNotAllowed,
+            format!("the proxy forwards only {FORWARDED_METHODS}"),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(FORWARDED_METHODS));
+        return r;
+    }
     match forward(state, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -147,7 +171,19 @@ async fn forward(state: AppState, req: Request) -> ApiResult<Response> {
     if !body.is_empty() {
         raw = raw.body(body);
     }
-    let resp = raw.send().await.map_err(upstream_error)?;
+    let resp = match raw.send().await {
+        Ok(r) => r,
+        Err(e) if connection_gone(&e) => {
+            // Deleted on another instance while this one still had the connection cached: its
+            // client (and the token it holds) goes, the caller learns what happened.
+            state.clients.invalidate(&conn.id);
+            return Err(ApiError::connection_not_found(
+                &conn.connector_id,
+                &conn.owner_id,
+            ));
+        }
+        Err(e) => return Err(upstream_error(e)),
+    };
     let (status, headers, stream) = resp.into_parts();
     let headers = filtered(headers, DROPPED_RESPONSE);
     if let (Some(op), Some(version)) = (op, cc.tokens.held_version()) {
@@ -228,6 +264,16 @@ async fn forbidden_by_dialpad(
     Err(missing_permission(state, &conn, op, &named).await)
 }
 
+/// Whether a proxied call failed because the connection no longer exists: its refresh found
+/// the row gone, or its credentials are gone although the connection read as `authorized` (an
+/// authorized connection's credentials are only ever removed together with it).
+fn connection_gone(e: &dialpad::Error) -> bool {
+    matches!(
+        e.token_error::<tokens::TokenFailure>(),
+        Some(tokens::TokenFailure::ConnectionGone | tokens::TokenFailure::NotAuthorized)
+    )
+}
+
 /// Maps a failure of the Dialpad client (not an HTTP status: those pass through).
 pub fn upstream_error(e: dialpad::Error) -> ApiError {
     if let Some(f) = e.token_error::<tokens::TokenFailure>() {
@@ -244,6 +290,11 @@ pub fn upstream_error(e: dialpad::Error) -> ApiError {
                 tracing::warn!(error = %e, "token refresh could not reach Dialpad");
                 ApiError::upstream_unavailable()
             }
+            tokens::TokenFailure::ConnectionGone => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ConnectionNotFound,
+                "the connection was deleted",
+            ),
             tokens::TokenFailure::Store(_) => ApiError::internal(e),
         };
     }

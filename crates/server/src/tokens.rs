@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use dialpad::oauth::RefreshTokenGrant;
 use dialpad::{Auth, Client, TokenProvider};
 use dpc_store::{
-    Credentials, LockedRefreshError, RefreshDecision, RefreshFailureKind, Store, StoredCredentials,
+    Credentials, LockedRefreshError, RefreshDecision, RefreshFailureKind, Store, StoreError,
+    StoredCredentials, REFRESH_LEASE_TTL,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -27,6 +28,15 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// A transient refresh failure (Dialpad's token endpoint down or slow) is reported to whoever
 /// asks within this long, without calling Dialpad again.
 pub const UNAVAILABLE_MEMORY: Duration = Duration::from_secs(5);
+
+/// The longest the token call made under the refresh lease may take, retries of a 429
+/// included (the client on its own retries for up to 4 × 30 s). It must end well before the
+/// lease ([`REFRESH_LEASE_TTL`]) expires: otherwise another instance takes the expired lease and
+/// refreshes, and this one then sends the refresh token that was already used. Half the lease
+/// leaves room for the statements around the call and for clock skew between instances (each
+/// compares the lease's expiry with its own clock).
+pub const REFRESH_CALL_DEADLINE: Duration = Duration::from_secs(30);
+const _: () = assert!(REFRESH_CALL_DEADLINE.as_secs() * 2 <= REFRESH_LEASE_TTL.as_secs());
 
 /// The OAuth app (client id and secret) plus a credential-less client for the token endpoint.
 #[derive(Clone)]
@@ -50,6 +60,10 @@ pub enum TokenFailure {
     /// The token endpoint could not be reached or failed.
     #[error("Dialpad's token endpoint is unavailable: {0}")]
     Unavailable(String),
+    /// The connection no longer exists (deleted on another instance while this one still had
+    /// its client: the refresh lease's row can no longer refer to it).
+    #[error("the connection was deleted")]
+    ConnectionGone,
     /// Our own store failed.
     #[error("store: {0}")]
     Store(String),
@@ -251,6 +265,7 @@ impl ConnectionTokens {
                 Ok(f) => *f,
                 Err(other) => TokenFailure::Store(other.to_string()),
             },
+            Err(LockedRefreshError::Store(StoreError::NotFound)) => TokenFailure::ConnectionGone,
             Err(LockedRefreshError::Store(e)) => TokenFailure::Store(e.to_string()),
         };
         if let TokenFailure::RefreshFailed { no_refresh_token } = &failure {
@@ -322,8 +337,9 @@ async fn decide(
         client_id: Some(oauth.client_id.clone()),
         client_secret: Some(oauth.client_secret.clone()),
     };
-    match oauth.token_client.oauth().refresh(&grant).await {
-        Ok(t) => Ok(RefreshDecision::Replace(Credentials::OAuth {
+    let api = oauth.token_client.oauth();
+    match tokio::time::timeout(REFRESH_CALL_DEADLINE, api.refresh(&grant)).await {
+        Ok(Ok(t)) => Ok(RefreshDecision::Replace(Credentials::OAuth {
             access_token: t.access_token,
             // Dialpad rotates refresh tokens; keep the old one if it did not send a new one.
             refresh_token: t.refresh_token.or(Some(refresh_token)),
@@ -331,9 +347,21 @@ async fn decide(
         })),
         // `invalid_grant`: the refresh token is revoked, spent or expired. Anything else (our
         // client credentials, an outage) is not the customer's to fix.
-        Err(e) if e.is_invalid_grant() => Ok(RefreshDecision::Fail(RefreshFailureKind::Refused)),
-        Err(e) => {
+        Ok(Err(e)) if e.is_invalid_grant() => {
+            Ok(RefreshDecision::Fail(RefreshFailureKind::Refused))
+        }
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "refreshing a Dialpad token failed");
+            Ok(RefreshDecision::Fail(RefreshFailureKind::Unavailable))
+        }
+        // Given up while the lease is still ours (see REFRESH_CALL_DEADLINE). Should Dialpad
+        // have rotated the refresh token meanwhile, the next refresh is refused and the
+        // connection asks for a new authorization; it never races another holder.
+        Err(_) => {
+            tracing::warn!(
+                deadline_secs = REFRESH_CALL_DEADLINE.as_secs(),
+                "refreshing a Dialpad token took too long; given up before the refresh lease expires"
+            );
             Ok(RefreshDecision::Fail(RefreshFailureKind::Unavailable))
         }
     }

@@ -391,12 +391,34 @@ impl Store for CachedStore {
         self.inner.delete_session(token).await
     }
 
+    async fn bind_connect_session(&self, token: &str, browser_hash: &str) -> Result<bool> {
+        self.inner.bind_connect_session(token, browser_hash).await
+    }
+
+    async fn connect_session_reusable(&self, token: &str) -> Result<bool> {
+        self.inner.connect_session_reusable(token).await
+    }
+
+    async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64> {
+        self.inner
+            .delete_connect_sessions(connector_id, owner_id)
+            .await
+    }
+
     async fn create_oauth_state(&self, state: &OAuthState) -> Result<String> {
         self.inner.create_oauth_state(state).await
     }
 
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>> {
-        self.inner.take_oauth_state(state).await
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        browser_hash: Option<&str>,
+    ) -> Result<Option<OAuthState>> {
+        self.inner.take_oauth_state(state, browser_hash).await
+    }
+
+    async fn oauth_state_pending(&self, state: &str) -> Result<bool> {
+        self.inner.oauth_state_pending(state).await
     }
 
     async fn purge_expired(&self, grace: Duration) -> Result<u64> {

@@ -258,8 +258,13 @@ pub enum LockedRefreshError {
     Store(#[from] StoreError),
 }
 
-/// How long a refresh lease lasts: longer than the token request's own timeout (30 s), so a
-/// live holder never loses it, short enough that a crashed holder blocks nobody for long.
+/// How long a refresh lease lasts: short enough that a crashed holder blocks nobody for long.
+///
+/// Invariant: a live holder finishes its work under the lease (the token call to Dialpad,
+/// every retry included) well within this, since an expired lease is taken over by another
+/// instance, which refreshes, and the first holder would then send a refresh token already
+/// used. The server bounds its token call under the lease at half of it
+/// (`dpc_server::tokens::REFRESH_CALL_DEADLINE`, asserted at compile time there).
 pub const REFRESH_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// Progress of [`Store::reseal_batch`].
@@ -331,7 +336,9 @@ pub trait Store: Send + Sync + 'static {
         connection_id: &str,
         credentials_version: i64,
     ) -> Result<bool>;
-    /// How many *other* connections hold credentials granted by the same Dialpad user.
+    /// How many *other* connections hold OAuth credentials granted by the same Dialpad user,
+    /// or by a Dialpad user never identified (its `/users/me` lookup failed at the callback):
+    /// that one may be the same user, and deauthorizing would revoke its tokens too.
     async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64>;
     /// Deletes the connection and everything bound to it (credentials, sessions, states).
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()>;
@@ -381,12 +388,33 @@ pub trait Store: Send + Sync + 'static {
     /// `SESSION::EXPIRED` rather than a generic 401).
     async fn get_session(&self, token: &str) -> Result<Option<Session>>;
     async fn delete_session(&self, token: &str) -> Result<()>;
+    /// Binds the connect session of `token` to the browser whose binding cookie hashes to
+    /// `browser_hash`, unless another browser holds it already (one conditional statement):
+    /// true if the session is now, or already was, this browser's. False for another browser's
+    /// session, an unknown one and an app session (those are not bound).
+    async fn bind_connect_session(&self, token: &str, browser_hash: &str) -> Result<bool>;
+    /// Whether the connect session of `token` may be handed out again as a connect link: it
+    /// exists, has not expired, and no browser has pressed Connect on it yet.
+    async fn connect_session_reusable(&self, token: &str) -> Result<bool>;
+    /// Deletes the connection's connect sessions (its connect links), used up by an
+    /// authorization; the number deleted.
+    async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64>;
 
     // --- OAuth states (hashed key, verifier sealed, single use)
     /// Generates a `state` value, stores the pending authorization, returns the state.
     async fn create_oauth_state(&self, state: &OAuthState) -> Result<String>;
-    /// Removes and returns the pending authorization for `state` (a second call returns None).
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>>;
+    /// Removes and returns the pending authorization for `state` (a second call returns None),
+    /// if it is not bound to a browser or bound to the one whose cookie hashes to
+    /// `browser_hash`: a callback in the wrong browser leaves it to the right one (one
+    /// conditional statement). None also for an expired one.
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        browser_hash: Option<&str>,
+    ) -> Result<Option<OAuthState>>;
+    /// Whether `state` names a pending authorization that has not expired (e.g. the one
+    /// [`take_oauth_state`](Self::take_oauth_state) left because the browser did not match).
+    async fn oauth_state_pending(&self, state: &str) -> Result<bool>;
 
     /// Deletes expired sessions and OAuth states older than `grace`, and expired leases.
     async fn purge_expired(&self, grace: Duration) -> Result<u64>;

@@ -546,7 +546,8 @@ impl Store for PgStore {
     async fn count_sharing_grant(&self, connection_id: &str, dialpad_user_id: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM connections c JOIN credentials cr ON cr.connection_id = c.id \
-             WHERE c.dialpad_user_id = $1 AND c.id <> $2 AND cr.kind = 'oauth'",
+             WHERE (c.dialpad_user_id = $1 OR c.dialpad_user_id IS NULL) \
+             AND c.id <> $2 AND cr.kind = 'oauth'",
         )
         .bind(dialpad_user_id)
         .bind(connection_id)
@@ -724,6 +725,46 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn bind_connect_session(&self, token: &str, browser_hash: &str) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE sessions SET browser_hash = $1 WHERE token_hash = $2 \
+             AND purpose = 'connect' AND (browser_hash IS NULL OR browser_hash = $1)",
+        )
+        .bind(browser_hash)
+        .bind(common::sha256_hex(token))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn connect_session_reusable(&self, token: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS reusable FROM sessions WHERE token_hash = $1 AND purpose = 'connect' \
+             AND browser_hash IS NULL AND expires_at > $2",
+        )
+        .bind(common::sha256_hex(token))
+        .bind(common::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    async fn delete_connect_sessions(&self, connector_id: &str, owner_id: &str) -> Result<u64> {
+        sqlx::query(
+            "DELETE FROM sessions WHERE connector_id = $1 AND owner_id = $2 \
+             AND purpose = 'connect'",
+        )
+        .bind(connector_id)
+        .bind(owner_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(|r| r.rows_affected())
+    }
+
     async fn create_oauth_state(&self, state: &OAuthState) -> Result<String> {
         let (row, value) = NewOAuthStateRow::new(&self.cipher, state)?;
         sqlx::query(
@@ -748,17 +789,35 @@ impl Store for PgStore {
         Ok(value)
     }
 
-    async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>> {
+    async fn take_oauth_state(
+        &self,
+        state: &str,
+        browser_hash: Option<&str>,
+    ) -> Result<Option<OAuthState>> {
         let hash = common::sha256_hex(state);
         let row: Option<OAuthStateRow<DateTime<Utc>>> = sqlx::query_as(
-            "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING connector_id, owner_id, pkce_key_id, \
+            "DELETE FROM oauth_states WHERE state_hash = $1 \
+             AND (browser_hash IS NULL OR browser_hash = $2) RETURNING connector_id, owner_id, pkce_key_id, \
              pkce_nonce, pkce_ciphertext, redirect_url, scopes::text AS scopes, expires_at, browser_hash",
         )
         .bind(&hash)
+        .bind(browser_hash)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
         row.map_or(Ok(None), |row| row.open(&self.cipher, &hash))
+    }
+
+    async fn oauth_state_pending(&self, state: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS pending FROM oauth_states WHERE state_hash = $1 AND expires_at > $2",
+        )
+        .bind(common::sha256_hex(state))
+        .bind(common::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.is_some())
     }
 
     async fn purge_expired(&self, grace: Duration) -> Result<u64> {

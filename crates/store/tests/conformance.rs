@@ -154,6 +154,8 @@ conformance!(
     refresh_error_writes_nothing,
     purge_expired_respects_grace,
     secrets_are_not_stored_in_plaintext,
+    oauth_state_is_taken_only_by_its_browser,
+    connect_sessions_bind_to_one_browser_and_are_used_up,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -201,8 +203,13 @@ fn state(connector: &str, owner: &str, verifier: &str, expires_at: DateTime<Utc>
         redirect_url: Some("https://app.example/back".into()),
         scopes: vec!["calls:list".into(), "offline_access".into()],
         expires_at,
-        browser_hash: Some(dpc_store::sha256_hex("browser-cookie")),
+        browser_hash: Some(browser()),
     }
+}
+
+/// The binding-cookie hash `state()`'s flows are bound to.
+fn browser() -> String {
+    dpc_store::sha256_hex("browser-cookie")
 }
 
 fn session(owner: &str, expires_at: DateTime<Utc>) -> Session {
@@ -514,7 +521,11 @@ async fn wrong_key_fails_and_old_key_in_ring_opens(db: TestDb) {
         .await;
     let got = s_rotated.get_credentials(&c.id).await.unwrap().unwrap();
     assert_eq!(access_of(&got), "sealed-with-old");
-    let taken = s_rotated.take_oauth_state(&st).await.unwrap().unwrap();
+    let taken = s_rotated
+        .take_oauth_state(&st, Some(&browser()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(taken.pkce_verifier.expose_secret(), "verifier-old");
 
     // ...and writes with the new key: the old key alone no longer opens them.
@@ -561,7 +572,11 @@ async fn delete_connection_cascades(db: TestDb) {
     s.delete_connection("app", "alice").await.unwrap();
     assert!(s.get_credentials(&c.id).await.unwrap().is_none());
     assert!(s.get_session(tok.expose_secret()).await.unwrap().is_none());
-    assert!(s.take_oauth_state(&st).await.unwrap().is_none());
+    assert!(s
+        .take_oauth_state(&st, Some(&browser()))
+        .await
+        .unwrap()
+        .is_none());
     // Bob's are untouched.
     assert!(s.get_credentials(&keep.id).await.unwrap().is_some());
     assert!(s
@@ -569,7 +584,11 @@ async fn delete_connection_cascades(db: TestDb) {
         .await
         .unwrap()
         .is_some());
-    assert!(s.take_oauth_state(&st_bob).await.unwrap().is_some());
+    assert!(s
+        .take_oauth_state(&st_bob, Some(&browser()))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 async fn api_keys_create_verify_list_revoke(db: TestDb) {
@@ -661,7 +680,11 @@ async fn oauth_state_single_use_and_expiry(db: TestDb) {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
         "{st}"
     );
-    let got = s.take_oauth_state(&st).await.unwrap().unwrap();
+    let got = s
+        .take_oauth_state(&st, Some(&browser()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.connector_id, "app");
     assert_eq!(got.owner_id, "alice");
     assert_eq!(got.pkce_verifier.expose_secret(), "pkce-verifier-123");
@@ -669,7 +692,10 @@ async fn oauth_state_single_use_and_expiry(db: TestDb) {
     assert_eq!(got.scopes, want.scopes);
     assert_eq!(got.expires_at, exp);
     assert!(
-        s.take_oauth_state(&st).await.unwrap().is_none(),
+        s.take_oauth_state(&st, Some(&browser()))
+            .await
+            .unwrap()
+            .is_none(),
         "single use"
     );
 
@@ -679,7 +705,11 @@ async fn oauth_state_single_use_and_expiry(db: TestDb) {
     };
     let st = s.create_oauth_state(&no_redirect).await.unwrap();
     assert_eq!(
-        s.take_oauth_state(&st).await.unwrap().unwrap().redirect_url,
+        s.take_oauth_state(&st, Some(&browser()))
+            .await
+            .unwrap()
+            .unwrap()
+            .redirect_url,
         None
     );
 
@@ -692,8 +722,18 @@ async fn oauth_state_single_use_and_expiry(db: TestDb) {
         ))
         .await
         .unwrap();
-    assert!(s.take_oauth_state(&st).await.unwrap().is_none(), "expired");
-    assert!(s.take_oauth_state("never-issued").await.unwrap().is_none());
+    assert!(
+        s.take_oauth_state(&st, Some(&browser()))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(s
+        .take_oauth_state("never-issued", Some(&browser()))
+        .await
+        .unwrap()
+        .is_none());
 
     // Concurrent takes of one state: exactly one wins.
     let st = s.create_oauth_state(&want).await.unwrap();
@@ -701,7 +741,12 @@ async fn oauth_state_single_use_and_expiry(db: TestDb) {
         .map(|_| {
             let s = s.clone();
             let st = st.clone();
-            tokio::spawn(async move { s.take_oauth_state(&st).await.unwrap().is_some() })
+            tokio::spawn(async move {
+                s.take_oauth_state(&st, Some(&browser()))
+                    .await
+                    .unwrap()
+                    .is_some()
+            })
         })
         .collect();
     let mut wins = 0;
@@ -709,6 +754,157 @@ async fn oauth_state_single_use_and_expiry(db: TestDb) {
         wins += usize::from(t.await.unwrap());
     }
     assert_eq!(wins, 1);
+}
+
+/// A bound flow is consumed only by its browser; a wrong one leaves it pending. An unbound one
+/// (direct mode) is taken by anyone.
+async fn oauth_state_is_taken_only_by_its_browser(db: TestDb) {
+    let s = db.store().await;
+    let exp = secs(Utc::now()) + chrono::Duration::minutes(10);
+    let st = s
+        .create_oauth_state(&state("app", "alice", "v", exp))
+        .await
+        .unwrap();
+    assert!(s.oauth_state_pending(&st).await.unwrap());
+    let other = dpc_store::sha256_hex("another-cookie");
+    assert!(s
+        .take_oauth_state(&st, Some(&other))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.take_oauth_state(&st, None).await.unwrap().is_none());
+    assert!(s.oauth_state_pending(&st).await.unwrap(), "left pending");
+    assert!(s
+        .take_oauth_state(&st, Some(&browser()))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(!s.oauth_state_pending(&st).await.unwrap(), "used up");
+    assert!(!s.oauth_state_pending("never-issued").await.unwrap());
+    let unbound = OAuthState {
+        browser_hash: None,
+        ..state("app", "alice", "v", exp)
+    };
+    let st = s.create_oauth_state(&unbound).await.unwrap();
+    assert!(s
+        .take_oauth_state(&st, Some(&other))
+        .await
+        .unwrap()
+        .is_some());
+    let st = s
+        .create_oauth_state(&state(
+            "app",
+            "alice",
+            "v",
+            Utc::now() - chrono::Duration::seconds(1),
+        ))
+        .await
+        .unwrap();
+    assert!(!s.oauth_state_pending(&st).await.unwrap(), "expired");
+}
+
+/// A connect session is bound to the first browser that asks (that one may ask again), never
+/// to a second one, and is handed out again only while unbound and unexpired; app sessions are
+/// never bound; using the links up deletes the connection's connect sessions only.
+async fn connect_sessions_bind_to_one_browser_and_are_used_up(db: TestDb) {
+    let s = db.store().await;
+    let later = secs(Utc::now()) + chrono::Duration::minutes(30);
+    let connect = Session {
+        purpose: SessionPurpose::Connect,
+        ..session("alice", later)
+    };
+    let link = s.create_session(&connect).await.unwrap();
+    let link2 = s.create_session(&connect).await.unwrap();
+    let app = s.create_session(&session("alice", later)).await.unwrap();
+    let bob = s
+        .create_session(&Session {
+            purpose: SessionPurpose::Connect,
+            ..session("bob", later)
+        })
+        .await
+        .unwrap();
+    let (a, b) = (dpc_store::sha256_hex("a"), dpc_store::sha256_hex("b"));
+    assert!(s
+        .connect_session_reusable(link.expose_secret())
+        .await
+        .unwrap());
+    assert!(!s
+        .connect_session_reusable(app.expose_secret())
+        .await
+        .unwrap());
+    assert!(s
+        .bind_connect_session(link.expose_secret(), &a)
+        .await
+        .unwrap());
+    assert!(
+        !s.connect_session_reusable(link.expose_secret())
+            .await
+            .unwrap(),
+        "bound: not handed out again"
+    );
+    assert!(s
+        .bind_connect_session(link.expose_secret(), &a)
+        .await
+        .unwrap());
+    assert!(!s
+        .bind_connect_session(link.expose_secret(), &b)
+        .await
+        .unwrap());
+    assert!(s
+        .bind_connect_session(link2.expose_secret(), &b)
+        .await
+        .unwrap());
+    assert!(!s
+        .bind_connect_session(app.expose_secret(), &a)
+        .await
+        .unwrap());
+    assert!(!s.bind_connect_session("never-issued", &a).await.unwrap());
+    // Concurrent first presses from two browsers: exactly one wins.
+    let fresh = s.create_session(&connect).await.unwrap();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let s = s.clone();
+            let t = fresh.expose_secret().to_owned();
+            let h = dpc_store::sha256_hex(&format!("browser-{i}"));
+            tokio::spawn(async move { s.bind_connect_session(&t, &h).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+
+    let expired = s
+        .create_session(&Session {
+            purpose: SessionPurpose::Connect,
+            ..session("carol", secs(Utc::now()) - chrono::Duration::minutes(1))
+        })
+        .await
+        .unwrap();
+    assert!(!s
+        .connect_session_reusable(expired.expose_secret())
+        .await
+        .unwrap());
+    assert!(s
+        .connect_session_reusable(bob.expose_secret())
+        .await
+        .unwrap());
+
+    assert_eq!(s.delete_connect_sessions("app", "alice").await.unwrap(), 3);
+    assert!(!s
+        .connect_session_reusable(link2.expose_secret())
+        .await
+        .unwrap());
+    assert!(s.get_session(link.expose_secret()).await.unwrap().is_none());
+    assert!(s
+        .get_session(link2.expose_secret())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.get_session(app.expose_secret()).await.unwrap().is_some());
+    assert!(s.get_session(bob.expose_secret()).await.unwrap().is_some());
+    assert_eq!(s.delete_connect_sessions("app", "alice").await.unwrap(), 0);
 }
 
 /// Each task does what the server does: under the lock, refresh only if the credentials are
@@ -906,9 +1102,21 @@ async fn purge_expired_respects_grace(db: TestDb) {
         .unwrap()
         .is_none());
     assert!(s.get_session(live.expose_secret()).await.unwrap().is_some());
-    assert!(s.take_oauth_state(&st_old).await.unwrap().is_none());
-    assert!(s.take_oauth_state(&st_recent).await.unwrap().is_none());
-    assert!(s.take_oauth_state(&st_live).await.unwrap().is_some());
+    assert!(s
+        .take_oauth_state(&st_old, Some(&browser()))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .take_oauth_state(&st_recent, Some(&browser()))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .take_oauth_state(&st_live, Some(&browser()))
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(s.purge_expired(Duration::ZERO).await.unwrap(), 0);
     // A huge grace purges nothing and does not overflow.
     assert_eq!(
@@ -1191,9 +1399,24 @@ async fn sharing_a_grant_is_counted(db: TestDb) {
         s.authorize(&c.id, &grant("t", user, &[])).await.unwrap();
         ids.push(c.id);
     }
-    assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 1);
-    assert_eq!(s.count_sharing_grant(&ids[2], "u2").await.unwrap(), 0);
+    // o4's Dialpad user is unknown: it may be u1 or u2, so it counts for both.
+    assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 2);
+    assert_eq!(s.count_sharing_grant(&ids[2], "u2").await.unwrap(), 1);
     s.delete_connection("app", "o2").await.unwrap();
+    assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 1);
+    s.delete_connection("app", "o4").await.unwrap();
+    assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 0);
+    assert_eq!(s.count_sharing_grant(&ids[2], "u2").await.unwrap(), 0);
+    // An API-key connection is no grant at all.
+    let k = s.insert_connection(new_conn("app", "o5")).await.unwrap();
+    s.put_credentials(
+        &k.id,
+        &Credentials::ApiKey {
+            api_key: SecretString::from("key"),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(s.count_sharing_grant(&ids[0], "u1").await.unwrap(), 0);
 }
 
@@ -1247,7 +1470,11 @@ async fn reseal_moves_every_secret_to_the_current_key(db: TestDb) {
         assert_eq!(access_of(&c), format!("access-{i}"));
         assert_eq!(c.version, 1);
     }
-    let taken = only_new.take_oauth_state(&st).await.unwrap().unwrap();
+    let taken = only_new
+        .take_oauth_state(&st, Some(&browser()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(taken.pkce_verifier.expose_secret(), "verifier");
     // Without the old key in the ring, unsealable rows are an error naming no secret.
     let c = old

@@ -149,9 +149,15 @@ async fn deleting_one_connection_keeps_others_of_the_same_dialpad_user() {
         assert_eq!(r.status(), StatusCode::OK, "{o} still works");
     }
     app.delete("/v1/connections/dialpad/share-b").await;
-    // The last one of that user's grant: now deauthorized at Dialpad.
+    // The last one of that user's grant: now deauthorized at Dialpad (after the answer).
     app.delete("/v1/connections/dialpad/share-c").await;
-    assert_eq!(requests(&app, "POST /oauth2/deauthorize"), 1);
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || requests(
+            &app,
+            "POST /oauth2/deauthorize"
+        ) == 1)
+        .await
+    );
 }
 
 /// Defect 3: after re-authorizing on instance A, instance B kept using the replaced token; now
@@ -382,8 +388,8 @@ async fn the_callback_is_bound_to_the_browser_that_started_the_flow() {
         .unwrap();
     assert!(r.status().is_redirection());
     let callback = app.consent(r.headers()["location"].to_str().unwrap()).await;
-    // The victim's browser (another cookie) cannot complete the attacker's flow, and the
-    // attempt burns the state: the code is useless afterwards, even with the right cookie.
+    // The victim's browser (another cookie) cannot complete the attacker's flow. (It no longer
+    // burns the state either: review::a_callback_in_the_wrong_browser_leaves_the_flow_to_the_right_one.)
     let r = app
         .http
         .get(&callback)
@@ -393,15 +399,6 @@ async fn the_callback_is_bound_to_the_browser_that_started_the_flow() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("OAUTH::BROWSER_MISMATCH"));
-    let r = app
-        .http
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("OAUTH::INVALID_STATE"));
     assert_ne!(app.connection("csrf").await["status"], "authorized");
 }
 

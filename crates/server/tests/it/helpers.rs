@@ -354,3 +354,16 @@ pub async fn callback_outcome(r: Response) -> (StatusCode, Value) {
         serde_json::from_str(&html[from..from + len]).unwrap(),
     )
 }
+
+/// Polls `f` every 50 ms until it holds or `within` passes; whether it held (for what the
+/// server does in the background after answering).
+pub async fn eventually(within: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    f()
+}

@@ -9,4 +9,5 @@ mod errors;
 mod hardening;
 mod refresh;
 mod resources;
+mod review;
 mod timeouts;
