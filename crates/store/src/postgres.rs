@@ -848,9 +848,35 @@ impl Store for PgStore {
         if unique.is_empty() {
             return Ok(Vec::new());
         }
+        // A read first: records seen before and unchanged (the usual case) need no write.
+        let all_ids: Vec<&str> = unique.iter().map(|(i, _)| *i).collect();
+        let known = sqlx::query_as::<_, (String, String, DateTime<Utc>, DateTime<Utc>)>(
+            "SELECT remote_id, fingerprint, first_seen, last_changed FROM record_observations \
+             WHERE connection_id = $1 AND model = $2 AND remote_id = ANY($3::text[])",
+        )
+        .bind(connection_id)
+        .bind(model)
+        .bind(&all_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut rows = Vec::with_capacity(unique.len());
+        let mut fingerprints = std::collections::HashMap::with_capacity(known.len());
+        for (id, fp, f, l) in known {
+            fingerprints.insert(id.clone(), fp);
+            rows.push((id, f, l));
+        }
+        let unique: Vec<(&str, &str)> = unique
+            .into_iter()
+            .filter(|(id, fp)| fingerprints.get(*id).map(String::as_str) != Some(*fp))
+            .collect();
+        if unique.is_empty() {
+            return Ok(crate::observations_in_order(records, rows));
+        }
+        rows.retain(|(id, _, _)| !unique.iter().any(|(u, _)| u == id));
         let ids: Vec<&str> = unique.iter().map(|(i, _)| *i).collect();
         let fps: Vec<&str> = unique.iter().map(|(_, f)| *f).collect();
-        let rows = sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(
+        let written = sqlx::query_as::<_, (String, DateTime<Utc>, DateTime<Utc>)>(
             "INSERT INTO record_observations \
              (connection_id, model, remote_id, fingerprint, first_seen, last_changed) \
              SELECT $1, $2, r.id, r.fp, now(), now() FROM UNNEST($3::text[], $4::text[]) AS r (id, fp) \
@@ -867,6 +893,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
+        rows.extend(written);
         Ok(crate::observations_in_order(records, rows))
     }
 

@@ -871,7 +871,40 @@ impl Store for SqliteStore {
         if unique.is_empty() {
             return Ok(Vec::new());
         }
-        // One multi-row upsert: ?1 connection, ?2 model, ?3 now, then (id, fingerprint) pairs.
+        // A read first: records seen before and unchanged (the usual case) need no write, which
+        // on SQLite would take the database's one write lock for every page read.
+        let mut sql = String::from(
+            "SELECT remote_id, fingerprint, first_seen, last_changed FROM record_observations \
+             WHERE connection_id = ?1 AND model = ?2 AND remote_id IN (",
+        );
+        for i in 0..unique.len() {
+            sql.push_str(if i > 0 { ", " } else { "" });
+            sql.push_str(&format!("?{}", 3 + i));
+        }
+        sql.push(')');
+        let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql)
+            .bind(connection_id)
+            .bind(model);
+        for (id, _) in &unique {
+            q = q.bind(*id);
+        }
+        let known = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        let mut rows = Vec::with_capacity(unique.len());
+        let mut fingerprints = std::collections::HashMap::with_capacity(known.len());
+        for (id, fp, f, l) in known {
+            fingerprints.insert(id.clone(), fp);
+            rows.push((id, f.into_utc()?, l.into_utc()?));
+        }
+        let unique: Vec<(&str, &str)> = unique
+            .into_iter()
+            .filter(|(id, fp)| fingerprints.get(*id).map(String::as_str) != Some(*fp))
+            .collect();
+        if unique.is_empty() {
+            return Ok(crate::observations_in_order(records, rows));
+        }
+        rows.retain(|(id, _, _)| !unique.iter().any(|(u, _)| u == id));
+        // One multi-row upsert of the new and changed: ?1 connection, ?2 model, ?3 now, then
+        // (id, fingerprint) pairs.
         let mut sql = String::from(
             "INSERT INTO record_observations \
              (connection_id, model, remote_id, fingerprint, first_seen, last_changed) VALUES ",
@@ -896,11 +929,9 @@ impl Store for SqliteStore {
         for (id, fp) in &unique {
             q = q.bind(*id).bind(*fp);
         }
-        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
-        let rows = rows
-            .into_iter()
-            .map(|(id, f, l)| Ok((id, f.into_utc()?, l.into_utc()?)))
-            .collect::<Result<Vec<_>>>()?;
+        for (id, f, l) in q.fetch_all(&self.pool).await.map_err(db_err)? {
+            rows.push((id, f.into_utc()?, l.into_utc()?));
+        }
         Ok(crate::observations_in_order(records, rows))
     }
 
