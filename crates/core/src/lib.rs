@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cursor;
+pub mod custom;
 pub mod error;
 pub mod mapping;
 pub mod models;

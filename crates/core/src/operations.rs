@@ -104,8 +104,39 @@ pub const CATALOG: &[Operation] = &[
     op("action::removeChannelMember", "Remove channel members", &[]),
 ];
 
+/// Operations of the configured custom models, registered at start-up (`custom::register`).
+/// Process-wide like the static catalog: an operation id means one thing in a process. An id
+/// registered again with other scopes or wording replaces the earlier entry.
+static REGISTERED: std::sync::RwLock<Vec<&'static Operation>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds (or replaces) operations beside the static catalog.
+pub fn register(ops: Vec<Operation>) {
+    let mut reg = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    for op in ops {
+        match reg.iter_mut().find(|o| o.id == op.id) {
+            Some(existing) if **existing == op => {}
+            // Leaked once per distinct declaration: the catalog hands out `&'static` entries.
+            Some(existing) => *existing = Box::leak(Box::new(op)),
+            None => reg.push(Box::leak(Box::new(op))),
+        }
+    }
+}
+
 pub fn find(id: &str) -> Option<&'static Operation> {
-    CATALOG.iter().find(|o| o.id == id)
+    CATALOG.iter().find(|o| o.id == id).or_else(|| {
+        REGISTERED
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|o| o.id == id)
+            .copied()
+    })
+}
+
+/// The static catalog, then the registered operations.
+pub fn all() -> Vec<&'static Operation> {
+    let reg = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    CATALOG.iter().chain(reg.iter().copied()).collect()
 }
 
 /// Checks operation ids against the catalog; the error lists the unknown ones.

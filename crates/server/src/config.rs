@@ -29,6 +29,25 @@
 //! request_timeout_ms = 60000
 //! max_connections = 1024
 //! allowed_origins = ["https://app.example.com"]   # DPC_ALLOWED_ORIGINS: comma-separated
+//!
+//! # Custom models (env: DPC_CUSTOM_MODELS, a JSON list of the same objects): Dialpad
+//! # collections served by /v1/resources/{name} beside the unified models.
+//! [[custom_models]]
+//! name = "dialpadChannel"
+//! description = "Dialpad channels"
+//! list = "/api/v2/channels"
+//! retrieve = "/api/v2/channels/{id}"
+//! create = "/api/v2/channels"
+//! delete = "/api/v2/channels/{id}"
+//! fields = { name = "name", description = "description", privacy = "privacy_type" }
+//!
+//! [[custom_models]]
+//! name = "dialpadCallLabel"
+//! description = "The company's call labels"
+//! list = "/api/v2/calllabels"
+//! items = "labels"          # where Dialpad's answer keeps the records (strings: {value})
+//! id_field = "value"
+//! fields = { name = "value" }
 //! ```
 //!
 //! Connection limits (slow or idle clients must not hold the server's sockets for minutes):
@@ -98,6 +117,16 @@ pub struct Config {
     /// call the session-token routes (`/v1/s/…`) from the browser, and which the OAuth result
     /// page posts its outcome to when it runs in a popup. Empty (the default): no CORS at all.
     pub allowed_origins: Vec<String>,
+    /// Custom models (`[[custom_models]]`, or `DPC_CUSTOM_MODELS` as a JSON list), served by the
+    /// resources routes beside the five unified models.
+    pub custom_models: Vec<dpc_core::custom::CustomModel>,
+}
+
+impl Config {
+    /// The custom model named `name`, if one is configured.
+    pub fn custom_model(&self, name: &str) -> Option<&dpc_core::custom::CustomModel> {
+        self.custom_models.iter().find(|m| m.name == name)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -124,6 +153,7 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
             .field("allowed_origins", &self.allowed_origins)
+            .field("custom_models", &self.custom_models.len())
             .finish()
     }
 }
@@ -166,6 +196,7 @@ struct FileLayer {
     request_timeout_ms: Option<u64>,
     max_connections: Option<u64>,
     allowed_origins: Option<Vec<String>>,
+    custom_models: Option<Vec<dpc_core::custom::CustomModel>>,
 }
 
 impl Config {
@@ -355,7 +386,27 @@ impl Config {
             )?,
             (None, None) => Vec::new(),
         };
+        let custom_models = match (env("DPC_CUSTOM_MODELS"), layer.custom_models) {
+            (Some(v), _) => serde_json::from_str(&v).map_err(|e| {
+                ConfigError(format!(
+                    "DPC_CUSTOM_MODELS must be a JSON list of custom models: {e}"
+                ))
+            })?,
+            (None, Some(list)) => list,
+            (None, None) => Vec::new(),
+        };
+        dpc_core::custom::CustomModel::validate_all(&custom_models).map_err(|errors| {
+            ConfigError(format!(
+                "custom models: {}",
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.path, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
         Ok(Config {
+            custom_models,
             allowed_origins,
             cache_ttl,
             encryption_old_keys,

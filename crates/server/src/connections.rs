@@ -49,14 +49,19 @@ pub fn connection_json(c: &Connection) -> Value {
 }
 
 /// The connector object Morph's SDK reads (`getConnector`).
-pub fn connector_json() -> Value {
+pub fn connector_json(config: &crate::Config) -> Value {
+    let mut models: Vec<Value> = dpc_core::Model::ALL
+        .iter()
+        .map(|m| m.info().describe())
+        .collect();
+    models.extend(config.custom_models.iter().map(|m| m.describe()));
     json!({
         "object": "connector",
         "id": CONNECTOR_ID,
         "name": "Dialpad",
         "settings": [],
-        "operations": operations::CATALOG.iter().map(|o| o.id).collect::<Vec<_>>(),
-        "models": dpc_core::Model::ALL.iter().map(|m| m.info().describe()).collect::<Vec<_>>(),
+        "operations": operations::all().iter().map(|o| o.id).collect::<Vec<_>>(),
+        "models": models,
     })
 }
 
@@ -562,12 +567,12 @@ pub async fn session_delete(
     remove(&state, &conn).await
 }
 
-pub async fn session_connector(_auth: SessionAuth) -> Json<Value> {
-    Json(connector_json())
+pub async fn session_connector(State(state): State<AppState>, _auth: SessionAuth) -> Json<Value> {
+    Json(connector_json(&state.config))
 }
 
 /// `GET /v1/connectors/{id}` (Morph's SDK sends whatever it has in the path and names the
 /// connection in headers; only the key matters).
-pub async fn connector(_key: ApiKeyAuth) -> Json<Value> {
-    Json(connector_json())
+pub async fn connector(State(state): State<AppState>, _key: ApiKeyAuth) -> Json<Value> {
+    Json(connector_json(&state.config))
 }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod connect_page;
 pub mod connections;
 pub mod cors;
+mod custom_resources;
 pub mod error;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
 pub use dpc_core::operations;
@@ -134,6 +135,8 @@ impl AppState {
                 .unwrap_or_else(|| secrecy::SecretString::from(String::new())),
             token_client,
         };
+        // The custom models' operations join the catalog (connections may ask for them).
+        dpc_core::custom::register(&config.custom_models);
         let cursor_key = dpc_core::cursor::CursorKey::derive(
             config
                 .encryption_key

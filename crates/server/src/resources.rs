@@ -32,10 +32,10 @@ use crate::proxy::upstream_error;
 use crate::AppState;
 
 /// Who is calling, resolved to a connection and what it may do.
-struct Caller {
-    conn: Connection,
+pub(crate) struct Caller {
+    pub(crate) conn: Connection,
     /// A session's own operations (narrower than the connection's), if any.
-    session_ops: Option<Vec<String>>,
+    pub(crate) session_ops: Option<Vec<String>>,
 }
 
 async fn caller_from_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
@@ -66,7 +66,7 @@ async fn caller_from_session(state: &AppState, s: SessionAuth) -> ApiResult<Call
     })
 }
 
-fn model_of(name: &str) -> ApiResult<Model> {
+pub(crate) fn model_of(name: &str) -> ApiResult<Model> {
     Model::parse(name).ok_or_else(|| {
         let models: Vec<&str> = Model::ALL.iter().map(|m| m.as_str()).collect();
         ApiError::of(
@@ -135,11 +135,11 @@ fn map_context(conn: &Connection) -> MapContext {
 }
 
 /// Maps the core's error to the API's, recording scopes a Dialpad 403 names.
-async fn resource_error(
+pub(crate) async fn resource_error(
     state: &AppState,
     conn: &Connection,
-    model: Model,
-    op: Op,
+    model: &str,
+    op_id: &str,
     held_version: Option<i64>,
     e: ResourceError,
 ) -> ApiError {
@@ -177,15 +177,14 @@ async fn resource_error(
             format!("Dialpad refused the change: {message}"),
         )
         .with_details(json!({ "fields": [], "dialpadMessage": message })),
-        ResourceError::Upstream(e) => upstream(state, conn, model, op, held_version, e).await,
+        ResourceError::Upstream(e) => upstream(state, conn, op_id, held_version, e).await,
     }
 }
 
 async fn upstream(
     state: &AppState,
     conn: &Connection,
-    model: Model,
-    op: Op,
+    op_id: &str,
     held_version: Option<i64>,
     e: dialpad::Error,
 ) -> ApiError {
@@ -208,8 +207,7 @@ async fn upstream(
             ..
         } => match status.as_u16() {
             403 => {
-                let id = op.operation_id(model);
-                if let Some(operation) = operations::find(&id) {
+                if let Some(operation) = operations::find(op_id) {
                     let named = operations::scopes_named_in_forbidden(operation, body.as_bytes());
                     if !named.is_empty() {
                         if let Some(v) = held_version {
@@ -248,7 +246,7 @@ async fn upstream(
 }
 
 /// Attaches `Retry-After` to a 429.
-fn respond(e: ApiError) -> Response {
+pub(crate) fn respond(e: ApiError) -> Response {
     let retry = e
         .details
         .as_ref()
@@ -266,15 +264,15 @@ fn respond(e: ApiError) -> Response {
 /// The query of a resources request, read by hand: `filters[name]=value` has no serde shape,
 /// and every parameter may appear once.
 #[derive(Debug, Default)]
-struct Query {
-    limit: Option<String>,
-    cursor: Option<String>,
-    q: Option<String>,
-    fields: Option<String>,
-    expand: Option<String>,
-    raw: bool,
-    return_resource: bool,
-    filters: BTreeMap<String, String>,
+pub(crate) struct Query {
+    pub(crate) limit: Option<String>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) q: Option<String>,
+    pub(crate) fields: Option<String>,
+    pub(crate) expand: Option<String>,
+    pub(crate) raw: bool,
+    pub(crate) return_resource: bool,
+    pub(crate) filters: BTreeMap<String, String>,
 }
 
 const PARAMS: &[&str] = &[
@@ -296,7 +294,7 @@ fn flag(name: &str, v: &str) -> ApiResult<bool> {
     }
 }
 
-fn parse_query(raw: Option<&str>) -> ApiResult<Query> {
+pub(crate) fn parse_query(raw: Option<&str>) -> ApiResult<Query> {
     let mut q = Query::default();
     let mut seen = std::collections::BTreeSet::new();
     for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -359,7 +357,7 @@ fn parse_query(raw: Option<&str>) -> ApiResult<Query> {
     Ok(q)
 }
 
-fn limit_of(q: &Query) -> ApiResult<usize> {
+pub(crate) fn limit_of(q: &Query) -> ApiResult<usize> {
     match q.limit.as_deref() {
         None | Some("") => Ok(50),
         Some(l) => match l.parse::<usize>() {
@@ -401,7 +399,7 @@ impl resources::SeenTimes for Seen<'_> {
 /// When the connector first saw each record and last saw it change, for the models Dialpad
 /// keeps no times for (one store statement per page). A store failure leaves the times out
 /// rather than failing the read.
-async fn seen_times(
+pub(crate) async fn seen_times(
     state: &AppState,
     conn: &Connection,
     model: Model,
@@ -441,6 +439,9 @@ async fn list(
     model: &str,
     raw_query: Option<String>,
 ) -> ApiResult<Value> {
+    if let Some(m) = state.config.custom_model(model) {
+        return crate::custom_resources::list(&state, c, m, raw_query).await;
+    }
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     if q.return_resource {
@@ -496,8 +497,8 @@ async fn list(
             return Err(resource_error(
                 &state,
                 &c.conn,
-                model,
-                Op::List,
+                model.as_str(),
+                &Op::List.operation_id(model),
                 cc.tokens.held_version(),
                 e,
             )
@@ -534,6 +535,9 @@ async fn retrieve(
     id: &str,
     raw_query: Option<String>,
 ) -> ApiResult<Value> {
+    if let Some(m) = state.config.custom_model(model) {
+        return crate::custom_resources::retrieve(&state, c, m, id, raw_query).await;
+    }
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     if q.limit.is_some()
@@ -574,8 +578,8 @@ async fn retrieve(
             return Err(resource_error(
                 &state,
                 &c.conn,
-                model,
-                Op::Retrieve,
+                model.as_str(),
+                &Op::Retrieve.operation_id(model),
                 cc.tokens.held_version(),
                 e,
             )
@@ -605,6 +609,10 @@ async fn create(
     raw_query: Option<String>,
     body: Value,
 ) -> ApiResult<(StatusCode, Value)> {
+    if let Some(m) = state.config.custom_model(model) {
+        return crate::custom_resources::write(&state, c, m, Op::Create, None, raw_query, body)
+            .await;
+    }
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Create).await?;
@@ -627,8 +635,8 @@ async fn create(
             return Err(resource_error(
                 &state,
                 &c.conn,
-                model,
-                Op::Create,
+                model.as_str(),
+                &Op::Create.operation_id(model),
                 cc.tokens.held_version(),
                 e,
             )
@@ -666,6 +674,11 @@ async fn update(
     raw_query: Option<String>,
     body: Value,
 ) -> ApiResult<Value> {
+    if let Some(m) = state.config.custom_model(model) {
+        return crate::custom_resources::write(&state, c, m, Op::Update, Some(id), raw_query, body)
+            .await
+            .map(|(_, v)| v);
+    }
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Update).await?;
@@ -688,8 +701,8 @@ async fn update(
             return Err(resource_error(
                 &state,
                 &c.conn,
-                model,
-                Op::Update,
+                model.as_str(),
+                &Op::Update.operation_id(model),
                 cc.tokens.held_version(),
                 e,
             )
@@ -710,6 +723,19 @@ async fn update(
 }
 
 async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<Value> {
+    if let Some(m) = state.config.custom_model(model) {
+        return crate::custom_resources::write(
+            &state,
+            c,
+            m,
+            Op::Delete,
+            Some(id),
+            None,
+            Value::Null,
+        )
+        .await
+        .map(|(_, v)| v);
+    }
     let model = model_of(model)?;
     authorize(&state, &c, model, Op::Delete).await?;
     let cc = state.connection_client(&c.conn)?;
@@ -728,8 +754,8 @@ async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<
         Err(e) => Err(resource_error(
             &state,
             &c.conn,
-            model,
-            Op::Delete,
+            model.as_str(),
+            &Op::Delete.operation_id(model),
             cc.tokens.held_version(),
             e,
         )
@@ -737,7 +763,7 @@ async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<
     }
 }
 
-fn answer(r: ApiResult<Value>) -> Response {
+pub(crate) fn answer(r: ApiResult<Value>) -> Response {
     match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => respond(e),
@@ -973,6 +999,9 @@ pub async fn session_delete(
 /// `GET /v1/models/{model}/fields?limit&cursor&isCustom`: the unified fields, then the Dialpad
 /// fields a field mapping can add (`isCustom=true`: only those; `false`: only the unified ones).
 async fn fields(state: &AppState, model: &str, raw_query: Option<String>) -> ApiResult<Value> {
+    if let Some(m) = state.config.custom_model(model) {
+        return Ok(crate::custom_resources::fields(m));
+    }
     let model = model_of(model)?;
     // `isCustom` is Morph's listFields option (its SDK's own test sends it).
     let mut is_custom = None;

@@ -1034,3 +1034,186 @@ async fn field_mappings_add_read_and_written_fields() {
         "{v}"
     );
 }
+
+/// The README's two custom models, as `DPC_CUSTOM_MODELS`.
+const CUSTOM_MODELS: &str = r#"[
+  {"name": "dialpadChannel", "description": "Dialpad channels", "list": "/api/v2/channels",
+   "retrieve": "/api/v2/channels/{id}", "create": "/api/v2/channels", "delete": "/api/v2/channels/{id}",
+   "fields": {"name": "name", "description": "description", "privacy": "privacy_type"}},
+  {"name": "dialpadCallLabel", "description": "The company's call labels", "list": "/api/v2/calllabels",
+   "items": "labels", "id_field": "value", "fields": {"name": "value"}}
+]"#;
+
+#[tokio::test]
+async fn custom_models_are_served_like_the_unified_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    let app = spawn_on_with_env(
+        SimConfig {
+            auto_consent: true,
+            call_history: 10,
+            ..Default::default()
+        },
+        &db_url,
+        dir,
+        &[("DPC_CUSTOM_MODELS", CUSTOM_MODELS)],
+    )
+    .await;
+    use reqwest::Method as M;
+    app.connect(
+        "o1",
+        &[
+            "dialpadChannel::list",
+            "dialpadChannel::retrieve",
+            "dialpadChannel::create",
+            "dialpadChannel::delete",
+            "dialpadCallLabel::list",
+        ],
+    )
+    .await;
+    // Listed by the connector info route, with what is declared.
+    let info: Value = app
+        .get("/v1/connectors/dialpad")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ch = info["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "dialpadChannel")
+        .unwrap();
+    assert_eq!(ch["operations"]["update"]["supported"], false);
+    assert!(info["operations"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("dialpadCallLabel::list")));
+
+    // Pagination to the end equals Dialpad's list, for several limits.
+    let want: BTreeSet<String> = app
+        .dialpad_ids("/api/v2/channels", "id")
+        .await
+        .into_iter()
+        .collect();
+    assert!(want.len() >= 2);
+    for limit in [1, 2, 100] {
+        assert_eq!(
+            exactly_once(&app.unified_ids("dialpadChannel", limit).await),
+            want,
+            "limit {limit}"
+        );
+    }
+    let (s, labels) = app.res_get("dialpadCallLabel?limit=3").await;
+    assert_eq!(s, 200, "{labels}");
+    assert_eq!(labels["data"].as_array().unwrap().len(), 3);
+    assert!(labels["data"][0]["fields"]["name"].is_string());
+    assert!(labels["data"][0]["createdAt"].is_string());
+    let all_labels = app.unified_ids("dialpadCallLabel", 4).await;
+    assert_eq!(all_labels.len(), exactly_once(&all_labels).len());
+
+    // Create → retrieve → delete → 404.
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "dialpadChannel?returnResource=true",
+            Some(json!({"name": "launch", "description": "the launch", "privacy": "public"})),
+        )
+        .await;
+    let (s, c) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["fields"]["name"], "launch");
+    let id = c["id"].as_str().unwrap().to_owned();
+    let (s, got) = app
+        .res_get(&format!("dialpadChannel/{id}?fields=name"))
+        .await;
+    assert_eq!(s, 200, "{got}");
+    assert_eq!(got["fields"], json!({"name": "launch"}));
+    let r = app
+        .res("o1", M::DELETE, &format!("dialpadChannel/{id}"), None)
+        .await;
+    assert_eq!(r.status(), 200);
+    let (s, v) = app.res_get(&format!("dialpadChannel/{id}")).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("RESOURCE::NOT_FOUND")),
+        "{v}"
+    );
+
+    // Errors as for the unified models.
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::PATCH,
+            &format!("dialpadChannel/{id}"),
+            Some(json!({})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            Some("OPERATION::NOT_SUPPORTED")
+        )
+    );
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::POST,
+            "dialpadChannel",
+            Some(json!({"colour": "red"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["details"]["fields"][0]["path"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("colour")),
+        "{v}"
+    );
+    let (s, v) = app.res_get("dialpadChannel?cursor=forged").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID"))
+    );
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::POST,
+            "dialpadCallLabel",
+            Some(json!({"name": "x"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            Some("OPERATION::NOT_SUPPORTED")
+        ),
+        "{v}"
+    );
+    // Permission: a connection without the custom operation.
+    app.connect("narrow", &["genericUser::list"]).await;
+    let (s, v) = error_code(app.res("narrow", M::GET, "dialpadChannel", None).await).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("CONNECTION::MISSING_PERMISSION")
+        ),
+        "{v}"
+    );
+    // Fields.
+    let f: Value = app
+        .get("/v1/models/dialpadChannel/fields")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(f["data"].as_array().unwrap().len(), 3);
+}
