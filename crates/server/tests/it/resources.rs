@@ -1217,3 +1217,54 @@ async fn custom_models_are_served_like_the_unified_ones() {
         .unwrap();
     assert_eq!(f["data"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn dialpad_refusals_map_to_stable_codes() {
+    let app = app().await;
+    let fault = |body: Value| {
+        let http = app.http.clone();
+        let url = format!("{}/_sim/faults", app.sim.base_url);
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+        }
+    };
+    // A 403 that names no scope: UPSTREAM::FORBIDDEN with Dialpad's message, nothing marked.
+    fault(json!({"path": "/api/v2/users", "error_rate": 1.0, "status": 403})).await;
+    let (s, v) = app.res_get("genericUser?limit=1").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("UPSTREAM::FORBIDDEN")),
+        "{v}"
+    );
+    assert!(app.connection("o1").await["missingScopes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Dialpad down: UPSTREAM::UNAVAILABLE (after the client's bounded retries).
+    fault(json!({"path": "/api/v2/offices", "error_rate": 1.0, "status": 503})).await;
+    let (s, v) = app.res_get("genericWorkspace?limit=1").await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("UPSTREAM::UNAVAILABLE")),
+        "{v}"
+    );
+    // Rate limited past the client's bounded retries: 429 with retryAfter and Retry-After.
+    fault(json!({"path": "/api/v2/contacts", "error_rate": 1.0, "status": 429})).await;
+    let r = app
+        .res("o1", reqwest::Method::GET, "genericContact?limit=1", None)
+        .await;
+    let status = r.status();
+    let r_headers = r.headers().get("retry-after").cloned();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("UPSTREAM::RATE_LIMITED")
+        ),
+        "{v}"
+    );
+    let header: u64 = r_headers.unwrap().to_str().unwrap().parse().unwrap();
+    assert_eq!(v["details"]["retryAfter"], header);
+}
