@@ -82,6 +82,8 @@ pub struct Inner {
     /// Signs list cursors; derived from the encryption key, so cursors survive restarts and
     /// work across instances.
     pub cursor_key: dpc_core::cursor::CursorKey,
+    /// The connector-kept record times last answered (see `resources::SeenCache`).
+    pub seen_cache: resources::SeenCache,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -145,6 +147,7 @@ impl AppState {
                 .unwrap_or_default(),
         );
         Ok(AppState(Arc::new(Inner {
+            seen_cache: resources::SeenCache::default(),
             cursor_key,
             config,
             store,

@@ -3,7 +3,7 @@
 //! request, checks the connection and its permissions, and turns the core's answers and errors
 //! into HTTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -399,6 +399,18 @@ impl resources::SeenTimes for Seen<'_> {
 /// When the connector first saw each record and last saw it change, for the models Dialpad
 /// keeps no times for (one store statement per page). A store failure leaves the times out
 /// rather than failing the read.
+/// The times last answered per record, so that an unchanged page needs no store round trip:
+/// keyed by (connection, model, id), holding the fingerprint they were answered for. A record
+/// whose fingerprint differs goes to the store, which decides (and another instance's change
+/// shows up here as a different fingerprint too).
+#[derive(Default)]
+pub struct SeenCache {
+    map: parking_lot::Mutex<HashMap<(String, &'static str, String), (String, String, String)>>,
+}
+
+/// Entries kept before the cache is emptied (it refills from the store).
+const SEEN_CACHE_CAP: usize = 50_000;
+
 pub(crate) async fn seen_times(
     state: &AppState,
     conn: &Connection,
@@ -412,23 +424,48 @@ pub(crate) async fn seen_times(
         .iter()
         .map(|r| (r.mapped.id.clone(), resources::fingerprint(&r.raw)))
         .collect();
+    let key = |id: &str| (conn.id.clone(), model.as_str(), id.to_owned());
+    let mut out: Vec<Option<(String, String)>> = vec![None; pairs.len()];
+    let mut missing: Vec<usize> = Vec::new();
+    {
+        let cache = state.seen_cache.map.lock();
+        for (i, (id, fp)) in pairs.iter().enumerate() {
+            match cache.get(&key(id)) {
+                Some((cached_fp, created, updated)) if cached_fp == fp => {
+                    out[i] = Some((created.clone(), updated.clone()));
+                }
+                _ => missing.push(i),
+            }
+        }
+    }
+    if missing.is_empty() {
+        return out;
+    }
+    let ask: Vec<(String, String)> = missing.iter().map(|&i| pairs[i].clone()).collect();
     match state
         .store
-        .observe_records(&conn.id, model.as_str(), &pairs)
+        .observe_records(&conn.id, model.as_str(), &ask)
         .await
     {
-        Ok(obs) => obs
-            .into_iter()
-            .map(|o| {
-                Some((
+        Ok(obs) => {
+            let mut cache = state.seen_cache.map.lock();
+            if cache.len() + obs.len() > SEEN_CACHE_CAP {
+                cache.clear();
+            }
+            for (&i, o) in missing.iter().zip(obs) {
+                let times = (
                     crate::connections::ts(o.first_seen),
                     crate::connections::ts(o.last_changed),
-                ))
-            })
-            .collect(),
+                );
+                let (id, fp) = &pairs[i];
+                cache.insert(key(id), (fp.clone(), times.0.clone(), times.1.clone()));
+                out[i] = Some(times);
+            }
+            out
+        }
         Err(e) => {
             tracing::warn!(error = %e, "could not record when records were seen");
-            vec![None; records.len()]
+            out
         }
     }
 }
