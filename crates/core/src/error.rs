@@ -98,6 +98,21 @@ impl Serialize for ErrorCode {
     }
 }
 
+/// The OpenAPI document's `ErrorCode` schema: a string, one of [`ErrorCode::ALL`].
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(
+                "A stable, namespaced error code (`NAMESPACE::CODE`); apps branch on it.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

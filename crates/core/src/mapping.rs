@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::models::{field_error, Invalid, Model};
 
 /// One mapping: the unified key it adds, the Dialpad path it reads, whether it is written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldMapping {
     /// The field's name in the resource's `fields` (camelCase, not a unified field's name).

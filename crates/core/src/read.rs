@@ -14,7 +14,7 @@ use serde_json::Value;
 /// Something in Dialpad's record that could not be mapped as is. `field` is the unified field;
 /// the value is left out (`INVALID_VALUE`) or kept (`UNKNOWN_VALUE`, an enum value this
 /// connector does not know yet).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Warning {
     pub code: &'static str,
     pub message: String,

@@ -33,6 +33,8 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Run the local Dialpad simulator (Dialpad API v2, OAuth server, test-control API).
     Sim(sim_cmd::SimArgs),
+    /// Print the OpenAPI 3.1 document of the connector API (JSON, as `GET /openapi.json`).
+    Openapi,
 }
 
 #[tokio::main]
@@ -51,6 +53,10 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(args) => keys_cmd::run(args).await,
         Command::Demo(args) => demo_cmd::run(args).await,
         Command::Sim(args) => sim_cmd::run(args).await,
+        Command::Openapi => {
+            print!("{}", dpc_server::openapi::document_text());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -32,14 +32,17 @@ pub const STATE_TTL_SECS: i64 = 600;
 /// Lifetime of the session made for `mode=connect`.
 pub const CONNECT_SESSION_SECS: i64 = 3600;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
+    /// Where the browser goes after the consent (an allowed origin, `DPC_ALLOWED_REDIRECT_ORIGINS`).
     redirect_url: Option<String>,
+    /// `direct` (default: Dialpad's authorization URL) or `connect` (the hosted connect page).
     mode: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeBody {
     /// Extra Dialpad scopes to ask for besides the operations' own.
@@ -48,7 +51,33 @@ pub struct AuthorizeBody {
     /// Accepted for Morph compatibility; Dialpad has no connection settings.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
+}
+
+/// What an authorization request answers.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionAuthorization {
+    /// Always `connectionAuthorization`.
+    pub object: &'static str,
+    pub connector_id: String,
+    pub owner_id: String,
+    /// The Dialpad scopes the authorization asks for.
+    pub scopes: BTreeSet<String>,
+    pub status: AuthorizationStatus,
+    /// Where to send the customer (when `awaitingAuthorization`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AuthorizationStatus {
+    /// The grant already covers every scope: nothing to do.
+    Authorized,
+    /// The customer has to open `authorizationUrl`.
+    AwaitingAuthorization,
 }
 
 /// Scopes the connection's operations (plus `extra`) need, with `offline_access`.
@@ -249,7 +278,7 @@ async fn authorize_inner(
     session_ops: Option<Vec<String>>,
     q: AuthorizeQuery,
     body: AuthorizeBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionAuthorization>> {
     let redirect_url = check_redirect_url(state, q.redirect_url)?;
     let extra = check_extra_scopes(body.scopes)?;
     let mode = q.mode.as_deref().unwrap_or("direct");
@@ -264,14 +293,15 @@ async fn authorize_inner(
         }
     }
     let wanted = wanted_scopes(&conn, &extra);
-    let mut answer = json!({
-        "object": "connectionAuthorization",
-        "connectorId": conn.connector_id,
-        "ownerId": conn.owner_id,
-        "scopes": wanted,
-    });
+    let mut answer = ConnectionAuthorization {
+        object: "connectionAuthorization",
+        connector_id: conn.connector_id.clone(),
+        owner_id: conn.owner_id.clone(),
+        scopes: wanted.clone(),
+        status: AuthorizationStatus::Authorized,
+        authorization_url: None,
+    };
     if nothing_missing(state, &conn, &wanted).await? {
-        answer["status"] = json!("authorized");
         return Ok(Json(answer));
     }
     let url = if mode == "connect" {
@@ -284,8 +314,8 @@ async fn authorize_inner(
             .await?
     };
     state.store.mark_awaiting_authorization(&conn.id).await?;
-    answer["status"] = json!("awaitingAuthorization");
-    answer["authorizationUrl"] = json!(url);
+    answer.status = AuthorizationStatus::AwaitingAuthorization;
+    answer.authorization_url = Some(url);
     Ok(Json(answer))
 }
 
@@ -296,7 +326,7 @@ pub async fn authorize(
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<AuthorizeQuery>,
     ApiJson(body): ApiJson<AuthorizeBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionAuthorization>> {
     let conn = load(&state, &connector_id, &owner_id).await?;
     authorize_inner(&state, conn, None, q, body).await
 }
@@ -307,7 +337,7 @@ pub async fn session_authorize(
     auth: SessionAuth,
     ApiQuery(q): ApiQuery<AuthorizeQuery>,
     ApiJson(body): ApiJson<AuthorizeBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionAuthorization>> {
     let conn = load(&state, &auth.connector_id, &auth.owner_id).await?;
     let ops = match auth.operations {
         Some(ops) => Some(validated_operations(&ops)?),

@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use dpc_core::ErrorCode;
+use dpc_store::ConnectionStatus;
 use dpc_store::{Connection, Credentials, NewConnection, Session, StoredCredentials};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::auth::{ApiKeyAuth, SessionAuth};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
@@ -34,35 +36,109 @@ pub fn effective_missing_scopes(c: &Connection) -> Vec<String> {
 }
 
 /// The contract's connection object.
-pub fn connection_json(c: &Connection) -> Value {
-    json!({
-        "object": "connection",
-        "connectorId": c.connector_id,
-        "ownerId": c.owner_id,
-        "operations": c.operations,
-        "status": c.status,
-        "scopes": c.scopes,
-        "missingScopes": effective_missing_scopes(c),
-        "createdAt": ts(c.created_at),
-        "updatedAt": ts(c.updated_at),
-    })
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Connection)]
+pub struct ConnectionObject {
+    /// Always `connection`.
+    pub object: &'static str,
+    pub connector_id: String,
+    pub owner_id: String,
+    /// The operations the app asked for (`<model>::<op>`, `action::<id>`).
+    pub operations: Vec<String>,
+    #[schema(value_type = ConnectionStatusSchema)]
+    pub status: ConnectionStatus,
+    /// The Dialpad scopes asked for at the last authorization.
+    pub scopes: Vec<String>,
+    /// Scopes the operations need that the grant lacks.
+    pub missing_scopes: Vec<String>,
+    /// ISO-8601, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Where a connection stands: the schema of [`ConnectionStatus`] (the store has no `utoipa`; a
+/// unit test keeps the two alike).
+#[derive(ToSchema)]
+#[schema(as = ConnectionStatus)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub enum ConnectionStatusSchema {
+    Unauthorized,
+    AwaitingAuthorization,
+    Authorized,
+    /// Dialpad refused the refresh token: the customer must authorize again.
+    RefreshFailed,
+}
+
+pub fn connection_json(c: &Connection) -> ConnectionObject {
+    ConnectionObject {
+        object: "connection",
+        connector_id: c.connector_id.clone(),
+        owner_id: c.owner_id.clone(),
+        operations: c.operations.clone(),
+        status: c.status,
+        scopes: c.scopes.clone(),
+        missing_scopes: effective_missing_scopes(c),
+        created_at: ts(c.created_at),
+        updated_at: ts(c.updated_at),
+    }
+}
+
+/// What deleting a connection answers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedConnection {
+    /// Always `connection`.
+    pub object: &'static str,
+    pub connector_id: String,
+    pub owner_id: String,
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+/// A page of `GET /v1/connections`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConnectionList {
+    /// Always `list`.
+    pub object: &'static str,
+    pub data: Vec<ConnectionObject>,
+    /// The cursor of the next page; `null` on the last one.
+    pub next: Option<String>,
 }
 
 /// The connector object Morph's SDK reads (`getConnector`).
-pub fn connector_json(config: &crate::Config) -> Value {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Connector)]
+pub struct ConnectorObject {
+    /// Always `connector`.
+    pub object: &'static str,
+    /// Always `dialpad`.
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Always empty (Morph's shape).
+    #[schema(value_type = Vec<Object>)]
+    pub settings: Vec<Value>,
+    /// Every operation id of the catalog.
+    pub operations: Vec<&'static str>,
+    #[schema(value_type = Vec<dpc_core::models::ModelDescription>)]
+    pub models: Vec<Value>,
+}
+
+pub fn connector_json(config: &crate::Config) -> ConnectorObject {
     let mut models: Vec<Value> = dpc_core::Model::ALL
         .iter()
         .map(|m| m.info().describe())
         .collect();
     models.extend(config.custom_models.iter().map(|m| m.describe()));
-    json!({
-        "object": "connector",
-        "id": CONNECTOR_ID,
-        "name": "Dialpad",
-        "settings": [],
-        "operations": operations::all().iter().map(|o| o.id).collect::<Vec<_>>(),
-        "models": models,
-    })
+    ConnectorObject {
+        object: "connector",
+        id: CONNECTOR_ID,
+        name: "Dialpad",
+        settings: Vec::new(),
+        operations: operations::all().iter().map(|o| o.id).collect(),
+        models,
+    }
 }
 
 /// Invisible and direction-changing characters (Unicode format characters: zero-width ones,
@@ -159,7 +235,7 @@ pub fn validated_operations(ids: &[String]) -> ApiResult<Vec<String>> {
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationsBody {
     #[serde(default)]
@@ -169,7 +245,7 @@ pub struct OperationsBody {
 /// The body of create and update: only `operations`. An unknown field (a typo such as
 /// `operation`, or a setting this connector does not have) is refused rather than silently
 /// dropped, which would create a connection without the operations the app meant to ask for.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionBody {
     #[serde(default)]
@@ -207,7 +283,7 @@ pub async fn retrieve(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionObject>> {
     let conn = load(&state, &connector_id, &owner_id).await?;
     Ok(Json(connection_json(&conn)))
 }
@@ -217,7 +293,7 @@ pub async fn update(
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ConnectionBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionObject>> {
     let conn = load(&state, &connector_id, &owner_id).await?;
     let Some(ops) = body.operations else {
         return Ok(Json(connection_json(&conn)));
@@ -243,7 +319,7 @@ pub async fn delete(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedConnection>> {
     let conn = load(&state, &connector_id, &owner_id).await?;
     remove(&state, &conn).await
 }
@@ -262,7 +338,7 @@ pub const DEAUTHORIZE_DEADLINE: Duration = Duration::from_secs(30);
 /// app's customers connected with one Dialpad login), or when this grant's user or another
 /// connection's is unknown and so might be the same. The token is then left to expire; it is
 /// erased here either way.
-async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
+async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedConnection>> {
     // Decided before the delete, while this connection's token is still readable.
     let deauthorize = match state.store.get_credentials(&conn.id).await? {
         Some(StoredCredentials {
@@ -304,16 +380,17 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<Value>> {
             }
         });
     }
-    Ok(Json(json!({
-        "object": "connection",
-        "connectorId": conn.connector_id,
-        "ownerId": conn.owner_id,
-        "deleted": true,
-    })))
+    Ok(Json(DeletedConnection {
+        object: "connection",
+        connector_id: conn.connector_id.clone(),
+        owner_id: conn.owner_id.clone(),
+        deleted: true,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     connector_id: Option<String>,
     cursor: Option<String>,
@@ -324,7 +401,7 @@ pub async fn list(
     State(state): State<AppState>,
     _key: ApiKeyAuth,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionList>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit must be between 1 and 100")
@@ -345,18 +422,20 @@ pub async fn list(
             dpc_store::StoreError::NotFound => ApiError::invalid("invalid cursor"),
             other => other.into(),
         })?;
-    Ok(Json(json!({
-        "object": "list",
-        "data": items.iter().map(connection_json).collect::<Vec<_>>(),
-        "next": next,
-    })))
+    Ok(Json(ConnectionList {
+        object: "list",
+        data: items.iter().map(connection_json).collect(),
+        next,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionBody {
+    /// The operations the session may use (default: the connection's).
     #[serde(default)]
     connection: Option<OperationsBody>,
+    /// Seconds, 60 to 604800 (default 3600).
     #[serde(default)]
     expires_in: Option<i64>,
 }
@@ -417,24 +496,53 @@ pub async fn create_session(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// What creating a session answers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Session)]
+pub struct SessionObject {
+    /// Always `session`.
+    pub object: &'static str,
+    pub connector_id: String,
+    pub owner_id: String,
+    pub connection: SessionConnection,
+    /// Send it as `x-session-token` on the `/v1/s/…` routes.
+    pub session_token: String,
+    /// ISO-8601, UTC.
+    pub expires_at: String,
+}
+
+/// The connection a session is bound to, with the operations it may use.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionConnection {
+    pub connector_id: String,
+    pub owner_id: String,
+    pub operations: Vec<String>,
+}
+
 pub fn session_json(
     connector_id: &str,
     owner_id: &str,
     operations: &[String],
     token: &SecretString,
     expires_at: DateTime<Utc>,
-) -> Value {
-    json!({
-        "object": "session",
-        "connectorId": connector_id,
-        "ownerId": owner_id,
-        "connection": {"connectorId": connector_id, "ownerId": owner_id, "operations": operations},
-        "sessionToken": token.expose_secret(),
-        "expiresAt": ts(expires_at),
-    })
+) -> SessionObject {
+    SessionObject {
+        object: "session",
+        connector_id: connector_id.to_owned(),
+        owner_id: owner_id.to_owned(),
+        connection: SessionConnection {
+            connector_id: connector_id.to_owned(),
+            owner_id: owner_id.to_owned(),
+            operations: operations.to_vec(),
+        },
+        session_token: token.expose_secret().to_owned(),
+        expires_at: ts(expires_at),
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyBody {
     #[serde(default)]
@@ -452,7 +560,7 @@ pub async fn put_api_key(
     _key: ApiKeyAuth,
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ApiKeyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionObject>> {
     let conn = load(&state, &connector_id, &owner_id).await?;
     let key = body
         .api_key
@@ -554,7 +662,7 @@ pub async fn put_api_key(
 pub async fn session_retrieve(
     State(state): State<AppState>,
     auth: SessionAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConnectionObject>> {
     let conn = load(&state, &auth.connector_id, &auth.owner_id).await?;
     Ok(Json(connection_json(&conn)))
 }
@@ -562,17 +670,43 @@ pub async fn session_retrieve(
 pub async fn session_delete(
     State(state): State<AppState>,
     auth: SessionAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeletedConnection>> {
     let conn = load(&state, &auth.connector_id, &auth.owner_id).await?;
     remove(&state, &conn).await
 }
 
-pub async fn session_connector(State(state): State<AppState>, _auth: SessionAuth) -> Json<Value> {
+pub async fn session_connector(
+    State(state): State<AppState>,
+    _auth: SessionAuth,
+) -> Json<ConnectorObject> {
     Json(connector_json(&state.config))
 }
 
 /// `GET /v1/connectors/{id}` (Morph's SDK sends whatever it has in the path and names the
 /// connection in headers; only the key matters).
-pub async fn connector(State(state): State<AppState>, _key: ApiKeyAuth) -> Json<Value> {
+pub async fn connector(State(state): State<AppState>, _key: ApiKeyAuth) -> Json<ConnectorObject> {
     Json(connector_json(&state.config))
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// The document's `ConnectionStatus` lists exactly what the store's status serializes to.
+    #[test]
+    fn connection_status_schema_matches_the_store() {
+        let ours: Vec<Value> = [
+            ConnectionStatus::Unauthorized,
+            ConnectionStatus::AwaitingAuthorization,
+            ConnectionStatus::Authorized,
+            ConnectionStatus::RefreshFailed,
+        ]
+        .iter()
+        .map(|s| serde_json::to_value(s).unwrap())
+        .collect();
+        let schema =
+            serde_json::to_value(<ConnectionStatusSchema as utoipa::PartialSchema>::schema())
+                .unwrap();
+        assert_eq!(schema["enum"], Value::Array(ours));
+    }
 }

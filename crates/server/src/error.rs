@@ -119,12 +119,26 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    /// Human text; it may change, unlike `error`.
+    pub message: String,
+    /// Machine-readable context (the failing field, the allowed values, `retryAfter`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let (Some(d), Some(obj)) = (self.details, body.as_object_mut()) {
-            obj.insert("details".into(), d);
-        }
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            details: self.details,
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }

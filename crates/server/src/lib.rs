@@ -19,6 +19,7 @@ pub mod connections;
 pub mod cors;
 mod custom_resources;
 pub mod error;
+pub mod openapi;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
 pub use dpc_core::operations;
 pub mod proxy;
@@ -289,6 +290,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::serve))
         .route("/v1/connections", get(connections::list))
         .route(
             "/v1/connections/{connector_id}/{owner_id}",

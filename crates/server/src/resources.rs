@@ -1143,7 +1143,12 @@ async fn mappings_for(state: &AppState, c: &Caller, model: Model, op: &str) -> V
 }
 
 fn mappings_json(model: Model, mappings: &[FieldMapping]) -> Value {
-    json!({"object": "fieldMappings", "model": model.as_str(), "mappings": mappings})
+    let typed = crate::openapi::FieldMappings {
+        object: "fieldMappings",
+        model: model.as_str(),
+        mappings: mappings.to_vec(),
+    };
+    serde_json::to_value(typed).unwrap_or_default()
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -59,7 +59,7 @@ const IN_PROGRESS: &[&str] = &[
 ];
 
 /// A recording, voicemail or admin recording of a call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Recording {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -75,7 +75,7 @@ pub struct Recording {
 }
 
 /// The unified call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Call {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,13 +99,16 @@ pub struct Call {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_url: Option<String>,
     pub recordings: Vec<Recording>,
+    #[schema(value_type = Vec<super::ExpandableRef>)]
     pub users: Vec<ResourceRef>,
+    #[schema(value_type = Vec<super::ExpandableRef>)]
     pub contacts: Vec<ResourceRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub internal_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::ExpandableRef>)]
     pub transcript: Option<ResourceRef>,
     pub labels: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,6 +120,7 @@ pub struct Call {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub master_call_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub entry_point: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<String>,

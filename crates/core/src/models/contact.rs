@@ -12,7 +12,7 @@ use crate::read::{normalize_phone, Reader};
 pub const TYPES: &[&str] = &["local", "shared"];
 
 /// The unified contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +37,7 @@ pub struct Contact {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub contact_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::ExpandableRef>)]
     pub owner: Option<ResourceRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,

@@ -100,7 +100,7 @@ impl Op {
 }
 
 /// How a filter's value is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum FilterKind {
     /// Free text.
@@ -115,7 +115,7 @@ pub enum FilterKind {
     Enum(&'static [&'static str]),
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Filter {
     pub name: &'static str,
@@ -183,40 +183,48 @@ impl ModelInfo {
     /// What the connector info route says about the model.
     pub fn describe(&self) -> Value {
         let op = |o: Op| match self.support(o) {
-            Support::Native => serde_json::json!({"supported": true}),
-            Support::NotSupported(why) => serde_json::json!({"supported": false, "reason": why}),
-        };
-        serde_json::json!({
-            "id": self.model.as_str(),
-            "description": self.description,
-            "operations": {
-                "list": op(Op::List),
-                "retrieve": op(Op::Retrieve),
-                "create": op(Op::Create),
-                "update": op(Op::Update),
-                "delete": op(Op::Delete),
+            Support::Native => OperationSupport {
+                supported: true,
+                reason: None,
             },
-            "filters": self.filters,
-            "search": self.search,
-            "expand": self.expand,
-            "me": self.me,
-        })
+            Support::NotSupported(why) => OperationSupport {
+                supported: false,
+                reason: Some(why),
+            },
+        };
+        let d = ModelDescription {
+            id: self.model.as_str(),
+            description: self.description,
+            operations: ModelOperations {
+                list: op(Op::List),
+                retrieve: op(Op::Retrieve),
+                create: op(Op::Create),
+                update: op(Op::Update),
+                delete: op(Op::Delete),
+            },
+            filters: self.filters,
+            search: self.search,
+            expand: self.expand,
+            me: self.me,
+        };
+        serde_json::to_value(d).unwrap_or_default()
     }
 
     /// The fields route's entries: unified fields, then the mappable Dialpad ones.
     pub fn field_list(&self) -> Vec<Value> {
         let entry = |f: &FieldInfo, custom: bool| {
-            serde_json::json!({
-                "object": "field",
-                "model": self.model.as_str(),
-                "key": f.key,
-                "name": f.key,
-                "type": f.kind,
-                "description": f.description,
-                "readOnly": f.read_only,
-                "isCustom": custom,
-                "source": if custom { "dialpad" } else { "unified" },
-            })
+            let e = FieldDescription {
+                object: "field",
+                model: self.model.as_str(),
+                key: f.key,
+                name: f.key,
+                kind: f.kind,
+                description: f.description,
+                read_only: f.read_only,
+                is_custom: custom,
+                source: if custom { "dialpad" } else { "unified" },
+            };
+            serde_json::to_value(e).unwrap_or_default()
         };
         self.fields
             .iter()
@@ -243,8 +251,61 @@ impl ModelInfo {
     }
 }
 
+/// A model as the connector info route describes it (`models[]`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModelDescription {
+    /// The model's API name, e.g. `genericContact`.
+    pub id: &'static str,
+    pub description: &'static str,
+    pub operations: ModelOperations,
+    pub filters: &'static [Filter],
+    /// What `q` searches; `null` when the model has no search.
+    pub search: Option<&'static str>,
+    /// The reference fields `expand` turns into full resources.
+    pub expand: &'static [&'static str],
+    /// Whether `retrieve` accepts the id `me`.
+    pub me: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModelOperations {
+    pub list: OperationSupport,
+    pub retrieve: OperationSupport,
+    pub create: OperationSupport,
+    pub update: OperationSupport,
+    pub delete: OperationSupport,
+}
+
+/// Whether Dialpad can do a model operation, and if not, why (`OPERATION::NOT_SUPPORTED`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OperationSupport {
+    pub supported: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// One entry of `GET /v1/models/{model}/fields`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldDescription {
+    /// Always `field`.
+    pub object: &'static str,
+    pub model: &'static str,
+    /// The field's key in a resource's `fields`.
+    pub key: &'static str,
+    pub name: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub read_only: bool,
+    /// A Dialpad field a field mapping can add, not a unified one.
+    pub is_custom: bool,
+    /// `unified` or `dialpad`.
+    pub source: &'static str,
+}
+
 /// `{object:"resourceRef", model, id}`: a reference to another resource (expandable).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ResourceRef {
     pub object: &'static str,
     pub model: &'static str,
@@ -260,6 +321,26 @@ impl ResourceRef {
         }
     }
 }
+
+/// Schema only (the OpenAPI document): a reference field as answered, a [`ResourceRef`], or the
+/// full resource when the request expanded it (`expand=…`). The server's document defines the
+/// `Resource` component it points to.
+pub struct ExpandableRef;
+
+impl utoipa::PartialSchema for ExpandableRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{OneOfBuilder, Ref};
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("ResourceRef"))
+            .item(Ref::from_schema_name("Resource"))
+            .description(Some(
+                "a reference, or the full resource when the request expanded this field",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExpandableRef {}
 
 /// A reference in a write body: the id as a string or number, or `{id}` (a resourceRef or a
 /// resource as another call answered it).
@@ -311,7 +392,7 @@ pub struct MapContext {
 }
 
 /// A write body that Dialpad would refuse, or that names unknown fields: the field paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub path: String,
     pub message: String,

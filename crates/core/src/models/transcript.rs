@@ -15,7 +15,7 @@ pub const LINE_TYPES: &[&str] = &[
     "ai_question",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Segment {
     /// Seconds from the first transcript line.
@@ -26,7 +26,7 @@ pub struct Segment {
     pub speaker_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Speaker {
     pub id: String,
     /// `internal` (a user), `external` (a contact) or `unknown`.
@@ -34,12 +34,14 @@ pub struct Speaker {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::ExpandableRef>)]
     pub user: Option<ResourceRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::ExpandableRef>)]
     pub contact: Option<ResourceRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Moment {
     #[serde(rename = "type")]
     pub kind: String,
@@ -51,7 +53,7 @@ pub struct Moment {
     pub time: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Recap {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,9 +64,10 @@ pub struct Recap {
     pub outcome: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Transcript {
+    #[schema(value_type = super::ExpandableRef)]
     pub call: ResourceRef,
     /// Seconds from the first to the last transcript line.
     pub duration: f64,

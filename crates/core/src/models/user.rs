@@ -33,7 +33,7 @@ pub const DUTY_STATUSES: &[&str] = &[
 ];
 
 /// The unified user.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +65,7 @@ pub struct User {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::ExpandableRef>)]
     pub workspace: Option<ResourceRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_duty_status: Option<String>,

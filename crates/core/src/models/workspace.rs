@@ -23,7 +23,7 @@ pub const STATES: &[&str] = &["active", "suspended", "pending", "cancelled", "de
 pub const AVAILABILITY: &[&str] = &["open", "closed", "holiday_open", "holiday_closed"];
 
 /// The company an office belongs to (on `me`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Company {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -34,7 +34,7 @@ pub struct Company {
 }
 
 /// The unified workspace.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Workspace {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +51,7 @@ pub struct Workspace {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_status: Option<String>,
     /// Opening hours per day (`monday` … `sunday`), as Dialpad's `HH:MM` pairs.
+    #[schema(value_type = Object)]
     pub hours: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<Company>,

@@ -7,6 +7,7 @@ mod connections;
 mod cors;
 mod errors;
 mod hardening;
+mod openapi;
 mod refresh;
 mod resources;
 mod review;

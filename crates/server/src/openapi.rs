@@ -1,0 +1,638 @@
+//! The OpenAPI 3.1 document of the connector API (`GET /openapi.json`, `dialpad-connector
+//! openapi`, the committed `openapi.json`), derived with utoipa from the code's types: the
+//! response structs of the handlers (`connections::ConnectionObject`, `error::ErrorBody`, …), the
+//! unified models of `dpc_core::models` and `ErrorCode::ALL`.
+//!
+//! The operations are declared here, on stubs named after the handlers, rather than on the
+//! handlers themselves: the key and session twins of the resources routes share one handler body
+//! each, and the resources module changes often. `tests/it/openapi.rs` keeps the two honest: it
+//! calls every route of the router and validates each answer against this document, and checks
+//! that every documented route exists.
+
+#![allow(dead_code)]
+
+use serde_json::{json, Map, Value};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::authorization::{AuthorizationStatus, AuthorizeBody, ConnectionAuthorization};
+use crate::connections::{
+    ApiKeyBody, ConnectionBody, ConnectionList, ConnectionObject, ConnectionStatusSchema,
+    ConnectorObject, DeletedConnection, OperationsBody, SessionBody, SessionConnection,
+    SessionObject,
+};
+use crate::error::ErrorBody;
+use dpc_core::mapping::FieldMapping;
+use dpc_core::models::{
+    call, contact, transcript, user, workspace, FieldDescription, FieldError, Filter, FilterKind,
+    Model, ModelDescription, ModelOperations, OperationSupport, ResourceRef,
+};
+use dpc_core::read::Warning;
+use dpc_core::ErrorCode;
+
+/// The document as JSON (what every consumer gets).
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    finish(&mut doc);
+    doc
+}
+
+/// The document as the committed `openapi.json` holds it (pretty, with a final newline).
+pub fn document_text() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> axum::Json<Value> {
+    axum::Json(document())
+}
+
+// Schema-only types: answers the resources handlers build as JSON.
+
+/// A unified resource of any model (an expanded reference is one too).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Resource {
+    /// Always `resource`.
+    object: String,
+    /// The model's API name, e.g. `genericContact`.
+    model: String,
+    id: String,
+    /// The model's fields (see the model's own resource schema); only those asked for with
+    /// `fields=a,b`; keys added by the connection's field mappings too.
+    #[schema(value_type = Object)]
+    fields: Map<String, Value>,
+    /// ISO-8601; from Dialpad, or when the connector first saw the record.
+    #[schema(required = true)]
+    created_at: Option<String>,
+    #[schema(required = true)]
+    updated_at: Option<String>,
+    /// Dialpad's record as received (`raw=true`).
+    #[schema(value_type = Option<Object>)]
+    raw_resource: Option<Value>,
+    /// What could not be mapped (the field is left out, the record kept).
+    warnings: Option<Vec<Warning>>,
+}
+
+/// A page of a resources list.
+#[derive(ToSchema)]
+struct ResourcePage {
+    #[schema(value_type = Vec<AnyModelResource>)]
+    data: Vec<Value>,
+    /// The signed cursor of the next page; `null` on the last one.
+    next: Option<String>,
+}
+
+/// A resource of one of the models (`oneOf` the model resources, told apart by `model`).
+struct AnyModelResource;
+
+impl utoipa::PartialSchema for AnyModelResource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut one = utoipa::openapi::schema::OneOfBuilder::new();
+        for m in Model::ALL {
+            one = one.item(utoipa::openapi::Ref::from_schema_name(
+                resource_schema_name(m),
+            ));
+        }
+        one.into()
+    }
+}
+impl ToSchema for AnyModelResource {}
+
+/// What create and update answer without `returnResource=true`.
+#[derive(ToSchema)]
+struct CreatedRef {
+    /// Always `resourceRef`.
+    object: String,
+    model: String,
+    id: String,
+    remote: RemoteId,
+}
+
+#[derive(ToSchema)]
+struct RemoteId {
+    /// Dialpad's id.
+    id: String,
+}
+
+/// The answer of a create or update: the reference, or the resource (`returnResource=true`).
+struct WriteAnswer;
+
+impl utoipa::PartialSchema for WriteAnswer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("CreatedRef"))
+            .item(utoipa::openapi::Ref::from_schema_name("AnyModelResource"))
+            .into()
+    }
+}
+impl ToSchema for WriteAnswer {}
+
+/// An empty object (`{}`): what a delete answers.
+#[derive(ToSchema)]
+struct Empty {}
+
+/// A page of `GET /v1/models/{model}/fields`.
+#[derive(ToSchema)]
+struct FieldsPage {
+    data: Vec<FieldDescription>,
+    next: Option<String>,
+}
+
+/// A connection's field mappings of one model.
+#[derive(serde::Serialize, ToSchema)]
+pub struct FieldMappings {
+    /// Always `fieldMappings`.
+    pub object: &'static str,
+    pub model: &'static str,
+    pub mappings: Vec<FieldMapping>,
+}
+
+/// The body of `PUT …/field-mappings/{model}`.
+#[derive(ToSchema)]
+struct FieldMappingsBody {
+    /// At most 50; replaces the model's mappings.
+    mappings: Vec<FieldMapping>,
+}
+
+/// A unified write body: the model's writable fields (see `GET /v1/models/{model}/fields`,
+/// `readOnly: false`) and the written keys of the connection's field mappings.
+#[derive(ToSchema)]
+struct WriteBody {}
+
+#[derive(ToSchema)]
+struct Health {
+    /// `ok` (`/healthz`) or `ready` (`/readyz`).
+    status: String,
+}
+
+/// Dialpad's answer, status and body unchanged.
+#[derive(ToSchema)]
+struct DialpadAnswer {}
+
+/// The schema of each model's `fields`, by model (the component names of the core's structs).
+fn fields_schema_name(m: Model) -> String {
+    match m {
+        Model::Contact => <contact::Contact as ToSchema>::name(),
+        Model::User => <user::User as ToSchema>::name(),
+        Model::Workspace => <workspace::Workspace as ToSchema>::name(),
+        Model::Call => <call::Call as ToSchema>::name(),
+        Model::Transcript => <transcript::Transcript as ToSchema>::name(),
+    }
+    .into_owned()
+}
+
+fn resource_schema_name(m: Model) -> String {
+    format!("{}Resource", fields_schema_name(m))
+}
+
+/// `object` of each object schema: always this text.
+const OBJECT_CONSTS: &[(&str, &str)] = &[
+    ("Connection", "connection"),
+    ("DeletedConnection", "connection"),
+    ("ConnectionList", "list"),
+    ("Connector", "connector"),
+    ("Session", "session"),
+    ("ConnectionAuthorization", "connectionAuthorization"),
+    ("Resource", "resource"),
+    ("ResourceRef", "resourceRef"),
+    ("CreatedRef", "resourceRef"),
+    ("FieldDescription", "field"),
+    ("FieldMappings", "fieldMappings"),
+];
+
+/// What the derives cannot say, added to the generated document: `object` constants, one
+/// resource schema per model, optional `fields` keys (`fields=a,b` keeps only some), and the
+/// error answers every route may give.
+fn finish(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    for (name, text) in OBJECT_CONSTS {
+        if let Some(p) = schemas[*name]["properties"].get_mut("object") {
+            *p = json!({"type": "string", "const": text});
+        }
+    }
+    for m in Model::ALL {
+        let fields = fields_schema_name(m);
+        if let Some(s) = schemas[fields.as_str()].as_object_mut() {
+            s.remove("required");
+        }
+        schemas[resource_schema_name(m)] = json!({
+            "description": format!("A `{}` resource.", m.as_str()),
+            "allOf": [
+                {"$ref": "#/components/schemas/Resource"},
+                {"type": "object", "properties": {
+                    "model": {"type": "string", "const": m.as_str()},
+                    "fields": {"$ref": format!("#/components/schemas/{fields}")},
+                }},
+            ],
+        });
+    }
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(responses) = op["responses"].as_object_mut() else {
+                continue;
+            };
+            let mut common: Vec<(&str, &str)> = vec![
+                ("500", "Internal error (`SERVER::INTERNAL`)"),
+                ("504", "The request timeout elapsed (`SERVER::TIMEOUT`)"),
+            ];
+            if path.starts_with("/v1/") {
+                common.push(("400", "Malformed request (`REQUEST::INVALID`)"));
+                common.push(("401", "Missing or invalid credentials"));
+            }
+            if matches!(method.as_str(), "post" | "put" | "patch") {
+                common.push((
+                    "408",
+                    "The request body stopped arriving (`REQUEST::TIMEOUT`)",
+                ));
+                common.push((
+                    "413",
+                    "The request body is over 1 MiB (`REQUEST::TOO_LARGE`)",
+                ));
+            }
+            for (status, description) in common {
+                responses.entry(status).or_insert_with(|| {
+                    json!({
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    })
+                });
+            }
+        }
+    }
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "apiSecret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-secret",
+                "The app's secret key, `sk_…` (`dialpad-connector keys create`)",
+            ))),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`Authorization: Bearer sk_…`, the secret key"))
+                    .build(),
+            ),
+        );
+        c.add_security_scheme(
+            "sessionToken",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-session-token",
+                "A session token (`POST /v1/connections/{c}/{o}/sessions`), on `/v1/s/…`",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Dialpad connector API",
+        description = "The open-source Dialpad connector: connections, authorization, unified resources (Morph-compatible) and the Dialpad proxy. Every error answers `{error, message, details?}`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&Security),
+    paths(
+        healthz, readyz, openapi_json,
+        connections_list, connections_create, connections_retrieve, connections_update,
+        connections_delete, connections_authorize, connections_create_session,
+        connections_put_api_key, field_mappings_get, field_mappings_put, field_mappings_delete,
+        session_connection_retrieve, session_connection_delete, session_authorize,
+        session_connector, connector,
+        key_fields, session_fields,
+        key_list, key_create, key_retrieve, key_update, key_delete,
+        session_list, session_create, session_retrieve, session_update, session_delete,
+        proxy_get, proxy_post, proxy_put, proxy_patch, proxy_delete, proxy_head,
+    ),
+    components(schemas(
+        ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
+        ConnectionList, ConnectorObject, ModelDescription, ModelOperations, OperationSupport,
+        Filter, FilterKind, SessionObject, SessionConnection, ConnectionBody, OperationsBody,
+        SessionBody, ApiKeyBody, AuthorizeBody, ConnectionAuthorization, AuthorizationStatus,
+        FieldMapping, FieldMappings, FieldMappingsBody, FieldDescription, FieldsPage, FieldError,
+        Resource, ResourceRef, dpc_core::models::ExpandableRef, Warning, ResourcePage,
+        AnyModelResource, CreatedRef, RemoteId, WriteAnswer, WriteBody, Empty, Health,
+        DialpadAnswer, contact::Contact, user::User, workspace::Workspace, workspace::Company,
+        call::Call, call::Recording, transcript::Transcript, transcript::Segment,
+        transcript::Speaker, transcript::Moment, transcript::Recap,
+    )),
+    tags(
+        (name = "connections", description = "Connections, sessions and authorization"),
+        (name = "resources", description = "Unified resources (`/v1/s/…`: the session twins)"),
+        (name = "proxy", description = "Any Dialpad endpoint with the connection's credentials"),
+        (name = "operations", description = "Health and this document"),
+    ),
+)]
+struct ApiDoc;
+
+// The operations. Path parameters are documented once per stub.
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = Health)))]
+fn healthz() {}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "The database is reachable", body = Health),
+    (status = 503, description = "`SERVER::NOT_READY`", body = ErrorBody)))]
+fn readyz() {}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document", body = Object)))]
+fn openapi_json() {}
+
+#[utoipa::path(get, path = "/v1/connections", tag = "connections",
+    params(crate::connections::ListQuery),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses((status = 200, description = "A page of connections", body = ConnectionList)))]
+fn connections_list() {}
+
+#[utoipa::path(post, path = "/v1/connections/{connectorId}/{ownerId}", tag = "connections",
+    params(("connectorId" = String, Path, description = "Always `dialpad`"),
+           ("ownerId" = String, Path, description = "Your customer's id, 1 to 255 bytes")),
+    request_body(content = ConnectionBody, description = "May be empty"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = ConnectionObject),
+        (status = 404, description = "`CONNECTOR::NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CONNECTION::ALREADY_EXISTS`", body = ErrorBody)))]
+fn connections_create() {}
+
+#[utoipa::path(get, path = "/v1/connections/{connectorId}/{ownerId}", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionObject),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
+fn connections_retrieve() {}
+
+#[utoipa::path(patch, path = "/v1/connections/{connectorId}/{ownerId}", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    request_body(content = ConnectionBody, description = "The new operations"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated connection", body = ConnectionObject),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
+fn connections_update() {}
+
+#[utoipa::path(delete, path = "/v1/connections/{connectorId}/{ownerId}", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted (deauthorized at Dialpad in the background)", body = DeletedConnection),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
+fn connections_delete() {}
+
+#[utoipa::path(post, path = "/v1/connections/{connectorId}/{ownerId}/authorization", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path), crate::authorization::AuthorizeQuery),
+    request_body(content = AuthorizeBody, description = "May be empty"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Authorized already, or where to send the customer", body = ConnectionAuthorization),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
+fn connections_authorize() {}
+
+#[utoipa::path(post, path = "/v1/connections/{connectorId}/{ownerId}/sessions", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    request_body(content = SessionBody, description = "May be empty; creates the connection when missing"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "The session", body = SessionObject),
+        (status = 404, description = "`CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
+fn connections_create_session() {}
+
+#[utoipa::path(put, path = "/v1/connections/{connectorId}/{ownerId}/api-key", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    request_body(content = ApiKeyBody, description = "A Dialpad company or user API key"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The connection, authorized with the key", body = ConnectionObject),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody),
+        (status = 502, description = "`UPSTREAM::UNAVAILABLE`", body = ErrorBody)))]
+fn connections_put_api_key() {}
+
+#[utoipa::path(get, path = "/v1/connections/{connectorId}/{ownerId}/field-mappings/{model}", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path), ("model" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The model's mappings (none: empty)", body = FieldMappings),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody)))]
+fn field_mappings_get() {}
+
+#[utoipa::path(put, path = "/v1/connections/{connectorId}/{ownerId}/field-mappings/{model}", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path), ("model" = String, Path)),
+    request_body(content = FieldMappingsBody),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The mappings stored", body = FieldMappings),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED` (`details.fields`)", body = ErrorBody)))]
+fn field_mappings_put() {}
+
+#[utoipa::path(delete, path = "/v1/connections/{connectorId}/{ownerId}/field-mappings/{model}", tag = "connections",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path), ("model" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Removed", body = Empty),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody)))]
+fn field_mappings_delete() {}
+
+#[utoipa::path(get, path = "/v1/s/connection", tag = "connections",
+    security(("sessionToken" = [])),
+    responses(
+        (status = 200, description = "The session's connection", body = ConnectionObject),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody)))]
+fn session_connection_retrieve() {}
+
+#[utoipa::path(delete, path = "/v1/s/connection", tag = "connections",
+    security(("sessionToken" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = DeletedConnection),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody)))]
+fn session_connection_delete() {}
+
+#[utoipa::path(post, path = "/v1/s/connection/authorization", tag = "connections",
+    params(crate::authorization::AuthorizeQuery),
+    request_body(content = AuthorizeBody, description = "May be empty"),
+    security(("sessionToken" = [])),
+    responses(
+        (status = 200, description = "Authorized already, or where to send the customer", body = ConnectionAuthorization),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody)))]
+fn session_authorize() {}
+
+#[utoipa::path(get, path = "/v1/s/connector", tag = "connections",
+    security(("sessionToken" = [])),
+    responses((status = 200, description = "The connector", body = ConnectorObject)))]
+fn session_connector() {}
+
+#[utoipa::path(get, path = "/v1/connectors/{connectorId}", tag = "connections",
+    params(("connectorId" = String, Path, description = "Any value (Morph's SDK sends its own)")),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses((status = 200, description = "The connector: operations and models", body = ConnectorObject)))]
+fn connector() {}
+
+#[utoipa::path(get, path = "/v1/models/{model}/fields", tag = "resources",
+    params(("model" = String, Path),
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 50"),
+        ("cursor" = Option<String>, Query), ("isCustom" = Option<bool>, Query)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The model's fields", body = FieldsPage),
+        (status = 404, description = "`RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody)))]
+fn key_fields() {}
+
+#[utoipa::path(get, path = "/v1/s/models/{model}/fields", tag = "resources",
+    params(("model" = String, Path),
+        ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query), ("isCustom" = Option<bool>, Query)),
+    security(("sessionToken" = [])),
+    responses(
+        (status = 200, description = "The model's fields", body = FieldsPage),
+        (status = 404, description = "`RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody)))]
+fn session_fields() {}
+
+/// The resources routes' shared answers are spelled out per stub (utoipa takes literals).
+macro_rules! resource_ops {
+    ($prefix:literal, [$($sec:tt)*], $list:ident, $create:ident, $retrieve:ident, $update:ident, $delete:ident) => {
+        #[utoipa::path(get, path = concat!($prefix, "/{model}"), tag = "resources",
+            params(("model" = String, Path, description = "A model's API name (`GET /v1/connectors/dialpad` lists them)"),
+                ("x-connector-id" = Option<String>, Header, description = "`dialpad` (secret-key routes)"),
+                ("x-owner-id" = Option<String>, Header, description = "The connection's owner (secret-key routes)"),
+                ("limit" = Option<u32>, Query, description = "1 to 100, default 50"),
+                ("cursor" = Option<String>, Query), ("q" = Option<String>, Query, description = "Search"),
+                ("filters" = Option<Object>, Query, style = DeepObject, explode, description = "`filters[name]=value`"),
+                ("fields" = Option<String>, Query, description = "Comma-separated field keys"),
+                ("expand" = Option<String>, Query, description = "Comma-separated reference fields"),
+                ("raw" = Option<bool>, Query, description = "Add Dialpad's record (`rawResource`)")),
+            security($($sec)*),
+            responses(
+                (status = 200, description = "A page of resources", body = ResourcePage),
+                (status = 403, description = "`CONNECTION::MISSING_PERMISSION`, `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+                (status = 404, description = "`RESOURCE::MODEL_NOT_FOUND`, `CONNECTION::NOT_FOUND`", body = ErrorBody),
+                (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
+                (status = 429, description = "`UPSTREAM::RATE_LIMITED` (`Retry-After`)", body = ErrorBody),
+                (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
+        fn $list() {}
+
+        #[utoipa::path(post, path = concat!($prefix, "/{model}"), tag = "resources",
+            params(("model" = String, Path),
+                ("x-connector-id" = Option<String>, Header), ("x-owner-id" = Option<String>, Header),
+                ("returnResource" = Option<bool>, Query, description = "Answer the resource instead of its reference"),
+                ("raw" = Option<bool>, Query)),
+            request_body(content = WriteBody, description = "The unified fields"),
+            security($($sec)*),
+            responses(
+                (status = 201, description = "Created", body = WriteAnswer),
+                (status = 403, description = "`CONNECTION::MISSING_PERMISSION`, `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+                (status = 404, description = "`RESOURCE::MODEL_NOT_FOUND`, `CONNECTION::NOT_FOUND`", body = ErrorBody),
+                (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`, `RESOURCE::CONFLICT`", body = ErrorBody),
+                (status = 422, description = "`RESOURCE::VALIDATION_FAILED` (`details.fields`)", body = ErrorBody),
+                (status = 429, description = "`UPSTREAM::RATE_LIMITED`", body = ErrorBody),
+                (status = 501, description = "`OPERATION::NOT_SUPPORTED`", body = ErrorBody),
+                (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
+        fn $create() {}
+
+        #[utoipa::path(get, path = concat!($prefix, "/{model}/{id}"), tag = "resources",
+            params(("model" = String, Path), ("id" = String, Path),
+                ("x-connector-id" = Option<String>, Header), ("x-owner-id" = Option<String>, Header),
+                ("fields" = Option<String>, Query), ("expand" = Option<String>, Query), ("raw" = Option<bool>, Query)),
+            security($($sec)*),
+            responses(
+                (status = 200, description = "The resource", body = AnyModelResource),
+                (status = 403, description = "`CONNECTION::MISSING_PERMISSION`, `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+                (status = 404, description = "`RESOURCE::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody),
+                (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
+                (status = 429, description = "`UPSTREAM::RATE_LIMITED`", body = ErrorBody),
+                (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
+        fn $retrieve() {}
+
+        #[utoipa::path(patch, path = concat!($prefix, "/{model}/{id}"), tag = "resources",
+            params(("model" = String, Path), ("id" = String, Path),
+                ("x-connector-id" = Option<String>, Header), ("x-owner-id" = Option<String>, Header),
+                ("returnResource" = Option<bool>, Query), ("raw" = Option<bool>, Query)),
+            request_body(content = WriteBody, description = "The fields to change"),
+            security($($sec)*),
+            responses(
+                (status = 200, description = "Updated", body = WriteAnswer),
+                (status = 403, description = "`CONNECTION::MISSING_PERMISSION`, `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+                (status = 404, description = "`RESOURCE::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody),
+                (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`, `RESOURCE::CONFLICT`", body = ErrorBody),
+                (status = 422, description = "`RESOURCE::VALIDATION_FAILED`", body = ErrorBody),
+                (status = 429, description = "`UPSTREAM::RATE_LIMITED`", body = ErrorBody),
+                (status = 501, description = "`OPERATION::NOT_SUPPORTED`", body = ErrorBody),
+                (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
+        fn $update() {}
+
+        #[utoipa::path(delete, path = concat!($prefix, "/{model}/{id}"), tag = "resources",
+            params(("model" = String, Path), ("id" = String, Path),
+                ("x-connector-id" = Option<String>, Header), ("x-owner-id" = Option<String>, Header)),
+            security($($sec)*),
+            responses(
+                (status = 200, description = "Deleted", body = Empty),
+                (status = 403, description = "`CONNECTION::MISSING_PERMISSION`, `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+                (status = 404, description = "`RESOURCE::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody),
+                (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
+                (status = 429, description = "`UPSTREAM::RATE_LIMITED`", body = ErrorBody),
+                (status = 501, description = "`OPERATION::NOT_SUPPORTED`", body = ErrorBody),
+                (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
+        fn $delete() {}
+    };
+}
+
+resource_ops!(
+    "/v1/resources",
+    [("apiSecret" = []), ("bearer" = [])],
+    key_list,
+    key_create,
+    key_retrieve,
+    key_update,
+    key_delete
+);
+resource_ops!(
+    "/v1/s/resources",
+    [("sessionToken" = [])],
+    session_list,
+    session_create,
+    session_retrieve,
+    session_update,
+    session_delete
+);
+
+macro_rules! proxy_op {
+    ($method:ident, $name:ident) => {
+        #[utoipa::path($method, path = "/v1/proxy/{path}", tag = "proxy",
+            params(("path" = String, Path, description = "Dialpad's path under `/api/`, e.g. `api/v2/users/me`"),
+                ("x-connector-id" = String, Header), ("x-owner-id" = String, Header)),
+            security(("apiSecret" = []), ("bearer" = [])),
+            responses(
+                (status = 200, description = "Dialpad's answer (any status Dialpad gives, body unchanged)", body = DialpadAnswer),
+                (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody),
+                (status = 403, description = "`CONNECTION::MISSING_PERMISSION`", body = ErrorBody),
+                (status = 405, description = "`REQUEST::METHOD_NOT_ALLOWED`", body = ErrorBody),
+                (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
+                (status = 502, description = "`UPSTREAM::UNAVAILABLE`", body = ErrorBody)))]
+        fn $name() {}
+    };
+}
+
+proxy_op!(get, proxy_get);
+proxy_op!(post, proxy_post);
+proxy_op!(put, proxy_put);
+proxy_op!(patch, proxy_patch);
+proxy_op!(delete, proxy_delete);
+proxy_op!(head, proxy_head);
