@@ -405,8 +405,13 @@ impl resources::SeenTimes for Seen<'_> {
 /// shows up here as a different fingerprint too).
 #[derive(Default)]
 pub struct SeenCache {
-    map: parking_lot::Mutex<HashMap<(String, &'static str, String), (String, String, String)>>,
+    map: parking_lot::Mutex<HashMap<SeenKey, SeenTimesEntry>>,
 }
+
+/// (connection id, model, record id).
+type SeenKey = (String, &'static str, String);
+/// (fingerprint, createdAt, updatedAt).
+type SeenTimesEntry = (String, String, String);
 
 /// Entries kept before the cache is emptied (it refills from the store).
 const SEEN_CACHE_CAP: usize = 50_000;
