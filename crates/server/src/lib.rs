@@ -322,13 +322,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models/{model}/fields", get(resources::key_fields))
         .route(
             "/v1/resources/{model}",
-            get(resources::key_list).post(resources::key_create),
+            get(resources::list_route::<resources::KeyCaller>)
+                .post(resources::create_route::<resources::KeyCaller>),
         )
         .route(
             "/v1/resources/{model}/{id}",
-            get(resources::key_retrieve)
-                .patch(resources::key_update)
-                .delete(resources::key_delete),
+            get(resources::retrieve_route::<resources::KeyCaller>)
+                .patch(resources::update_route::<resources::KeyCaller>)
+                .delete(resources::delete_route::<resources::KeyCaller>),
         )
         .route("/v1/proxy/{*path}", any(proxy::proxy))
         .merge(
@@ -396,13 +397,14 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/v1/s/resources/{model}",
-            get(resources::session_list).post(resources::session_create),
+            get(resources::list_route::<resources::SessionCaller>)
+                .post(resources::create_route::<resources::SessionCaller>),
         )
         .route(
             "/v1/s/resources/{model}/{id}",
-            get(resources::session_retrieve)
-                .patch(resources::session_update)
-                .delete(resources::session_delete),
+            get(resources::retrieve_route::<resources::SessionCaller>)
+                .patch(resources::update_route::<resources::SessionCaller>)
+                .delete(resources::delete_route::<resources::SessionCaller>),
         )
         // Set before the CORS layer: a 405 fallback added afterwards would sit outside it, and a
         // preflight (`OPTIONS`, a method these routes lack) would never reach CORS.

@@ -32,7 +32,7 @@ use crate::proxy::upstream_error;
 use crate::AppState;
 
 /// Who is calling, resolved to a connection and what it may do.
-pub(crate) struct Caller {
+pub struct Caller {
     pub(crate) conn: Connection,
     /// A session's own operations (narrower than the connection's), if any.
     pub(crate) session_ops: Option<Vec<String>>,
@@ -147,22 +147,9 @@ pub(crate) async fn resource_error(
         ResourceError::Invalid { message, details } => {
             ApiError::invalid(message).with_details(details)
         }
-        ResourceError::Validation(errors) => ApiError::of(
-            ErrorCode::ResourceValidationFailed,
-            format!(
-                "invalid {model} fields: {}",
-                errors
-                    .iter()
-                    .map(|e| if e.path.is_empty() {
-                        e.message.clone()
-                    } else {
-                        format!("{}: {}", e.path, e.message)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        )
-        .with_details(json!({ "fields": errors })),
+        ResourceError::Validation(errors) => {
+            validation_failed(&format!("invalid {model} fields"), errors)
+        }
         ResourceError::NotFound(m) => ApiError::of(ErrorCode::ResourceNotFound, m),
         ResourceError::NotSupported(why) => ApiError::of(ErrorCode::OperationNotSupported, why),
         ResourceError::Refused {
@@ -179,6 +166,26 @@ pub(crate) async fn resource_error(
         .with_details(json!({ "fields": [], "dialpadMessage": message })),
         ResourceError::Upstream(e) => upstream(state, conn, op_id, held_version, e).await,
     }
+}
+
+/// 422 `RESOURCE::VALIDATION_FAILED`: `what`, then each failing path with its reason, and the
+/// list in `details.fields`.
+pub(crate) fn validation_failed(what: &str, errors: dpc_core::models::Invalid) -> ApiError {
+    let each: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            if e.path.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{}: {}", e.path, e.message)
+            }
+        })
+        .collect();
+    ApiError::of(
+        ErrorCode::ResourceValidationFailed,
+        format!("{what}: {}", each.join("; ")),
+    )
+    .with_details(json!({ "fields": errors }))
 }
 
 async fn upstream(
@@ -492,12 +499,7 @@ async fn list(
         ));
     }
     let limit = limit_of(&q)?;
-    let filters = parse_filters(model, &q.filters).map_err(|e| match e {
-        ResourceError::Invalid { message, details } => {
-            ApiError::invalid(message).with_details(details)
-        }
-        other => ApiError::internal(other),
-    })?;
+    let filters = parse_filters(model, &q.filters).map_err(query_error)?;
     if q.q.is_some() && model.info().search.is_none() {
         return Err(ApiError::invalid(format!(
             "{model} has no search (`q`): use its filters"
@@ -658,8 +660,7 @@ async fn create(
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Create).await?;
-    let (body, extra) = write_parts(&state, &c, model, body).await?;
-    let maps = mappings_for(&state, &c, model, "fieldRead").await;
+    let (body, extra, maps) = write_mappings(&state, &c, model, body).await?;
     let cc = state.connection_client(&c.conn)?;
     let seen_source = Seen {
         state: &state,
@@ -724,8 +725,7 @@ async fn update(
     let model = model_of(model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Update).await?;
-    let (body, extra) = write_parts(&state, &c, model, body).await?;
-    let maps = mappings_for(&state, &c, model, "fieldRead").await;
+    let (body, extra, maps) = write_mappings(&state, &c, model, body).await?;
     let cc = state.connection_client(&c.conn)?;
     let seen_source = Seen {
         state: &state,
@@ -815,224 +815,133 @@ pub(crate) fn answer(r: ApiResult<Value>) -> Response {
 /// A body that is a JSON object (or empty: `{}`).
 type Body = ApiJson<serde_json::Map<String, Value>>;
 
-// Secret-key routes.
+/// The connection a request names: by the secret key and the connection headers (the
+/// `/v1/resources` routes) or by a session token (`/v1/s/resources`). One handler per
+/// operation serves both, through [`KeyCaller`] or [`SessionCaller`].
+pub trait CallerSource: axum::extract::FromRequestParts<AppState, Rejection = ApiError> {
+    fn into_caller(
+        self,
+        state: &AppState,
+    ) -> impl std::future::Future<Output = ApiResult<Caller>> + Send;
+}
 
-pub async fn key_list(
+/// A verified secret key plus the connection headers (or a session token, see
+/// `caller_from_key`).
+pub struct KeyCaller(HeaderMap);
+
+impl axum::extract::FromRequestParts<AppState> for KeyCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        ApiKeyAuth::from_request_parts(parts, state).await?;
+        Ok(KeyCaller(parts.headers.clone()))
+    }
+}
+
+impl CallerSource for KeyCaller {
+    async fn into_caller(self, state: &AppState) -> ApiResult<Caller> {
+        caller_from_key(state, &self.0).await
+    }
+}
+
+/// A session token (or the secret key with connection headers, as `SessionAuth` allows).
+pub struct SessionCaller(SessionAuth);
+
+impl axum::extract::FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        SessionAuth::from_request_parts(parts, state)
+            .await
+            .map(SessionCaller)
+    }
+}
+
+impl CallerSource for SessionCaller {
+    async fn into_caller(self, state: &AppState) -> ApiResult<Caller> {
+        caller_from_session(state, self.0).await
+    }
+}
+
+pub async fn list_route<C: CallerSource>(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
-    headers: HeaderMap,
+    caller: C,
     ApiPath(model): ApiPath<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     answer(
         async {
-            list(
-                state.clone(),
-                caller_from_key(&state, &headers).await?,
-                &model,
-                query,
-            )
-            .await
+            let c = caller.into_caller(&state).await?;
+            list(state.clone(), c, &model, query).await
         }
         .await,
     )
 }
 
-pub async fn key_retrieve(
+pub async fn retrieve_route<C: CallerSource>(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
-    headers: HeaderMap,
+    caller: C,
     ApiPath((model, id)): ApiPath<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
     answer(
         async {
-            retrieve(
-                state.clone(),
-                caller_from_key(&state, &headers).await?,
-                &model,
-                &id,
-                query,
-            )
-            .await
+            let c = caller.into_caller(&state).await?;
+            retrieve(state.clone(), c, &model, &id, query).await
         }
         .await,
     )
 }
 
-pub async fn key_create(
+pub async fn create_route<C: CallerSource>(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
-    headers: HeaderMap,
+    caller: C,
     ApiPath(model): ApiPath<String>,
     RawQuery(query): RawQuery,
     ApiJson(body): Body,
 ) -> Response {
-    match async {
-        create(
-            state.clone(),
-            caller_from_key(&state, &headers).await?,
-            &model,
-            query,
-            Value::Object(body),
-        )
-        .await
+    let created = async {
+        let c = caller.into_caller(&state).await?;
+        create(state.clone(), c, &model, query, Value::Object(body)).await
     }
-    .await
-    {
+    .await;
+    match created {
         Ok((status, v)) => (status, Json(v)).into_response(),
         Err(e) => respond(e),
     }
 }
 
-pub async fn key_update(
+pub async fn update_route<C: CallerSource>(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
-    headers: HeaderMap,
+    caller: C,
     ApiPath((model, id)): ApiPath<(String, String)>,
     RawQuery(query): RawQuery,
     ApiJson(body): Body,
 ) -> Response {
     answer(
         async {
-            update(
-                state.clone(),
-                caller_from_key(&state, &headers).await?,
-                &model,
-                &id,
-                query,
-                Value::Object(body),
-            )
-            .await
+            let c = caller.into_caller(&state).await?;
+            update(state.clone(), c, &model, &id, query, Value::Object(body)).await
         }
         .await,
     )
 }
 
-pub async fn key_delete(
+pub async fn delete_route<C: CallerSource>(
     State(state): State<AppState>,
-    _key: ApiKeyAuth,
-    headers: HeaderMap,
+    caller: C,
     ApiPath((model, id)): ApiPath<(String, String)>,
 ) -> Response {
     answer(
         async {
-            delete(
-                state.clone(),
-                caller_from_key(&state, &headers).await?,
-                &model,
-                &id,
-            )
-            .await
-        }
-        .await,
-    )
-}
-
-// Session routes.
-
-pub async fn session_list(
-    State(state): State<AppState>,
-    session: SessionAuth,
-    ApiPath(model): ApiPath<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    answer(
-        async {
-            list(
-                state.clone(),
-                caller_from_session(&state, session).await?,
-                &model,
-                query,
-            )
-            .await
-        }
-        .await,
-    )
-}
-
-pub async fn session_retrieve(
-    State(state): State<AppState>,
-    session: SessionAuth,
-    ApiPath((model, id)): ApiPath<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    answer(
-        async {
-            retrieve(
-                state.clone(),
-                caller_from_session(&state, session).await?,
-                &model,
-                &id,
-                query,
-            )
-            .await
-        }
-        .await,
-    )
-}
-
-pub async fn session_create(
-    State(state): State<AppState>,
-    session: SessionAuth,
-    ApiPath(model): ApiPath<String>,
-    RawQuery(query): RawQuery,
-    ApiJson(body): Body,
-) -> Response {
-    match async {
-        create(
-            state.clone(),
-            caller_from_session(&state, session).await?,
-            &model,
-            query,
-            Value::Object(body),
-        )
-        .await
-    }
-    .await
-    {
-        Ok((status, v)) => (status, Json(v)).into_response(),
-        Err(e) => respond(e),
-    }
-}
-
-pub async fn session_update(
-    State(state): State<AppState>,
-    session: SessionAuth,
-    ApiPath((model, id)): ApiPath<(String, String)>,
-    RawQuery(query): RawQuery,
-    ApiJson(body): Body,
-) -> Response {
-    answer(
-        async {
-            update(
-                state.clone(),
-                caller_from_session(&state, session).await?,
-                &model,
-                &id,
-                query,
-                Value::Object(body),
-            )
-            .await
-        }
-        .await,
-    )
-}
-
-pub async fn session_delete(
-    State(state): State<AppState>,
-    session: SessionAuth,
-    ApiPath((model, id)): ApiPath<(String, String)>,
-) -> Response {
-    answer(
-        async {
-            delete(
-                state.clone(),
-                caller_from_session(&state, session).await?,
-                &model,
-                &id,
-            )
-            .await
+            let c = caller.into_caller(&state).await?;
+            delete(state.clone(), c, &model, &id).await
         }
         .await,
     )
@@ -1117,19 +1026,22 @@ pub async fn session_fields(
 
 /// The connection's field mappings of `model` (none when unset, or when the connection may not
 /// read mapped fields). A stored value that no longer parses is logged and ignored.
-async fn mappings_for(state: &AppState, c: &Caller, model: Model, op: &str) -> Vec<FieldMapping> {
+/// Whether the caller may run `<model>::<op>` (`fieldRead`, `fieldWrite`).
+fn granted(c: &Caller, model: Model, op: &str) -> bool {
     let id = format!("{}::{op}", model.as_str());
-    let allowed = operations::find(&id).is_some_and(|o| {
+    operations::find(&id).is_some_and(|o| {
         operations::check(
             o,
             &c.conn.operations,
             c.session_ops.as_deref(),
             &c.conn.scopes,
         ) == Permission::Granted
-    });
-    if !allowed {
-        return Vec::new();
-    }
+    })
+}
+
+/// The connection's stored field mappings of `model` (one store read). A stored value that no
+/// longer parses is logged and ignored.
+async fn stored_mappings(state: &AppState, c: &Caller, model: Model) -> Vec<FieldMapping> {
     match state
         .store
         .get_field_mappings(&c.conn.id, model.as_str())
@@ -1144,6 +1056,16 @@ async fn mappings_for(state: &AppState, c: &Caller, model: Model, op: &str) -> V
             tracing::warn!(error = %e, "could not read field mappings");
             Vec::new()
         }
+    }
+}
+
+/// The mappings to apply for `op` (`fieldRead` or `fieldWrite`): none, without a store read,
+/// when the caller may not.
+async fn mappings_for(state: &AppState, c: &Caller, model: Model, op: &str) -> Vec<FieldMapping> {
+    if granted(c, model, op) {
+        stored_mappings(state, c, model).await
+    } else {
+        Vec::new()
     }
 }
 
@@ -1199,18 +1121,7 @@ pub async fn put_mappings(
             let model = model_of(&model)?;
             let conn = load(&state, &connector_id, &owner_id).await?;
             if let Err(errors) = mapping::validate(model, &body.mappings) {
-                return Err(ApiError::of(
-                    ErrorCode::ResourceValidationFailed,
-                    format!(
-                        "invalid field mappings: {}",
-                        errors
-                            .iter()
-                            .map(|e| format!("{}: {}", e.path, e.message))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
-                )
-                .with_details(json!({ "fields": errors })));
+                return Err(validation_failed("invalid field mappings", errors));
             }
             let text = serde_json::to_string(&body.mappings).map_err(ApiError::internal)?;
             state
@@ -1244,41 +1155,37 @@ pub async fn delete_mappings(
 }
 
 /// Splits a write body into the unified part and the Dialpad fields of written mappings.
-async fn write_parts(
+/// The mappings a write applies, and those its answer shows, from one store read: the body's
+/// mapped keys become Dialpad fields with `fieldWrite`; without it, a mapped key in the body is
+/// refused as a missing permission when the caller may read it, else as an unknown field.
+async fn write_mappings(
     state: &AppState,
     c: &Caller,
     model: Model,
     body: Value,
-) -> ApiResult<(Value, serde_json::Map<String, Value>)> {
-    let Value::Object(mut body) = body else {
-        return Ok((body, serde_json::Map::new()));
-    };
-    let maps = mappings_for(state, c, model, "fieldWrite").await;
-    let read_maps = if maps.is_empty() {
-        mappings_for(state, c, model, "fieldRead").await
+) -> ApiResult<(Value, serde_json::Map<String, Value>, Vec<FieldMapping>)> {
+    let (read, write) = (
+        granted(c, model, "fieldRead"),
+        granted(c, model, "fieldWrite"),
+    );
+    let stored = if read || write {
+        stored_mappings(state, c, model).await
     } else {
-        maps.clone()
+        Vec::new()
     };
-    if maps.is_empty() && read_maps.iter().any(|m| body.contains_key(&m.key)) {
+    let shown = if read { stored.clone() } else { Vec::new() };
+    let Value::Object(mut body) = body else {
+        return Ok((body, serde_json::Map::new(), shown));
+    };
+    if !write && shown.iter().any(|m| body.contains_key(&m.key)) {
         return Err(ApiError::of(
             ErrorCode::ConnectionMissingPermission,
             format!("writing mapped fields needs {}::fieldWrite", model.as_str()),
         )
         .with_details(json!({"operation": format!("{}::fieldWrite", model.as_str())})));
     }
-    let extra = mapping::split_write(&maps, &mut body).map_err(|errors| {
-        ApiError::of(
-            ErrorCode::ResourceValidationFailed,
-            format!(
-                "invalid {model} fields: {}",
-                errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.path, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        )
-        .with_details(json!({ "fields": errors }))
-    })?;
-    Ok((Value::Object(body), extra))
+    let written: &[FieldMapping] = if write { &stored } else { &[] };
+    let extra = mapping::split_write(written, &mut body)
+        .map_err(|errors| validation_failed(&format!("invalid {model} fields"), errors))?;
+    Ok((Value::Object(body), extra, shown))
 }
