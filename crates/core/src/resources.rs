@@ -786,77 +786,100 @@ impl Resources<'_> {
 }
 
 impl Resources<'_> {
-    /// Replaces the references named in `expand` inside `resource` (from [`resource_json`])
-    /// with full resources; `recap` fills a transcript's AI recap. A reference that cannot be
-    /// expanded is kept, with a warning; a call's transcript that does not exist becomes `null`.
-    pub async fn expand(&self, model: Model, resource: &mut Value, expand: &[String]) {
-        let id = resource["id"].as_str().unwrap_or_default().to_owned();
-        let mut warnings: Vec<Warning> = Vec::new();
+    /// Replaces the references named in `expand` inside `resources` (from [`resource_json`],
+    /// one page or one resource) with full resources; `recap` fills a transcript's AI recap.
+    /// Each distinct reference of the page is fetched once (a page of calls names the same few
+    /// users many times). A reference that cannot be expanded is kept, with a warning; a call's
+    /// transcript that does not exist becomes `null`.
+    pub async fn expand(&self, model: Model, resources: &mut [Value], expand: &[String]) {
+        let mut warnings: Vec<Vec<Warning>> = vec![Vec::new(); resources.len()];
         for name in expand {
             if model == Model::Transcript && name == "recap" {
-                match self.recap(&id).await {
-                    Ok(r) => resource["fields"]["recap"] = json!(r),
-                    Err(e) => warnings.push(expand_warning(name, &e)),
+                for (i, resource) in resources.iter_mut().enumerate() {
+                    let id = resource["id"].as_str().unwrap_or_default().to_owned();
+                    match self.recap(&id).await {
+                        Ok(r) => resource["fields"]["recap"] = json!(r),
+                        Err(e) => warnings[i].push(expand_warning(name, &e)),
+                    }
                 }
                 continue;
             }
-            let Some(current) = resource["fields"].get(name.as_str()).cloned() else {
-                continue;
-            };
-            let refs: Vec<(Model, String)> = match &current {
-                Value::Array(items) => items.iter().filter_map(ref_of).collect(),
-                v => ref_of(v).into_iter().collect(),
-            };
-            let fetched: Vec<(Result<Record>, String)> = stream::iter(refs)
-                .map(|(m, rid)| async move { (self.retrieve(m, &rid).await, rid) })
+            // Every distinct reference under `name` on the page, in first-seen order.
+            let mut refs: Vec<(Model, String)> = Vec::new();
+            for resource in resources.iter() {
+                let found: Vec<(Model, String)> = match resource["fields"].get(name.as_str()) {
+                    Some(Value::Array(items)) => items.iter().filter_map(ref_of).collect(),
+                    Some(v) => ref_of(v).into_iter().collect(),
+                    None => Vec::new(),
+                };
+                for r in found {
+                    if !refs.contains(&r) {
+                        refs.push(r);
+                    }
+                }
+            }
+            let fetched: Vec<Result<Record>> = stream::iter(refs.iter().cloned())
+                .map(|(m, rid)| async move { self.retrieve(m, &rid).await })
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;
             // The connector-kept times of the records fetched, one batch per field.
             let ok: Vec<Record> = fetched
                 .iter()
-                .filter_map(|(r, _)| r.as_ref().ok().cloned())
+                .filter_map(|r| r.as_ref().ok().cloned())
                 .collect();
             let mut times = match (self.seen, ok.first()) {
                 (Some(s), Some(first)) => s.seen(first.mapped.model, &ok).await,
                 _ => Vec::new(),
             }
             .into_iter();
-            let mut expanded = Vec::with_capacity(fetched.len());
-            for (r, rid) in fetched {
-                match r {
-                    Ok(rec) => {
-                        let seen = times.next().flatten();
-                        expanded.push(resource_json(rec, &Render::default(), seen))
+            let by_ref: Vec<std::result::Result<Value, Warning>> = fetched
+                .into_iter()
+                .map(|r| match r {
+                    Ok(rec) => Ok(resource_json(
+                        rec,
+                        &Render::default(),
+                        times.next().flatten(),
+                    )),
+                    Err(ResourceError::NotFound(_)) if name == "transcript" => Ok(Value::Null),
+                    Err(e) => Err(expand_warning(name, &e)),
+                })
+                .collect();
+            let expanded = |v: &Value, w: &mut Vec<Warning>| -> Value {
+                let Some(r) = ref_of(v) else { return v.clone() };
+                match refs.iter().position(|x| *x == r).map(|i| &by_ref[i]) {
+                    Some(Ok(full)) => full.clone(),
+                    Some(Err(warning)) => {
+                        w.push(warning.clone());
+                        v.clone()
                     }
-                    Err(ResourceError::NotFound(_)) if name == "transcript" => {
-                        expanded.push(Value::Null)
-                    }
-                    Err(e) => {
-                        warnings.push(expand_warning(name, &e));
-                        let m = resource["fields"][name.as_str()].clone();
-                        expanded.push(match &m {
-                            Value::Array(items) => items
-                                .iter()
-                                .find(|i| i["id"] == rid.as_str())
-                                .cloned()
-                                .unwrap_or(Value::Null),
-                            other => other.clone(),
-                        });
-                    }
+                    None => v.clone(),
                 }
-            }
-            resource["fields"][name.as_str()] = match current {
-                Value::Array(_) => Value::Array(expanded),
-                _ => expanded.into_iter().next().unwrap_or(Value::Null),
             };
+            for (i, resource) in resources.iter_mut().enumerate() {
+                let Some(current) = resource["fields"].get(name.as_str()).cloned() else {
+                    continue;
+                };
+                resource["fields"][name.as_str()] = match &current {
+                    Value::Array(items) => Value::Array(
+                        items
+                            .iter()
+                            .map(|v| expanded(v, &mut warnings[i]))
+                            .collect(),
+                    ),
+                    v => expanded(v, &mut warnings[i]),
+                };
+            }
         }
-        if !warnings.is_empty() {
+        for (resource, w) in resources.iter_mut().zip(warnings) {
+            if w.is_empty() {
+                continue;
+            }
             let list = resource
                 .as_object_mut()
                 .map(|o| o.entry("warnings").or_insert_with(|| json!([])));
             if let Some(Value::Array(l)) = list {
-                l.extend(warnings.iter().map(|w| json!(w)));
+                l.extend(w.iter().map(|w| json!(w)));
             }
         }
     }

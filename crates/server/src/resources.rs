@@ -553,11 +553,10 @@ async fn list(
     let mut data = Vec::with_capacity(records.len());
     for (mut r, seen) in records.into_iter().zip(seen) {
         mapping::apply_read(&maps, &r.raw, &mut r.mapped.fields);
-        let mut v = render(r, q.raw, fields.as_deref(), seen);
-        if !expand.is_empty() {
-            service.expand(model, &mut v, &expand).await;
-        }
-        data.push(v);
+        data.push(render(r, q.raw, fields.as_deref(), seen));
+    }
+    if !expand.is_empty() {
+        service.expand(model, &mut data, &expand).await;
     }
     let next = next.map(|at| key.encode(&c.conn.id, &identity, &at));
     Ok(json!({ "data": data, "next": next }))
@@ -637,7 +636,9 @@ async fn retrieve(
         .flatten();
     let mut v = render(r, q.raw, fields.as_deref(), seen);
     if !expand.is_empty() {
-        service.expand(model, &mut v, &expand).await;
+        service
+            .expand(model, std::slice::from_mut(&mut v), &expand)
+            .await;
     }
     Ok(v)
 }

@@ -340,10 +340,28 @@ async fn users_workspaces_and_me() {
 #[tokio::test]
 async fn calls_filters_expand_and_cache() {
     let app = app().await;
+    let user_reads = || {
+        app.sim
+            .stats()
+            .requests
+            .get("GET /api/v2/users/{id}")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = user_reads();
     let (s, page) = app
-        .res_get("telephonyCall?limit=5&expand=users,contacts")
+        .res_get("telephonyCall?limit=20&expand=users,contacts")
         .await;
     assert_eq!(s, 200, "{page}");
+    // Each distinct user of the page is read once, however many calls name them.
+    let distinct: BTreeSet<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fields"]["users"].as_array().unwrap().iter())
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(user_reads() - before, distinct.len() as u64, "{page}");
     let first = &page["data"][0];
     assert!(
         ["completed", "missed", "voicemail"].contains(&first["fields"]["status"].as_str().unwrap())
