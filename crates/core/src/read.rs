@@ -215,9 +215,40 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// ISO-8601 UTC with `Z` and milliseconds, the API's one time format.
+/// ISO-8601 UTC with `Z` and milliseconds, the API's one time format. Written digit by digit
+/// (a call has five times, and chrono's general formatter was a visible part of mapping one);
+/// years outside 0–9999 fall back to chrono, which writes them with a sign.
 pub fn iso(t: Timestamp) -> String {
-    t.as_datetime().to_rfc3339_opts(SecondsFormat::Millis, true)
+    use chrono::{Datelike, Timelike};
+    let d = t.as_datetime();
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return d.to_rfc3339_opts(SecondsFormat::Millis, true);
+    }
+    let ms = d.timestamp_subsec_millis().min(999);
+    let mut b = [0u8; 24];
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year as u32, 4);
+    put(5, d.month(), 2);
+    put(8, d.day(), 2);
+    put(11, d.hour(), 2);
+    put(14, d.minute(), 2);
+    put(17, d.second().min(59), 2);
+    put(20, ms, 3);
+    b[4] = b'-';
+    b[7] = b'-';
+    b[10] = b'T';
+    b[13] = b':';
+    b[16] = b':';
+    b[19] = b'.';
+    b[23] = b'Z';
+    b.iter().map(|&c| c as char).collect()
 }
 
 /// Dialpad milliseconds → whole seconds (rounded).
@@ -296,6 +327,28 @@ mod tests {
         assert_eq!(r.time("bad", "startedAt"), None);
         assert_eq!(r.warnings.len(), 1);
         assert!(r.warnings[0].message.contains("yesterday"));
+    }
+
+    #[test]
+    fn iso_matches_chrono_across_the_range() {
+        for ms in [
+            0_i64,
+            1,
+            999,
+            1_704_164_645_123,
+            951_782_400_000,     // 2000-02-29
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            -62_135_596_800_000, // 0001-01-01
+            -1,
+            253_402_300_800_000, // year 10000: chrono's form
+        ] {
+            let t = Timestamp::from_millis(ms).unwrap();
+            assert_eq!(
+                iso(t),
+                t.as_datetime().to_rfc3339_opts(SecondsFormat::Millis, true),
+                "{ms}"
+            );
+        }
     }
 
     #[test]

@@ -22,6 +22,10 @@
 //! runtime (on 2 cores, the proxied runs share the CPU three ways, the direct runs two ways).
 //! The load generator is raw HTTP/1.1 over TCP, as in `dialpad-sim`'s throughput bench.
 
+/// The binary's allocator, so the figures are what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -16,11 +16,15 @@
 //! Pacing: as in the proxy bench, the connection's client is built with `no_rate_limit()` and put
 //! in the server's client cache before serving (the server always paces at 19 req/s).
 
+/// The binary's allocator, so the figures are what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpc_core::models::{self, MapContext, Model};
-use dpc_core::resources::{resource_json, Record, Render};
+use dpc_core::resources::{list_json, resource_json, Record, Render};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -264,7 +268,7 @@ fn map_cost(model: Model, items: &[Value], bytes: &[u8], iterations: usize) {
                 resource_json(r, &Render::default(), None)
             })
             .collect();
-        let out = serde_json::to_vec(&json!({"data": data, "next": null})).expect("render");
+        let out = serde_json::to_vec(&list_json(data, None)).expect("render");
         std::hint::black_box(out);
     }
     let map = t.elapsed();

@@ -41,6 +41,10 @@
 //! single-worker tokio runtime, as in `benches/proxy.rs`; the store's SQLite connections run on
 //! sqlx's own threads.
 
+/// The binary's allocator, so the figures are what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -181,7 +181,10 @@ pub(crate) async fn list(
         .collect();
     with_times(state, &c, m, &mut items).await;
     let next = next.map(|at| state.cursor_key.encode(&c.conn.id, &identity, &at));
-    Ok(json!({"data": items.into_iter().map(|(_, v, _)| v).collect::<Vec<_>>(), "next": next}))
+    Ok(dpc_core::resources::list_json(
+        items.into_iter().map(|(_, v, _)| v).collect(),
+        next,
+    ))
 }
 
 pub(crate) async fn retrieve(

@@ -559,7 +559,7 @@ async fn list(
         service.expand(model, &mut data, &expand).await;
     }
     let next = next.map(|at| key.encode(&c.conn.id, &identity, &at));
-    Ok(json!({ "data": data, "next": next }))
+    Ok(dpc_core::resources::list_json(data, next))
 }
 
 fn query_error(e: ResourceError) -> ApiError {
@@ -1004,7 +1004,7 @@ async fn fields(state: &AppState, model: &str, raw_query: Option<String>) -> Api
             },
         )
     });
-    Ok(json!({"data": data, "next": next}))
+    Ok(dpc_core::resources::list_json(data, next))
 }
 
 pub async fn key_fields(

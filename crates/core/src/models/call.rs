@@ -131,29 +131,29 @@ pub struct Call {
 impl IntoFields for Call {
     fn into_fields(self) -> Map<String, Value> {
         into_fields!(
-            "direction" => self.direction,
-            "status" => self.status,
-            "dialpadState" => self.dialpad_state,
-            "startedAt" => self.started_at,
             "answeredAt" => self.answered_at,
-            "endedAt" => self.ended_at,
-            "duration" => self.duration,
-            "totalDuration" => self.total_duration,
-            "recordingUrl" => self.recording_url,
-            "recordings" => Serde(self.recordings),
-            "users" => self.users,
             "contacts" => self.contacts,
+            "csat" => self.csat,
+            "customData" => self.custom_data,
+            "dialpadState" => self.dialpad_state,
+            "direction" => self.direction,
+            "duration" => self.duration,
+            "endedAt" => self.ended_at,
+            "entryPoint" => self.entry_point,
             "externalNumber" => self.external_number,
             "internalNumber" => self.internal_number,
-            "transcript" => self.transcript,
-            "labels" => self.labels,
-            "mosScore" => self.mos_score,
             "isTransferred" => self.is_transferred,
-            "wasRecorded" => self.was_recorded,
+            "labels" => self.labels,
             "masterCallId" => self.master_call_id,
-            "entryPoint" => self.entry_point,
-            "customData" => self.custom_data,
-            "csat" => self.csat,
+            "mosScore" => self.mos_score,
+            "recordingUrl" => self.recording_url,
+            "recordings" => Serde(self.recordings),
+            "startedAt" => self.started_at,
+            "status" => self.status,
+            "totalDuration" => self.total_duration,
+            "transcript" => self.transcript,
+            "users" => self.users,
+            "wasRecorded" => self.was_recorded,
         )
     }
 }
@@ -394,15 +394,16 @@ pub fn from_dialpad(raw: &Value, ctx: MapContext) -> Mapped {
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let mut rr = Reader::new(item);
-                    let path = format!("recordings[{i}]");
-                    let kind = match rr.string("recording_type", &path).as_deref() {
+                    // The item's path is written into its warnings only when there are any.
+                    let path = "recordings[]";
+                    let kind = match rr.string("recording_type", path).as_deref() {
                         Some("callrecording") => "call".to_owned(),
                         Some("voicemail") => "voicemail".to_owned(),
                         Some("admincallrecording") => "admin".to_owned(),
                         Some(other) => {
                             rr.warn(
                                 UNKNOWN_VALUE,
-                                &path,
+                                path,
                                 format!("unknown recording type {other:?}"),
                             );
                             other.to_owned()
@@ -410,11 +411,14 @@ pub fn from_dialpad(raw: &Value, ctx: MapContext) -> Mapped {
                         None => "call".to_owned(),
                     };
                     recordings.push(Recording {
-                        id: rr.id("id", &path),
+                        id: rr.id("id", path),
                         kind,
-                        url: rr.string("url", &path).filter(|_| ctx.recordings),
-                        duration: rr.number("duration", &path).map(ms_to_seconds),
+                        url: rr.string("url", path).filter(|_| ctx.recordings),
+                        duration: rr.number("duration", path).map(ms_to_seconds),
                     });
+                    for w in &mut rr.warnings {
+                        w.field = format!("recordings[{i}]");
+                    }
                     r.warnings.append(&mut rr.warnings);
                 }
             }
@@ -447,17 +451,28 @@ pub fn from_dialpad(raw: &Value, ctx: MapContext) -> Mapped {
     let contacts: Vec<ResourceRef> = party_ref(&r, "contact", false).into_iter().collect();
     let transcript = (status == "completed").then(|| ResourceRef::new(Model::Transcript, &id));
     let entry_point = r.child("entry_point_target").map(|p| {
-        json!({
-            "type": p.get("type"),
-            "id": p.get("id").map(|v| match v { Value::Number(n) => json!(n.to_string()), o => o.clone() }),
-            "name": p.get("name"),
-            "phone": p.get("phone"),
-        })
+        let get = |k: &str| p.get(k).cloned().unwrap_or(Value::Null);
+        let id = match p.get("id") {
+            Some(Value::Number(n)) => Value::String(n.to_string()),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        };
+        // Sorted, built in one go (as the fields are).
+        let m: Map<String, Value> = [
+            ("id".to_owned(), id),
+            ("name".to_owned(), get("name")),
+            ("phone".to_owned(), get("phone")),
+            ("type".to_owned(), get("type")),
+        ]
+        .into_iter()
+        .collect();
+        Value::Object(m)
     });
+    let started_iso = started.map(iso);
     let c = Call {
         direction: r.known("direction", "direction", &["inbound", "outbound"]),
         status: status.to_owned(),
-        started_at: started.map(iso),
+        started_at: started_iso.clone(),
         answered_at: connected.map(iso),
         ended_at: ended.map(iso),
         duration: r.number("duration", "duration").map(ms_to_seconds),
@@ -486,7 +501,7 @@ pub fn from_dialpad(raw: &Value, ctx: MapContext) -> Mapped {
         model: Model::Call,
         id,
         fields: c.into_fields(),
-        created_at: started.map(iso),
+        created_at: started_iso,
         updated_at: updated.map(iso),
         warnings: r.warnings,
     }

@@ -46,20 +46,20 @@ pub struct Contact {
 impl IntoFields for Contact {
     fn into_fields(self) -> Map<String, Value> {
         into_fields!(
-            "firstName" => self.first_name,
-            "lastName" => self.last_name,
+            "companyName" => self.company_name,
             "displayName" => self.display_name,
             "email" => self.email,
-            "phone" => self.phone,
             "emails" => self.emails,
-            "phones" => self.phones,
-            "urls" => self.urls,
-            "companyName" => self.company_name,
-            "jobTitle" => self.job_title,
             "extension" => self.extension,
-            "type" => self.contact_type,
+            "firstName" => self.first_name,
+            "jobTitle" => self.job_title,
+            "lastName" => self.last_name,
             "owner" => self.owner,
+            "phone" => self.phone,
+            "phones" => self.phones,
+            "type" => self.contact_type,
             "uid" => self.uid,
+            "urls" => self.urls,
         )
     }
 }

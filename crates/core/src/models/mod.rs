@@ -439,20 +439,20 @@ pub(crate) trait IntoFields {
 /// A value moved into a field map; `None` leaves the field out (as serde's
 /// `skip_serializing_if = "Option::is_none"` does).
 pub(crate) trait Put {
-    fn put(self, map: &mut Map<String, Value>, key: &str);
+    fn put(self, fields: &mut Vec<(String, Value)>, key: &str);
 }
 
 macro_rules! put_plain {
     ($($t:ty),*) => {$(
         impl Put for $t {
-            fn put(self, map: &mut Map<String, Value>, key: &str) {
-                map.insert(key.to_owned(), Value::from(self));
+            fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
+                fields.push((key.to_owned(), Value::from(self)));
             }
         }
         impl Put for Option<$t> {
-            fn put(self, map: &mut Map<String, Value>, key: &str) {
+            fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
                 if let Some(v) = self {
-                    map.insert(key.to_owned(), Value::from(v));
+                    fields.push((key.to_owned(), Value::from(v)));
                 }
             }
         }
@@ -461,43 +461,47 @@ macro_rules! put_plain {
 put_plain!(String, bool, i64, f64, Vec<String>);
 
 impl Put for Map<String, Value> {
-    fn put(self, map: &mut Map<String, Value>, key: &str) {
-        map.insert(key.to_owned(), Value::Object(self));
+    fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
+        fields.push((key.to_owned(), Value::Object(self)));
     }
 }
 
 impl Put for Option<Value> {
-    fn put(self, map: &mut Map<String, Value>, key: &str) {
+    fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
         if let Some(v) = self {
-            map.insert(key.to_owned(), v);
+            fields.push((key.to_owned(), v));
         }
     }
 }
 
 impl ResourceRef {
     fn into_value(self) -> Value {
-        let mut m = Map::with_capacity(3);
-        m.insert("object".into(), Value::from(self.object));
-        m.insert("model".into(), Value::from(self.model));
-        m.insert("id".into(), Value::String(self.id));
+        // Listed sorted: built in one go, as for the fields.
+        let m: Map<String, Value> = [
+            ("id".to_owned(), Value::String(self.id)),
+            ("model".to_owned(), Value::from(self.model)),
+            ("object".to_owned(), Value::from(self.object)),
+        ]
+        .into_iter()
+        .collect();
         Value::Object(m)
     }
 }
 
 impl Put for Option<ResourceRef> {
-    fn put(self, map: &mut Map<String, Value>, key: &str) {
+    fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
         if let Some(r) = self {
-            map.insert(key.to_owned(), r.into_value());
+            fields.push((key.to_owned(), r.into_value()));
         }
     }
 }
 
 impl Put for Vec<ResourceRef> {
-    fn put(self, map: &mut Map<String, Value>, key: &str) {
-        map.insert(
+    fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
+        fields.push((
             key.to_owned(),
             Value::Array(self.into_iter().map(ResourceRef::into_value).collect()),
-        );
+        ));
     }
 }
 
@@ -505,22 +509,23 @@ impl Put for Vec<ResourceRef> {
 pub(crate) struct Serde<T>(pub T);
 
 impl<T: Serialize> Put for Serde<T> {
-    fn put(self, map: &mut Map<String, Value>, key: &str) {
+    fn put(self, fields: &mut Vec<(String, Value)>, key: &str) {
         match serde_json::to_value(&self.0) {
             Ok(Value::Null) | Err(_) => {}
-            Ok(v) => {
-                map.insert(key.to_owned(), v);
-            }
+            Ok(v) => fields.push((key.to_owned(), v)),
         }
     }
 }
 
-/// `into_fields!("key" => value, …)`: the field map of a unified struct.
+/// `into_fields!("key" => value, …)`: the field map of a unified struct. The values are pushed
+/// in order and the map built in one go (serde_json's map is a BTreeMap, which bulk-builds
+/// from a sorted run: inserting one by one was a seventh of mapping a call), so list the keys
+/// sorted.
 macro_rules! into_fields {
     ($($key:literal => $e:expr),* $(,)?) => {{
-        let mut map = Map::new();
-        $( crate::models::Put::put($e, &mut map, $key); )*
-        map
+        let mut fields: Vec<(String, Value)> = Vec::with_capacity(32);
+        $( crate::models::Put::put($e, &mut fields, $key); )*
+        fields.into_iter().collect::<Map<String, Value>>()
     }};
 }
 pub(crate) use into_fields;
