@@ -38,6 +38,9 @@ pub struct SimArgs {
     /// Require this key (as `Authorization: Bearer`) on the `/_sim/` control API.
     #[arg(long)]
     admin_key: Option<String>,
+    /// Lifetime of the token in a websocket's `websocket_url`, in seconds (Dialpad: 3600).
+    #[arg(long, default_value_t = 3600)]
+    websocket_url_ttl: u64,
 }
 
 pub async fn run(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -53,6 +56,7 @@ pub async fn run(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
         rate_limit: !args.no_rate_limit,
         call_history: args.call_history,
         admin_key: args.admin_key,
+        websocket_url_ttl: Duration::from_secs(args.websocket_url_ttl),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -28,6 +28,10 @@ pub struct SimConfig {
     pub call_history: usize,
     /// When set, `/_sim/` control routes require `Authorization: Bearer <admin_key>`.
     pub admin_key: Option<String>,
+    /// Lifetime of the token in a `websocket_url` (Dialpad: 1 hour). The simulator closes a
+    /// connection when its URL's token expires. Tokens carry whole seconds (`exp`, as
+    /// Dialpad's do), so a URL lives this long rounded up to the next second.
+    pub websocket_url_ttl: Duration,
 }
 
 impl Default for SimConfig {
@@ -44,6 +48,7 @@ impl Default for SimConfig {
             rate_limit: false,
             call_history: 400,
             admin_key: None,
+            websocket_url_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -72,6 +77,7 @@ impl std::fmt::Debug for SimConfig {
             .field("rate_limit", &self.rate_limit)
             .field("call_history", &self.call_history)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "[REDACTED]"))
+            .field("websocket_url_ttl", &self.websocket_url_ttl)
             .finish()
     }
 }

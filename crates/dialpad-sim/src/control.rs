@@ -38,6 +38,8 @@ pub fn routes(sim: Sim) -> Router<Sim> {
         )
         .route("/_sim/deliveries", get(deliveries).delete(clear_deliveries))
         .route("/_sim/deliveries/policy", get(get_policy).put(put_policy))
+        .route("/_sim/websockets", get(websockets))
+        .route("/_sim/websockets/drop", post(drop_websockets))
         .route_layer(middleware::from_fn_with_state(sim, require_admin))
 }
 
@@ -155,6 +157,34 @@ async fn put_policy(
     }
     sim.set_delivery_policy(p);
     Ok(Json(sim.delivery_policy()))
+}
+
+/// Open connections and buffered events per websocket id (ids as strings, JSON keys).
+async fn websockets(State(sim): State<Sim>) -> Json<serde_json::Value> {
+    let (open, buffered) = sim.0.events.sockets.census();
+    Json(serde_json::json!({"open": open, "buffered": buffered}))
+}
+
+#[derive(Deserialize)]
+struct DropWebsockets {
+    /// Only this websocket's connections (default: every websocket's).
+    #[serde(default, deserialize_with = "wire::flex::opt_i64")]
+    websocket_id: Option<i64>,
+}
+
+/// `POST /_sim/websockets/drop`: cuts open websocket connections without a close handshake, as
+/// a network failure would, so a client's reconnect can be tested. Events raised meanwhile
+/// wait in the websocket's buffer.
+async fn drop_websockets(
+    State(sim): State<Sim>,
+    JsonBody(req): JsonBody<DropWebsockets>,
+) -> Json<serde_json::Value> {
+    let n = sim
+        .0
+        .events
+        .sockets
+        .signal(req.websocket_id, crate::events::sockets::Control::Drop);
+    Json(serde_json::json!({"dropped": n}))
 }
 
 const ON_DUTY_STATUSES: &[&str] = &["available", "unavailable", "occupied", "wrapup", "busy"];

@@ -1,7 +1,8 @@
 //! A faithful local simulator of Dialpad API v2.
 //!
-//! Same paths as dialpad.com on one host (`/api/v2/…`, `/oauth2/…`), Dialpad's wire format,
-//! in-memory state seeded deterministically, and a `/_sim/` control API for tests.
+//! Same paths as dialpad.com on one host (`/api/v2/…`, `/oauth2/…`, and the websocket event
+//! service's `/events/{token}`), Dialpad's wire format, in-memory state seeded
+//! deterministically, and a `/_sim/` control API for tests.
 //! It deliberately shares no code with the `dialpad` client crate: two independent readings of
 //! Dialpad's spec catch mistakes one shared model would hide.
 //!
@@ -31,6 +32,7 @@ mod ratelimit;
 mod seed;
 mod state;
 mod subscriptions;
+mod websockets;
 mod wire;
 
 use std::future::Future;
@@ -60,6 +62,7 @@ pub fn router(sim: Sim) -> Router {
         .merge(activity::routes())
         .merge(channels::routes())
         .merge(subscriptions::routes())
+        .merge(websockets::routes())
         .merge(control::routes(sim.clone()))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {

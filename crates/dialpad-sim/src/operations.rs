@@ -28,6 +28,7 @@ pub fn all() -> Vec<Op> {
         crate::activity::OPERATIONS,
         crate::channels::OPERATIONS,
         crate::subscriptions::OPERATIONS,
+        crate::websockets::OPERATIONS,
     ]
     .concat()
 }

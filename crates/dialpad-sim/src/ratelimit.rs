@@ -22,6 +22,7 @@ const OPERATION_LIMITS: &[(&str, &str, u32, u64)] = &[
     ("POST", "/api/v2/sms", 100, 60),
     ("POST", "/api/v2/users/{id}/initiate_call", 5, 60),
     ("POST", "/api/v2/webhooks", 100, 60),
+    ("POST", "/api/v2/websockets", 500, 120),
 ];
 
 /// The company-wide limit.

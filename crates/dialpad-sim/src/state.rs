@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::SimConfig;
-use crate::{activity, channels, contacts, org, subscriptions};
+use crate::{activity, channels, contacts, org, subscriptions, websockets};
 
 /// Cheap to clone handle on the simulator's state, shared by every route.
 #[derive(Clone)]
@@ -26,6 +26,8 @@ pub struct SimInner {
     pub rate_limiter: crate::ratelimit::RateLimiter,
     pub faults: crate::faults::Faults,
     pub events: crate::events::Hub,
+    /// Signs the tokens in websocket URLs.
+    pub url_keys: websockets::UrlKeys,
 }
 
 impl Sim {
@@ -38,6 +40,7 @@ impl Sim {
             rate_limiter: Default::default(),
             faults: Default::default(),
             events: Default::default(),
+            url_keys: Default::default(),
         }))
     }
 
@@ -58,6 +61,10 @@ impl Sim {
         *self.0.db.write() = crate::seed::build(seed, self.0.config.call_history);
         *self.0.stats.lock() = Stats::default();
         self.0.events.clear();
+        self.0.events.sockets.clear();
+        // Ids restart with the seed: a websocket URL minted before the reset must not open
+        // the new websocket that happens to get the old id.
+        self.0.url_keys.rotate();
     }
 }
 
@@ -78,6 +85,7 @@ pub struct Db {
     pub sms: BTreeMap<i64, activity::Sms>,
     pub channels: BTreeMap<i64, channels::Channel>,
     pub webhooks: BTreeMap<i64, subscriptions::Webhook>,
+    pub websockets: BTreeMap<i64, websockets::Websocket>,
     pub subscriptions: BTreeMap<i64, subscriptions::Subscription>,
     pub oauth: OAuthState,
 }
@@ -101,6 +109,7 @@ impl Db {
             sms: BTreeMap::new(),
             channels: BTreeMap::new(),
             webhooks: BTreeMap::new(),
+            websockets: BTreeMap::new(),
             subscriptions: BTreeMap::new(),
             oauth: OAuthState::default(),
         }
@@ -170,4 +179,7 @@ pub struct Stats {
     pub events_delivered: u64,
     pub events_failed: u64,
     pub connections_dropped: u64,
+    /// Websocket events lost: pushed out of a full buffer while no socket was connected, or
+    /// refused by a connection whose queue was full. Each is also in `/_sim/deliveries`.
+    pub websocket_events_dropped: u64,
 }

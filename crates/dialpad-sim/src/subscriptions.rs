@@ -1,8 +1,10 @@
 //! Webhooks and event subscriptions (`/api/v2/webhooks`, `/api/v2/subscriptions/{type}`).
 //!
-//! A webhook is an endpoint (`hook_url` plus an optional JWT signing secret); event
-//! subscriptions of every type point at one through `endpoint_id` (the legacy `webhook_id` is
-//! accepted too) and embed it in their responses. Events are delivered by `crate::events`.
+//! A webhook is an endpoint (`hook_url` plus an optional JWT signing secret); so is a websocket
+//! (`crate::websockets`). Event subscriptions of every type point at one of either through
+//! `endpoint_id` (the legacy `webhook_id` is accepted too, for either) and embed it in their
+//! responses as `webhook` or `websocket`; an embedded websocket's URL is scoped to the
+//! subscription. Events are delivered by `crate::events`.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +20,7 @@ use crate::operations::Op;
 use crate::pagination::{paginate, Page};
 use crate::params::Params;
 use crate::state::{Caller, Db, Sim};
+use crate::websockets::{self, Urls, WebsocketView};
 use crate::wire::{self, reply, Reply};
 
 pub const OPERATIONS: &[Op] = &[
@@ -229,33 +232,38 @@ fn sub_routes(segment: &str, kind: SubKind) -> Router<Sim> {
     Router::new()
         .route(
             &format!("/api/v2/subscriptions/{segment}"),
-            get(move |s: State<Sim>, c: Caller, p: Params| list_subs(kind, s, c, p)).post(
-                move |s: State<Sim>, c: Caller, b: JsonBody<SubscriptionBody>| {
-                    create_sub(kind, s, c, b)
-                },
-            ),
+            get(move |s: State<Sim>, c: Caller, u: Urls, p: Params| list_subs(kind, s, c, u, p))
+                .post(
+                    move |s: State<Sim>, c: Caller, u: Urls, b: JsonBody<SubscriptionBody>| {
+                        create_sub(kind, s, c, u, b)
+                    },
+                ),
         )
         .route(
             &format!("/api/v2/subscriptions/{segment}/{{id}}"),
-            get(move |s: State<Sim>, c: Caller, id: Path<String>| get_sub(kind, s, c, id))
-                .patch(
-                    move |s: State<Sim>,
-                          c: Caller,
-                          id: Path<String>,
-                          b: JsonBody<SubscriptionBody>| {
-                        update_sub(kind, s, c, id, b)
-                    },
-                )
-                .delete(move |s: State<Sim>, c: Caller, id: Path<String>| {
-                    delete_sub(kind, s, c, id)
-                }),
+            get(move |s: State<Sim>, c: Caller, u: Urls, id: Path<String>| {
+                get_sub(kind, s, c, u, id)
+            })
+            .patch(
+                move |s: State<Sim>,
+                      c: Caller,
+                      u: Urls,
+                      id: Path<String>,
+                      b: JsonBody<SubscriptionBody>| {
+                    update_sub(kind, s, c, u, id, b)
+                },
+            )
+            .delete(move |s: State<Sim>, c: Caller, u: Urls, id: Path<String>| {
+                delete_sub(kind, s, c, u, id)
+            }),
         )
 }
 
 // ---------------------------------------------------------------------------------------------
 // Webhooks
 
-/// `protos.signature.SignatureProto`: how events to a webhook are signed (JWT, HS256).
+/// `protos.signature.SignatureProto`: how events to a webhook or websocket are signed (JWT,
+/// HS256).
 #[derive(Clone, Debug, Serialize)]
 pub struct Signature {
     pub algo: String,
@@ -281,7 +289,7 @@ impl Webhook {
     }
 }
 
-fn signature(secret: Option<String>) -> Option<Signature> {
+pub(crate) fn signature(secret: Option<String>) -> Option<Signature> {
     secret.filter(|s| !s.is_empty()).map(|secret| Signature {
         algo: "HS256".to_owned(),
         secret,
@@ -316,7 +324,7 @@ fn check_hook_url(url: &str) -> Result<(), ApiError> {
     }
 }
 
-fn check_secret(secret: &Option<String>) -> Result<(), ApiError> {
+pub(crate) fn check_secret(secret: &Option<String>) -> Result<(), ApiError> {
     match secret {
         Some(s) if s.contains(['\n', '\r']) => {
             Err(ApiError::invalid_field("secret", "must be a single line"))
@@ -528,7 +536,7 @@ const AGENT_TYPES: &[&str] = &["callcenter"];
 pub struct Subscription {
     pub id: i64,
     pub kind: SubKind,
-    /// The webhook events go to.
+    /// The webhook or websocket events go to (ids are unique across both).
     pub endpoint_id: i64,
     pub enabled: bool,
     pub call_states: Vec<String>,
@@ -562,10 +570,11 @@ struct SubscriptionView<'a> {
     contact_type: Option<&'a str>,
     agent_type: Option<&'a str>,
     webhook: Option<&'a Webhook>,
+    websocket: Option<WebsocketView<'a>>,
 }
 
 impl Subscription {
-    fn view<'a>(&'a self, db: &'a Db) -> SubscriptionView<'a> {
+    fn view<'a>(&'a self, db: &'a Db, urls: &Urls) -> SubscriptionView<'a> {
         SubscriptionView {
             id: self.id,
             enabled: self.enabled,
@@ -579,6 +588,10 @@ impl Subscription {
             contact_type: self.contact_type.as_deref(),
             agent_type: self.agent_type.as_deref(),
             webhook: db.webhooks.get(&self.endpoint_id),
+            websocket: db
+                .websockets
+                .get(&self.endpoint_id)
+                .map(|w| websockets::view(w, urls, Some(self.id))),
         }
     }
 }
@@ -606,7 +619,8 @@ struct SubscriptionBody {
 
 /// Dialpad omits null fields, but the spec lists some message fields of the channel
 /// subscription proto (and its collection's `cursor`) as required. A required message that
-/// is unset (the websocket of a webhook subscription) is sent as an empty message `{}`, the
+/// is unset (the websocket of a webhook subscription, or the other way round) is sent as an
+/// empty message `{}`, the
 /// only value the spec's `$ref` allows; `cursor` is an explicit `null` on the last page.
 fn required_messages(kind: SubKind) -> &'static [&'static str] {
     match kind {
@@ -719,10 +733,10 @@ impl SubscriptionBody {
 }
 
 fn check_endpoint(db: &Db, id: i64) -> Result<(), ApiError> {
-    if db.webhooks.contains_key(&id) {
+    if db.webhooks.contains_key(&id) || db.websockets.contains_key(&id) {
         Ok(())
     } else {
-        Err(ApiError::not_found("Webhook"))
+        Err(ApiError::not_found("Webhook or websocket"))
     }
 }
 
@@ -751,6 +765,7 @@ async fn list_subs(
     kind: SubKind,
     State(sim): State<Sim>,
     caller: Caller,
+    urls: Urls,
     params: Params,
 ) -> ApiResult<Response> {
     authorize(&caller, kind)?;
@@ -763,7 +778,7 @@ async fn list_subs(
         .filter(|s| s.kind == kind)
         .filter(|s| target_type.is_none() || s.target_type == target_type)
         .filter(|s| target_id.is_none() || s.target_id == target_id)
-        .map(|s| s.view(&db))
+        .map(|s| s.view(&db, &urls))
         .collect();
     Ok(page_reply(kind, &paginate(items, &params)?))
 }
@@ -772,6 +787,7 @@ async fn create_sub(
     kind: SubKind,
     State(sim): State<Sim>,
     caller: Caller,
+    urls: Urls,
     JsonBody(req): JsonBody<SubscriptionBody>,
 ) -> ApiResult<Response> {
     authorize(&caller, kind)?;
@@ -834,7 +850,7 @@ async fn create_sub(
     let view = db
         .subscriptions
         .get(&id)
-        .map(|s| sub_reply(kind, &s.view(&db)));
+        .map(|s| sub_reply(kind, &s.view(&db, &urls)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
 
@@ -850,6 +866,7 @@ async fn get_sub(
     kind: SubKind,
     State(sim): State<Sim>,
     caller: Caller,
+    urls: Urls,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     authorize(&caller, kind)?;
@@ -858,7 +875,7 @@ async fn get_sub(
     let view = db
         .subscriptions
         .get(&id)
-        .map(|s| sub_reply(kind, &s.view(&db)));
+        .map(|s| sub_reply(kind, &s.view(&db, &urls)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
 
@@ -866,6 +883,7 @@ async fn update_sub(
     kind: SubKind,
     State(sim): State<Sim>,
     caller: Caller,
+    urls: Urls,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<SubscriptionBody>,
 ) -> ApiResult<Response> {
@@ -925,7 +943,7 @@ async fn update_sub(
     let view = db
         .subscriptions
         .get(&id)
-        .map(|s| sub_reply(kind, &s.view(&db)));
+        .map(|s| sub_reply(kind, &s.view(&db, &urls)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }
 
@@ -934,12 +952,13 @@ async fn delete_sub(
     kind: SubKind,
     State(sim): State<Sim>,
     caller: Caller,
+    urls: Urls,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     authorize(&caller, kind)?;
     let mut db = sim.db().write();
     let id = find(&db, kind, &id)?;
     let removed = db.subscriptions.remove(&id);
-    let view = removed.map(|s| sub_reply(kind, &s.view(&db)));
+    let view = removed.map(|s| sub_reply(kind, &s.view(&db, &urls)));
     view.ok_or_else(|| ApiError::not_found(kind.label()))
 }

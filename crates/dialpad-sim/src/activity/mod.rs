@@ -15,7 +15,8 @@ use crate::state::{Db, Sim};
 use crate::wire;
 
 pub use sms::Sms;
-pub use transcripts::{Transcript, TranscriptLine};
+pub use transcripts::{recap, Transcript, TranscriptLine};
+pub use transcripts::{DEFAULT_SUMMARY_FORMAT, RECAP_DELAY_MS};
 
 pub const OPERATIONS: &[Op] = &[
     Op::new("GET", "/api/v2/call", "call.list"),

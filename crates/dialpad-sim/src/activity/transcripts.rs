@@ -1,4 +1,6 @@
-//! `/api/v2/transcripts/{call_id}` and `/api/v2/call/{id}/ai_recap`.
+//! `/api/v2/transcripts/{call_id}` and `/api/v2/call/{id}/ai_recap`. The recap is derived from
+//! the transcript by [`recap`], which the call playback's `recap_*` events use too, so what a
+//! subscriber is told and what `ai_recap` answers agree.
 
 use axum::extract::{Path, State};
 use serde::Serialize;
@@ -6,7 +8,7 @@ use serde::Serialize;
 use super::calls::call_id;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
-use crate::state::{Caller, Sim};
+use crate::state::{Caller, Db, Sim};
 use crate::wire::{self, reply, Reply};
 
 /// `protos.transcript.TranscriptProto`.
@@ -74,8 +76,8 @@ pub(super) async fn get_url(
 }
 
 /// One item of an AI recap (`ActionItemProto`, `PurposeProto`, `SummaryProto`, ...).
-#[derive(Serialize)]
-struct RecapItem {
+#[derive(Clone, Debug, Serialize)]
+pub struct RecapItem {
     id: String,
     content: String,
     edited: bool,
@@ -85,20 +87,28 @@ struct RecapItem {
 }
 
 /// `protos.call.AiRecapProto`.
-#[derive(Serialize)]
-struct AiRecap {
-    call_id: String,
+#[derive(Clone, Debug, Serialize)]
+pub struct AiRecap {
+    pub call_id: String,
     #[serde(with = "wire::id")]
-    date_created: i64,
+    pub date_created: i64,
     #[serde(with = "wire::id")]
-    date_modified: i64,
-    is_internal_call: bool,
-    source: String,
-    summary: RecapItem,
-    purposes: Vec<RecapItem>,
-    action_items: Vec<RecapItem>,
-    disposition: RecapItem,
+    pub date_modified: i64,
+    pub is_internal_call: bool,
+    pub source: String,
+    pub summary: RecapItem,
+    pub purposes: Vec<RecapItem>,
+    pub action_items: Vec<RecapItem>,
+    /// The call's outcome (the `recap_outcome` event).
+    pub disposition: RecapItem,
 }
+
+/// How long after a call ends its AI recap is ready: `date_created` of the recap, and when the
+/// playback sends the `recap_*` events.
+pub const RECAP_DELAY_MS: i64 = 45_000;
+
+/// The summary format `ai_recap` uses by default, and the `recap_summary` event carries.
+pub const DEFAULT_SUMMARY_FORMAT: &str = "medium";
 
 const SUMMARY_FORMATS: &[&str] = &["bullet", "long", "medium", "short"];
 
@@ -112,17 +122,21 @@ pub(super) async fn ai_recap(
     caller.require_scope("ai_recap")?;
     let format = params
         .one_of("summary_format", SUMMARY_FORMATS)?
-        .unwrap_or_else(|| "medium".to_owned());
+        .unwrap_or_else(|| DEFAULT_SUMMARY_FORMAT.to_owned());
     let id = call_id(&id)?;
     let db = sim.db().read();
-    let call = db
-        .calls
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("Call"))?;
-    let transcript = db
-        .transcripts
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("AI recap"))?;
+    if !db.calls.contains_key(&id) {
+        return Err(ApiError::not_found("Call"));
+    }
+    recap(&db, id, &format)
+        .map(|r| reply(&r))
+        .ok_or_else(|| ApiError::not_found("AI recap"))
+}
+
+/// The AI recap of call `id` with its summary in `format`, or `None` without a transcript.
+pub fn recap(db: &Db, id: i64, format: &str) -> Option<AiRecap> {
+    let call = db.calls.get(&id)?;
+    let transcript = db.transcripts.get(&id)?;
     let spoken: Vec<&TranscriptLine> = transcript
         .lines
         .iter()
@@ -150,7 +164,7 @@ pub(super) async fn ai_recap(
         .find(|l| l.user_id.is_none())
         .map(|l| l.content.as_str())
         .unwrap_or("");
-    let summary = match format.as_str() {
+    let summary = match format {
         "short" => format!("{agent} spoke with {other} about {}.", topic.to_lowercase()),
         "bullet" => format!(
             "- {agent} spoke with {other}\n- Topic: {topic}\n- {} lines exchanged",
@@ -171,17 +185,17 @@ pub(super) async fn ai_recap(
         content,
         edited: false,
         format: if n == 0 {
-            format.clone()
+            format.to_owned()
         } else {
             "text".to_owned()
         },
         category: category.map(str::to_owned),
         target_short_key: None,
     };
-    let recap = AiRecap {
+    Some(AiRecap {
         call_id: id.to_string(),
-        date_created: ended + 45_000,
-        date_modified: ended + 45_000,
+        date_created: ended + RECAP_DELAY_MS,
+        date_modified: ended + RECAP_DELAY_MS,
         is_internal_call: false,
         source: "dialpad-ai".to_owned(),
         summary: item(0, summary, None),
@@ -211,6 +225,5 @@ pub(super) async fn ai_recap(
             .to_owned(),
             None,
         ),
-    };
-    Ok(reply(&recap))
+    })
 }

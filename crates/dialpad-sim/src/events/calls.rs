@@ -1,4 +1,7 @@
 //! `POST /_sim/calls`: plays a call through Dialpad's states, emitting a call event at each.
+//! A transcribed call goes on, after `call_transcription`, to its AI recap: `recap_summary`,
+//! `recap_action_items`, `recap_purposes` and `recap_outcome`, each carrying its part of what
+//! `GET /api/v2/call/{id}/ai_recap` answers from then on (see `payloads::call`).
 //!
 //! Timing is realistic (a short pre-answer, a few seconds of ringing, ~45 s of talk, post-call
 //! processing) and divided by `speed`. Timestamps in the call are simulated: they keep the
@@ -56,6 +59,10 @@ enum Step {
     Postcall,
     Recording,
     Transcription,
+    RecapSummary,
+    RecapActionItems,
+    RecapPurposes,
+    RecapOutcome,
     VoicemailUploaded,
 }
 
@@ -70,6 +77,10 @@ impl Step {
             Step::Postcall => "postcall",
             Step::Recording => "recording",
             Step::Transcription => "call_transcription",
+            Step::RecapSummary => "recap_summary",
+            Step::RecapActionItems => "recap_action_items",
+            Step::RecapPurposes => "recap_purposes",
+            Step::RecapOutcome => "recap_outcome",
             Step::VoicemailUploaded => "voicemail_uploaded",
         }
     }
@@ -205,6 +216,12 @@ pub async fn play_call(
     if transcribe {
         steps.push((ended + 3000, Step::Recording));
         steps.push((ended + 8000, Step::Transcription));
+        // The recap is ready when `ai_recap` says it was created; its parts follow each other.
+        let recap = ended + crate::activity::RECAP_DELAY_MS;
+        steps.push((recap, Step::RecapSummary));
+        steps.push((recap + 10, Step::RecapActionItems));
+        steps.push((recap + 20, Step::RecapPurposes));
+        steps.push((recap + 30, Step::RecapOutcome));
     }
     if outcome == "voicemail" {
         steps.push((ended + 4000, Step::VoicemailUploaded));
@@ -403,6 +420,13 @@ fn apply(call: &mut Call, step: Step, at: i64, extra_id: Option<i64>) {
                 "Hi, it's about my order, please call me back when you can. Thanks.".to_owned(),
             );
         }
-        Step::Missed | Step::Voicemail | Step::Postcall | Step::Transcription => {}
+        Step::Missed
+        | Step::Voicemail
+        | Step::Postcall
+        | Step::Transcription
+        | Step::RecapSummary
+        | Step::RecapActionItems
+        | Step::RecapPurposes
+        | Step::RecapOutcome => {}
     }
 }

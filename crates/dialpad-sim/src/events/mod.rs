@@ -1,5 +1,5 @@
 //! Event delivery: what happens in the simulator is POSTed to every matching event
-//! subscription's webhook, the way Dialpad does it.
+//! subscription's webhook, or pushed down its websocket, the way Dialpad does it.
 //!
 //! Events are built while the caller holds the db lock: the matching subscriptions, their
 //! webhook's URL and secret and the payload are snapshotted into [`Job`]s and queued on an
@@ -11,9 +11,14 @@
 //!
 //! The body is the event itself as JSON (`application/json`), or, when the webhook has a
 //! secret, a compact HS256 JWT whose claims are the event (`application/jwt`).
+//!
+//! A subscription whose endpoint is a websocket gets the same body as a text frame on the
+//! websocket's open connections instead (see [`sockets`]); those deliveries are logged in the
+//! same `/_sim/deliveries`, with `endpoint: "websocket"`.
 
 pub mod calls;
 pub mod payloads;
+pub mod sockets;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
@@ -58,12 +63,19 @@ impl Default for DeliveryPolicy {
 #[derive(Clone, Debug, Serialize)]
 pub struct Delivery {
     pub event_type: &'static str,
+    /// `webhook` (a POST) or `websocket` (a text frame on an open connection, or an event
+    /// dropped from a websocket's buffer).
+    pub endpoint: &'static str,
     pub subscription_id: i64,
-    pub webhook_id: i64,
+    /// Set for webhook deliveries.
+    pub webhook_id: Option<i64>,
+    /// Set for websocket deliveries.
+    pub websocket_id: Option<i64>,
+    /// The hook URL; for a websocket, its URL without the token (empty for a dropped event).
     pub url: String,
-    /// 1 for the first try, 2 for the first retry, ...
+    /// 1 for the first try, 2 for the first retry, ... (always 1 on a websocket).
     pub attempt: u32,
-    /// The receiver's HTTP status; `null` on a transport error.
+    /// The receiver's HTTP status; `null` on a transport error and on websockets.
     pub status: Option<u16>,
     pub ok: bool,
     pub error: Option<String>,
@@ -87,10 +99,12 @@ struct Job {
     detail: Option<String>,
 }
 
-/// The delivery side of the simulator: queues per hook URL, the attempt log and the policy.
+/// The delivery side of the simulator: queues per hook URL, websocket connections, the attempt
+/// log and the policy.
 #[derive(Default)]
 pub struct Hub {
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    pub sockets: sockets::Sockets,
     /// A ring: once full, the oldest attempt drops off in O(1).
     log: Mutex<std::collections::VecDeque<Delivery>>,
     policy: Mutex<DeliveryPolicy>,
@@ -114,7 +128,7 @@ impl Hub {
         *self.policy.lock() = p;
     }
 
-    fn record(&self, d: Delivery) {
+    pub(crate) fn record(&self, d: Delivery) {
         let mut log = self.log.lock();
         if log.len() >= MAX_LOG {
             log.pop_front();
@@ -264,6 +278,25 @@ impl Sim {
         }
         let kind = event.kind();
         for sub in db.subscriptions.values().filter(|s| s.kind == kind) {
+            if let Some(ws) = db.websockets.get(&sub.endpoint_id) {
+                let Some(payload) = payload_for(db, sub, &event) else {
+                    continue;
+                };
+                // JWTs and serde_json's output are UTF-8; the check costs nothing.
+                let Some(text) = encode(&payload, ws.secret())
+                    .and_then(|(body, _)| String::from_utf8(body).ok())
+                else {
+                    continue;
+                };
+                let frame = sockets::Frame {
+                    event_type: event.type_name(),
+                    subscription_id: sub.id,
+                    text,
+                    detail: event.detail(),
+                };
+                self.0.events.sockets.push(&self.0, ws.id, frame);
+                continue;
+            }
             let Some(hook) = db.webhooks.get(&sub.endpoint_id) else {
                 continue;
             };
@@ -376,8 +409,10 @@ async fn attempt(inner: &SimInner, job: &Job, n: u32, policy: &DeliveryPolicy, l
     }
     inner.events.record(Delivery {
         event_type: job.event_type,
+        endpoint: "webhook",
         subscription_id: job.subscription_id,
-        webhook_id: job.webhook_id,
+        webhook_id: Some(job.webhook_id),
+        websocket_id: None,
         url: job.url.clone(),
         attempt: n,
         status,

@@ -43,7 +43,35 @@ fn party(p: Option<&CallContact>, office_id: Option<i64>) -> Value {
 }
 
 /// A call event: the call as it is now, with its `state` and `event_timestamp`.
+///
+/// A `recap_*` event also carries its part of the call's AI recap, as `ai_recap` gives it (the
+/// summary in its default format): `recap_summary` the summary item, `recap_action_items` and
+/// `recap_purposes` their lists, `recap_outcome` the disposition item. Dialpad documents the
+/// states but not these fields; the field names are the simulator's.
 pub fn call(db: &Db, c: &Call) -> Value {
+    let mut v = call_fields(db, c);
+    if let (Some(part), Value::Object(m)) = (recap_part(db, c), &mut v) {
+        m.insert(c.state.clone(), part);
+    }
+    v
+}
+
+fn recap_part(db: &Db, c: &Call) -> Option<Value> {
+    if !c.state.starts_with("recap_") {
+        return None;
+    }
+    let r = crate::activity::recap(db, c.call_id, crate::activity::DEFAULT_SUMMARY_FORMAT)?;
+    let part = match c.state.as_str() {
+        "recap_summary" => serde_json::to_value(&r.summary),
+        "recap_action_items" => serde_json::to_value(&r.action_items),
+        "recap_purposes" => serde_json::to_value(&r.purposes),
+        "recap_outcome" => serde_json::to_value(&r.disposition),
+        _ => return None,
+    };
+    part.ok()
+}
+
+fn call_fields(db: &Db, c: &Call) -> Value {
     let recordings: Vec<&crate::activity::RecordingDetails> = c
         .recording_details
         .iter()

@@ -675,6 +675,58 @@ async fn scenario(run: &mut Run) {
         run.call(req("DELETE", "/api/v2/webhooks/{id}").path(&p))
             .await;
     }
+
+    // --- websockets, and subscriptions whose endpoint is one
+    let ws = run
+        .call(req("POST", "/api/v2/websockets").body(json!({"secret": "s3cret"})))
+        .await;
+    run.call(req("POST", "/api/v2/websockets").body(json!({})))
+        .await;
+    // Enough of them for pages of 7 to carry a cursor.
+    for _ in 0..7 {
+        run.call(req("POST", "/api/v2/websockets")).await;
+    }
+    let websockets = run.list_all("/api/v2/websockets", &[], &[]).await;
+    run.paged_consistency("/api/v2/websockets", websockets.len())
+        .await;
+    if let Some(wid) = ws.as_ref().and_then(id_of) {
+        let p = [("id", wid.as_str())];
+        run.call(req("GET", "/api/v2/websockets/{id}").path(&p))
+            .await;
+        run.call(
+            req("PATCH", "/api/v2/websockets/{id}")
+                .path(&p)
+                .body(json!({"secret": "rotated"})),
+        )
+        .await;
+        let sub_channel = run
+            .call(req("POST", "/api/v2/channels").body(json!({
+                "name": "conformance-ws", "description": "target of a websocket subscription", "privacy_type": "public", "user_id": user_id
+            })))
+            .await
+            .as_ref()
+            .and_then(id_of);
+        for (kind, mut create) in [
+            ("call", json!({"call_states": ["hangup"]})),
+            (
+                "channel",
+                json!({"direction": "all", "target_id": sub_channel}),
+            ),
+        ] {
+            create["endpoint_id"] = json!(wid);
+            let base = format!("/api/v2/subscriptions/{kind}");
+            let one = format!("/api/v2/subscriptions/{kind}/{{id}}");
+            let sub = run.call(req("POST", &base).body(create)).await;
+            run.list_all(&base, &[], &[]).await;
+            if let Some(sid) = sub.as_ref().and_then(id_of) {
+                let p = [("id", sid.as_str())];
+                run.call(req("GET", &one).path(&p)).await;
+                run.call(req("DELETE", &one).path(&p)).await;
+            }
+        }
+        run.call(req("DELETE", "/api/v2/websockets/{id}").path(&p))
+            .await;
+    }
 }
 
 /// OAuth: the authorize page is HTML or a redirect (no JSON schema), so its content type and

@@ -214,6 +214,10 @@ async fn inbound_answered_call_plays_through_dialpads_states_signed() {
         "postcall",
         "recording",
         "call_transcription",
+        "recap_summary",
+        "recap_action_items",
+        "recap_purposes",
+        "recap_outcome",
     ];
     let got = all.wait(expected.len()).await;
     let events: Vec<Value> = got.iter().map(claims).collect();
@@ -259,8 +263,116 @@ async fn inbound_answered_call_plays_through_dialpads_states_signed() {
     assert!(!t["lines"].as_array().unwrap().is_empty());
 
     let stats = h.stats();
-    assert_eq!(stats.events_delivered, 8);
+    assert_eq!(stats.events_delivered, 12);
     assert_eq!(stats.events_failed, 0);
+}
+
+/// Drops `null`s recursively: REST responses omit them, event payloads keep them.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        x => x.clone(),
+    }
+}
+
+#[tokio::test]
+async fn recap_states_follow_the_transcription_and_match_ai_recap() {
+    let h = sim().await;
+    let r = Receiver::start(0).await;
+    let hook = webhook(&h, &r.url, None).await;
+    let recap_states = [
+        "recap_summary",
+        "recap_action_items",
+        "recap_purposes",
+        "recap_outcome",
+    ];
+    let mut wanted = vec!["call_transcription"];
+    wanted.extend(recap_states);
+    subscribe(&h, "call", &hook, json!({ "call_states": wanted })).await;
+
+    // Without a transcript there is no recap: no recap states, and ai_recap has none.
+    let outbound = ok(
+        &h,
+        Method::POST,
+        "/_sim/calls",
+        Some(json!({ "direction": "outbound", "speed": 1000 })),
+    )
+    .await;
+    let outbound_states = outbound["states"].as_array().unwrap();
+    assert!(
+        outbound_states
+            .iter()
+            .all(|s| !s.as_str().unwrap_or("").starts_with("recap_")),
+        "{outbound}"
+    );
+
+    let started = ok(
+        &h,
+        Method::POST,
+        "/_sim/calls",
+        Some(json!({ "direction": "inbound", "outcome": "answered", "speed": 1000 })),
+    )
+    .await;
+    let id = started["call_id"].as_str().unwrap().to_owned();
+    let events: Vec<Value> = r.wait(5).await.iter().map(plain).collect();
+    settle().await;
+    assert_eq!(r.got().len(), 5, "only the transcribed call's states");
+    assert_eq!(states(&events), wanted);
+    let outbound_id = outbound["call_id"].as_str().unwrap();
+    let (s, v) = call_as(
+        &h,
+        &h.api_key,
+        Method::GET,
+        &format!("/api/v2/call/{outbound_id}/ai_recap"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    let recap = ok(
+        &h,
+        Method::GET,
+        &format!("/api/v2/call/{id}/ai_recap"),
+        None,
+    )
+    .await;
+    for e in &events {
+        assert_eq!(e["call_id"].to_string(), id, "shaped like every call event");
+        assert!(e["date_ended"].is_i64() && e["target"]["id"].is_i64());
+    }
+    let (summary, items, purposes, outcome) = (&events[1], &events[2], &events[3], &events[4]);
+    assert_eq!(without_nulls(&summary["recap_summary"]), recap["summary"]);
+    assert_eq!(summary["recap_summary"]["format"], "medium");
+    assert_eq!(
+        without_nulls(&items["recap_action_items"]),
+        recap["action_items"]
+    );
+    assert_eq!(
+        without_nulls(&purposes["recap_purposes"]),
+        recap["purposes"]
+    );
+    assert_eq!(
+        without_nulls(&outcome["recap_outcome"]),
+        recap["disposition"]
+    );
+    // Each recap event carries only its own part.
+    assert!(summary.get("recap_outcome").is_none() && outcome.get("recap_summary").is_none());
+    // The recap is dated when its first event went out, after the transcript's.
+    assert_eq!(
+        recap["date_created"],
+        json!(summary["event_timestamp"].to_string())
+    );
+    let stamps: Vec<i64> = events
+        .iter()
+        .map(|e| e["event_timestamp"].as_i64().unwrap())
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The simulator's HTTP tests, one module per domain, in one test binary: linking is the costly
-//! part of a test build, so one link instead of seven. The official Python SDK's scenario stays
+//! part of a test build, so one link instead of eight. The official Python SDK's scenario stays
 //! its own binary (`tests/python_sdk.rs`): it needs python3 and PyPI, and `--test it` runs
 //! without them.
 
@@ -12,3 +12,4 @@ mod events;
 mod oauth;
 mod org;
 mod subscriptions;
+mod websockets;
