@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 use secrecy::SecretString;
 
 use crate::common::sha256_hex;
+use crate::events::*;
 use crate::{
     ApiKeyRecord, Connection, Credentials, Grant, LockedRefreshError, NewConnection, OAuthState,
     Observation, RefreshFn, ResealProgress, Result, Session, Store, StoredCredentials,
@@ -153,6 +154,186 @@ impl CachedStore {
 
 fn conn_key(connector_id: &str, owner_id: &str) -> (String, String) {
     (connector_id.to_owned(), owner_id.to_owned())
+}
+
+/// Events are not cached: forwarded as they are.
+#[async_trait]
+impl crate::events::EventStore for CachedStore {
+    async fn create_endpoint(&self, new: &NewEndpoint, secret: &SecretString) -> Result<Endpoint> {
+        self.inner.create_endpoint(new, secret).await
+    }
+
+    async fn get_endpoint(&self, id: &str) -> Result<Option<Endpoint>> {
+        self.inner.get_endpoint(id).await
+    }
+
+    async fn list_endpoints(&self, cursor: Option<&str>, limit: u32) -> Result<Page<Endpoint>> {
+        self.inner.list_endpoints(cursor, limit).await
+    }
+
+    async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.inner.enabled_endpoints().await
+    }
+
+    async fn update_endpoint(&self, id: &str, patch: &EndpointPatch) -> Result<Endpoint> {
+        self.inner.update_endpoint(id, patch).await
+    }
+
+    async fn delete_endpoint(&self, id: &str) -> Result<bool> {
+        self.inner.delete_endpoint(id).await
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        id: &str,
+        secret: &SecretString,
+        previous_until: Millis,
+    ) -> Result<()> {
+        self.inner
+            .rotate_endpoint_secret(id, secret, previous_until)
+            .await
+    }
+
+    async fn endpoint_secrets(&self, id: &str) -> Result<Option<EndpointSecrets>> {
+        self.inner.endpoint_secrets(id).await
+    }
+
+    async fn disable_endpoint(&self, id: &str, reason: &str) -> Result<()> {
+        self.inner.disable_endpoint(id, reason).await
+    }
+
+    async fn mark_endpoint_failing(&self, id: &str, at: Option<Millis>) -> Result<Option<Millis>> {
+        self.inner.mark_endpoint_failing(id, at).await
+    }
+
+    async fn create_intake(&self, new: &NewIntake<'_>) -> Result<Intake> {
+        self.inner.create_intake(new).await
+    }
+
+    async fn get_intake(&self, connection_id: &str) -> Result<Option<Intake>> {
+        self.inner.get_intake(connection_id).await
+    }
+
+    async fn list_intakes(&self) -> Result<Vec<Intake>> {
+        self.inner.list_intakes().await
+    }
+
+    async fn intake_by_route(&self, route_token: &str) -> Result<Option<IntakeSecret>> {
+        self.inner.intake_by_route(route_token).await
+    }
+
+    async fn intake_secret(&self, connection_id: &str) -> Result<Option<SecretString>> {
+        self.inner.intake_secret(connection_id).await
+    }
+
+    async fn set_intake_remote(&self, connection_id: &str, remote: &IntakeRemote) -> Result<()> {
+        self.inner.set_intake_remote(connection_id, remote).await
+    }
+
+    async fn delete_intake(&self, connection_id: &str) -> Result<bool> {
+        self.inner.delete_intake(connection_id).await
+    }
+
+    async fn insert_inbound(&self, events: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>> {
+        self.inner.insert_inbound(events).await
+    }
+
+    async fn claim_inbound(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<InboundEvent>> {
+        self.inner.claim_inbound(worker, limit, lease_ms).await
+    }
+
+    async fn finish_inbound(&self, worker: &str, done: &[(String, Vec<NewEvent>)]) -> Result<u64> {
+        self.inner.finish_inbound(worker, done).await
+    }
+
+    async fn fail_inbound(&self, worker: &str, id: &str, error: &str, give_up: bool) -> Result<()> {
+        self.inner.fail_inbound(worker, id, error, give_up).await
+    }
+
+    async fn resource_seen(
+        &self,
+        connector_id: &str,
+        owner_id: &str,
+        model: &str,
+        resource_id: &str,
+    ) -> Result<bool> {
+        self.inner
+            .resource_seen(connector_id, owner_id, model, resource_id)
+            .await
+    }
+
+    async fn publish_events(&self, events: &[NewEvent]) -> Result<u64> {
+        self.inner.publish_events(events).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        per_endpoint: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<DueDelivery>> {
+        self.inner
+            .claim_deliveries(limit, per_endpoint, lease_ms)
+            .await
+    }
+
+    async fn settle_deliveries(&self, done: &[Settlement]) -> Result<()> {
+        self.inner.settle_deliveries(done).await
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        self.inner.next_due().await
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<EventRecord>> {
+        self.inner.list_events(filter, cursor, limit).await
+    }
+
+    async fn get_event(&self, id: &str) -> Result<Option<EventRecord>> {
+        self.inner.get_event(id).await
+    }
+
+    async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        self.inner.event_deliveries(event_id).await
+    }
+
+    async fn list_attempts(
+        &self,
+        endpoint_id: Option<&str>,
+        event_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Attempt>> {
+        self.inner
+            .list_attempts(endpoint_id, event_id, cursor, limit)
+            .await
+    }
+
+    async fn replay_event(&self, event_id: &str) -> Result<u64> {
+        self.inner.replay_event(event_id).await
+    }
+
+    async fn replay_endpoint(&self, endpoint_id: &str, since: Millis) -> Result<u64> {
+        self.inner.replay_endpoint(endpoint_id, since).await
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats> {
+        self.inner.outbox_stats().await
+    }
+
+    async fn purge_events(&self, before: Millis) -> Result<u64> {
+        self.inner.purge_events(before).await
+    }
 }
 
 #[async_trait]

@@ -41,6 +41,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 mod cache;
 mod common;
 mod crypto;
+pub mod events;
 mod paging;
 mod postgres;
 mod reseal;
@@ -50,6 +51,7 @@ mod sqlite;
 pub use cache::CachedStore;
 pub use common::sha256_hex;
 pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV, OLD_KEYS_ENV};
+pub use events::EventStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -277,7 +279,7 @@ pub struct ResealProgress {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: EventStore + Send + Sync + 'static {
     /// Applies this backend's embedded migrations (idempotent).
     async fn migrate(&self) -> Result<()>;
 

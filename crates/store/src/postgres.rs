@@ -29,8 +29,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// PostgreSQL-backed [`Store`].
 pub struct PgStore {
-    pool: PgPool,
-    cipher: Cipher,
+    pub(crate) pool: PgPool,
+    pub(crate) cipher: Cipher,
     locks: LockMap,
 }
 

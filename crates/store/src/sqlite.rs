@@ -29,8 +29,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
-    pool: SqlitePool,
-    cipher: Cipher,
+    pub(crate) pool: SqlitePool,
+    pub(crate) cipher: Cipher,
     locks: LockMap,
 }
 

@@ -17,6 +17,10 @@ use dpc_store::{
 use futures::FutureExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
+#[path = "conformance/events.rs"]
+mod events;
+use events::*;
+
 // ---------------------------------------------------------------- harness
 
 enum Backend {
@@ -131,6 +135,14 @@ macro_rules! conformance {
 }
 
 conformance!(
+    endpoints_crud_secrets_and_rotation,
+    outbox_keeps_order_per_resource_and_settles,
+    failed_deliveries_release_the_next_and_replay,
+    expired_leases_are_claimed_again_and_stale_settlements_ignored,
+    per_endpoint_concurrency_is_bounded,
+    two_stores_never_claim_one_delivery_twice,
+    inbound_events_dedup_lease_and_publish_once,
+    intakes_route_secrets_and_cascade,
     field_mappings_put_get_delete,
     observations_keep_first_seen_and_move_only_on_change,
     refresh_holds_no_write_lock_while_dialpad_is_called,

@@ -1,0 +1,828 @@
+//! [`EventStore`] on SQLite. Claims are single `UPDATE … RETURNING` statements (atomic on one
+//! file, whatever the number of processes); transactions that read first use `BEGIN IMMEDIATE`.
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use sqlx::{Sqlite, Transaction};
+
+use super::*;
+use crate::common::{db_err, list_to_json, random_id, sha256_hex};
+use crate::sqlite::SqliteStore;
+
+impl SqliteStore {
+    async fn begin_immediate(&self) -> Result<Transaction<'_, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
+    async fn endpoints_in(tx: &mut Transaction<'_, Sqlite>) -> Result<Vec<Endpoint>> {
+        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE disabled = 0"
+        ))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter().map(EndpointRow::into_endpoint).collect()
+    }
+
+    /// Stores events and one delivery per endpoint that wants each; answers the deliveries made.
+    async fn publish_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        endpoints: &[Endpoint],
+        events: &[NewEvent],
+        now: Millis,
+    ) -> Result<u64> {
+        let mut made = 0;
+        for e in events {
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO events (id, event_type, connector_id, owner_id, model, resource_id, \
+                 source, body, occurred_at, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
+            )
+            .bind(&e.id)
+            .bind(&e.event_type)
+            .bind(&e.connector_id)
+            .bind(&e.owner_id)
+            .bind(&e.model)
+            .bind(&e.resource_id)
+            .bind(&e.source)
+            .bind(&e.body)
+            .bind(e.occurred_at)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_err)?;
+            for ep in endpoints
+                .iter()
+                .filter(|ep| ep.wants(&e.event_type, &e.owner_id))
+            {
+                sqlx::query(
+                    "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, \
+                     status, next_attempt_at, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+                )
+                .bind(random_id("dlv"))
+                .bind(&e.id)
+                .bind(seq)
+                .bind(&ep.id)
+                .bind(order_key(&ep.id, e))
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                made += 1;
+            }
+        }
+        Ok(made)
+    }
+}
+
+const EVENT_SELECT: &str = "SELECT e.seq, e.id, e.event_type, e.connector_id, e.owner_id, \
+     e.model, e.resource_id, e.source, e.body, e.occurred_at, e.created_at, \
+     (SELECT group_concat(d.status, ',') FROM deliveries d WHERE d.event_id = e.id) AS statuses \
+     FROM events e";
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn create_endpoint(&self, new: &NewEndpoint, secret: &SecretString) -> Result<Endpoint> {
+        let id = random_id("ep");
+        let now = now_ms();
+        let sealed = seal_endpoint_secret(&self.cipher, &id, "current", secret)?;
+        let row: EndpointRow = sqlx::query_as(&format!(
+            "INSERT INTO webhook_endpoints (id, url, events, owner_id, description, disabled, \
+             secret, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
+             RETURNING {ENDPOINT_COLUMNS}"
+        ))
+        .bind(&id)
+        .bind(&new.url)
+        .bind(list_to_json(&new.events))
+        .bind(&new.owner_id)
+        .bind(&new.description)
+        .bind(new.disabled)
+        .bind(sealed)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.into_endpoint()
+    }
+
+    async fn get_endpoint(&self, id: &str) -> Result<Option<Endpoint>> {
+        let row: Option<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(EndpointRow::into_endpoint).transpose()
+    }
+
+    async fn list_endpoints(&self, cursor: Option<&str>, limit: u32) -> Result<Page<Endpoint>> {
+        let after = decode_cursor(cursor)?;
+        let limit = clamp_limit(limit);
+        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .into_iter()
+            .map(|r| Ok((r.seq, r.into_endpoint()?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(rows, limit))
+    }
+
+    async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>> {
+        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE disabled = 0 ORDER BY seq"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter().map(EndpointRow::into_endpoint).collect()
+    }
+
+    async fn update_endpoint(&self, id: &str, patch: &EndpointPatch) -> Result<Endpoint> {
+        // One statement; each column keeps its value unless the patch names it.
+        let row: Option<EndpointRow> = sqlx::query_as(&format!(
+            "UPDATE webhook_endpoints SET \
+             url = COALESCE(?2, url), \
+             events = COALESCE(?3, events), \
+             owner_id = CASE WHEN ?4 THEN ?5 ELSE owner_id END, \
+             description = CASE WHEN ?6 THEN ?7 ELSE description END, \
+             disabled = COALESCE(?8, disabled), \
+             disabled_reason = CASE WHEN ?8 = 0 THEN NULL WHEN ?8 = 1 THEN 'disabled by the app' \
+                 ELSE disabled_reason END, \
+             failing_since = CASE WHEN ?8 = 0 THEN NULL ELSE failing_since END, \
+             updated_at = ?9 \
+             WHERE id = ?1 RETURNING {ENDPOINT_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(&patch.url)
+        .bind(patch.events.as_deref().map(list_to_json))
+        .bind(patch.owner_id.is_some())
+        .bind(patch.owner_id.clone().flatten())
+        .bind(patch.description.is_some())
+        .bind(patch.description.clone().flatten())
+        .bind(patch.disabled)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.ok_or(StoreError::NotFound)?.into_endpoint()
+    }
+
+    async fn delete_endpoint(&self, id: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        id: &str,
+        secret: &SecretString,
+        previous_until: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_immediate().await?;
+        let old: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT secret FROM webhook_endpoints WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let old = old.ok_or(StoreError::NotFound)?;
+        let old = open_endpoint_secret(&self.cipher, id, "current", &old)?;
+        let previous = seal_endpoint_secret(&self.cipher, id, "previous", &old)?;
+        let current = seal_endpoint_secret(&self.cipher, id, "current", secret)?;
+        sqlx::query(
+            "UPDATE webhook_endpoints SET secret = ?2, previous_secret = ?3, previous_until = ?4, \
+             updated_at = ?5 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(current)
+        .bind(previous)
+        .bind(previous_until)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn endpoint_secrets(&self, id: &str) -> Result<Option<EndpointSecrets>> {
+        let row: Option<(Vec<u8>, Option<Vec<u8>>, Option<i64>)> = sqlx::query_as(
+            "SELECT secret, previous_secret, previous_until FROM webhook_endpoints WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some((current, previous, until)) = row else {
+            return Ok(None);
+        };
+        let previous = match (previous, until) {
+            (Some(p), Some(u)) if u > now_ms() => {
+                Some(open_endpoint_secret(&self.cipher, id, "previous", &p)?)
+            }
+            _ => None,
+        };
+        Ok(Some(EndpointSecrets {
+            current: open_endpoint_secret(&self.cipher, id, "current", &current)?,
+            previous,
+        }))
+    }
+
+    async fn disable_endpoint(&self, id: &str, reason: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhook_endpoints SET disabled = 1, disabled_reason = ?2, updated_at = ?3 \
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(reason)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(drop)
+    }
+
+    async fn mark_endpoint_failing(&self, id: &str, at: Option<Millis>) -> Result<Option<Millis>> {
+        let since: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE webhook_endpoints SET failing_since = \
+             CASE WHEN ?2 IS NULL THEN NULL ELSE COALESCE(failing_since, ?2) END \
+             WHERE id = ?1 RETURNING failing_since",
+        )
+        .bind(id)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(since.flatten())
+    }
+
+    async fn create_intake(&self, new: &NewIntake<'_>) -> Result<Intake> {
+        let now = now_ms();
+        let sealed = seal_intake_secret(&self.cipher, new.connection_id, new.secret)?;
+        let row: IntakeRow = sqlx::query_as(&format!(
+            "INSERT INTO event_intakes (connection_id, route_hash, secret, mode, status, \
+             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) \
+             RETURNING {INTAKE_COLUMNS}"
+        ))
+        .bind(new.connection_id)
+        .bind(sha256_hex(new.route_token))
+        .bind(sealed)
+        .bind(new.mode)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.into())
+    }
+
+    async fn get_intake(&self, connection_id: &str) -> Result<Option<Intake>> {
+        let row: Option<IntakeRow> = sqlx::query_as(&format!(
+            "SELECT {INTAKE_COLUMNS} FROM event_intakes WHERE connection_id = ?1"
+        ))
+        .bind(connection_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn list_intakes(&self) -> Result<Vec<Intake>> {
+        let rows: Vec<IntakeRow> = sqlx::query_as(&format!(
+            "SELECT {INTAKE_COLUMNS} FROM event_intakes ORDER BY created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn intake_by_route(&self, route_token: &str) -> Result<Option<IntakeSecret>> {
+        let row: Option<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT connection_id, secret FROM event_intakes WHERE route_hash = ?1")
+                .bind(sha256_hex(route_token))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        row.map(|(connection_id, b)| {
+            let secret = open_intake_secret(&self.cipher, &connection_id, &b)?;
+            Ok(IntakeSecret {
+                connection_id,
+                secret,
+            })
+        })
+        .transpose()
+    }
+
+    async fn intake_secret(&self, connection_id: &str) -> Result<Option<SecretString>> {
+        let b: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT secret FROM event_intakes WHERE connection_id = ?1")
+                .bind(connection_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        b.map(|b| open_intake_secret(&self.cipher, connection_id, &b))
+            .transpose()
+    }
+
+    async fn set_intake_remote(&self, connection_id: &str, remote: &IntakeRemote) -> Result<()> {
+        let now = now_ms();
+        let n = sqlx::query(
+            "UPDATE event_intakes SET remote_id = ?2, subscriptions = ?3, status = ?4, \
+             last_error = ?5, checked_at = ?6, updated_at = ?6 WHERE connection_id = ?1",
+        )
+        .bind(connection_id)
+        .bind(&remote.remote_id)
+        .bind(&remote.subscriptions)
+        .bind(&remote.status)
+        .bind(&remote.last_error)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        crate::common::found(n)
+    }
+
+    async fn delete_intake(&self, connection_id: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM event_intakes WHERE connection_id = ?1")
+            .bind(connection_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn insert_inbound(&self, events: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut tx = self.begin_immediate().await?;
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            let id = random_id("in");
+            let n = sqlx::query(
+                "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
+                 received_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') \
+                 ON CONFLICT (connection_id, dedup_key) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(e.connection_id)
+            .bind(e.dedup_key)
+            .bind(e.kind)
+            .bind(e.payload)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            out.push(if n == 1 {
+                InboundOutcome::Stored(id)
+            } else {
+                InboundOutcome::Duplicate
+            });
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn claim_inbound(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<InboundEvent>> {
+        let now = now_ms();
+        let mut rows: Vec<InboundRow> = sqlx::query_as(
+            "UPDATE inbound_events SET lease_owner = ?1, lease_until = ?2 + ?3, \
+             attempts = attempts + 1 \
+             WHERE id IN (SELECT i.id FROM inbound_events i \
+                 WHERE i.status = 'pending' AND (i.lease_until IS NULL OR i.lease_until < ?2) \
+                 AND NOT EXISTS (SELECT 1 FROM inbound_events o \
+                     WHERE o.connection_id = i.connection_id AND o.status = 'pending' \
+                     AND o.lease_until >= ?2 AND o.lease_owner <> ?1) \
+                 ORDER BY i.seq LIMIT ?4) \
+             RETURNING id, connection_id, kind, payload, received_at, attempts, seq",
+        )
+        .bind(worker)
+        .bind(now)
+        .bind(lease_ms)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        // RETURNING gives no order: normalize in arrival order.
+        rows.sort_by_key(|r| r.seq);
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn finish_inbound(&self, worker: &str, done: &[(String, Vec<NewEvent>)]) -> Result<u64> {
+        if done.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let mut tx = self.begin_immediate().await?;
+        let endpoints = Self::endpoints_in(&mut tx).await?;
+        let mut made = 0;
+        for (id, events) in done {
+            let n = sqlx::query(
+                "UPDATE inbound_events SET status = 'done', lease_until = NULL, error = NULL \
+                 WHERE id = ?1 AND status = 'pending' AND lease_owner = ?2",
+            )
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if n == 1 {
+                made += Self::publish_in(&mut tx, &endpoints, events, now).await?;
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(made)
+    }
+
+    async fn fail_inbound(&self, worker: &str, id: &str, error: &str, give_up: bool) -> Result<()> {
+        sqlx::query(
+            "UPDATE inbound_events SET status = CASE WHEN ?3 THEN 'failed' ELSE 'pending' END, \
+             error = ?4, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(give_up)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(drop)
+    }
+
+    async fn resource_seen(
+        &self,
+        connector_id: &str,
+        owner_id: &str,
+        model: &str,
+        resource_id: &str,
+    ) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE connector_id = ?1 AND owner_id = ?2 \
+             AND model = ?3 AND resource_id = ?4 LIMIT 1)",
+        )
+        .bind(connector_id)
+        .bind(owner_id)
+        .bind(model)
+        .bind(resource_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(n > 0)
+    }
+
+    async fn publish_events(&self, events: &[NewEvent]) -> Result<u64> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_immediate().await?;
+        let endpoints = Self::endpoints_in(&mut tx).await?;
+        let made = Self::publish_in(&mut tx, &endpoints, events, now_ms()).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(made)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        per_endpoint: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<DueDelivery>> {
+        let now = now_ms();
+        let claimed: Vec<DueRow> = sqlx::query_as(
+            "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
+             lease_until = ?1 + ?2 \
+             WHERE id IN (SELECT c.id FROM ( \
+                 SELECT d.id, d.endpoint_id, d.next_attempt_at, ROW_NUMBER() OVER \
+                     (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS rn \
+                 FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 WHERE w.disabled = 0 \
+                 AND ((d.status = 'pending' AND d.next_attempt_at <= ?1) \
+                     OR (d.status = 'delivering' AND d.lease_until < ?1)) \
+                 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
+                     AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering')) \
+             ) c \
+             WHERE c.rn + (SELECT COUNT(*) FROM deliveries f WHERE f.endpoint_id = c.endpoint_id \
+                 AND f.status = 'delivering' AND f.lease_until >= ?1) <= ?3 \
+             ORDER BY c.next_attempt_at LIMIT ?4) \
+             RETURNING id, event_id, endpoint_id, attempts",
+        )
+        .bind(now)
+        .bind(lease_ms)
+        .bind(i64::from(per_endpoint.max(1)))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = list_to_json(&claimed.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
+        let details: Vec<DueDetailRow> = sqlx::query_as(
+            "SELECT d.id, w.url, e.body, e.connector_id, e.owner_id, e.created_at \
+             FROM deliveries d JOIN events e ON e.id = d.event_id \
+             JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+             WHERE d.id IN (SELECT value FROM json_each(?1)) ORDER BY d.event_seq",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut due = due_deliveries(claimed, details);
+        due.sort_by_key(|d| d.created_at);
+        Ok(due)
+    }
+
+    async fn settle_deliveries(&self, done: &[Settlement]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.begin_immediate().await?;
+        for s in done {
+            let (status, next, delivered) = settle_columns(s.settle, now);
+            let row: Option<(String, String)> = sqlx::query_as(
+                "UPDATE deliveries SET status = ?2, next_attempt_at = ?3, delivered_at = ?4, \
+                 last_status = ?5, last_error = ?6, lease_until = NULL \
+                 WHERE id = ?1 AND status = 'delivering' AND attempts = ?7 \
+                 RETURNING event_id, endpoint_id",
+            )
+            .bind(&s.delivery_id)
+            .bind(status)
+            .bind(next)
+            .bind(delivered)
+            .bind(s.result.status_code.map(i64::from))
+            .bind(&s.result.error)
+            .bind(s.attempt)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let (event_id, endpoint_id) = match row {
+                Some(r) => r,
+                None => {
+                    // Not ours any more (or gone): still record what this attempt saw.
+                    let r: Option<(String, String)> = sqlx::query_as(
+                        "SELECT event_id, endpoint_id FROM deliveries WHERE id = ?1",
+                    )
+                    .bind(&s.delivery_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    match r {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                }
+            };
+            sqlx::query(
+                "INSERT INTO delivery_attempts (id, delivery_id, event_id, endpoint_id, attempt, \
+                 attempted_at, status_code, duration_ms, error, response) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(random_id("att"))
+            .bind(&s.delivery_id)
+            .bind(event_id)
+            .bind(endpoint_id)
+            .bind(s.attempt)
+            .bind(now)
+            .bind(s.result.status_code.map(i64::from))
+            .bind(s.result.duration_ms)
+            .bind(&s.result.error)
+            .bind(&s.result.response)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        // Only what a claim could take: a delivery waiting behind an earlier one of its
+        // resource is not due, or the worker would wake for nothing.
+        sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN d.status = 'pending' THEN d.next_attempt_at ELSE d.lease_until END) \
+             FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+             WHERE w.disabled = 0 AND d.status IN ('pending', 'delivering') \
+             AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
+                 AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering'))",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<EventRecord>> {
+        let after = decode_cursor(cursor)?;
+        let limit = clamp_limit(limit);
+        let status = match filter.status.as_deref() {
+            Some(s) => status_condition(s).ok_or(StoreError::NotFound)?,
+            None => "1 = 1",
+        };
+        // Newest first: the cursor is the last seq seen, the next page is below it.
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "{EVENT_SELECT} WHERE (?1 = 0 OR e.seq < ?1) \
+             AND (?2 IS NULL OR e.event_type = ?2) AND (?3 IS NULL OR e.owner_id = ?3) \
+             AND (?4 IS NULL OR e.occurred_at >= ?4) AND (?5 IS NULL OR e.occurred_at < ?5) \
+             AND {status} ORDER BY e.seq DESC LIMIT ?6"
+        ))
+        .bind(after)
+        .bind(&filter.event_type)
+        .bind(&filter.owner_id)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(page_of(
+            rows.into_iter().map(|r| (r.seq, r.into_record())).collect(),
+            limit,
+        ))
+    }
+
+    async fn get_event(&self, id: &str) -> Result<Option<EventRecord>> {
+        let row: Option<EventRow> = sqlx::query_as(&format!("{EVENT_SELECT} WHERE e.id = ?1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(EventRow::into_record))
+    }
+
+    async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        let rows: Vec<DeliveryRow> = sqlx::query_as(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 ORDER BY seq"
+        ))
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn list_attempts(
+        &self,
+        endpoint_id: Option<&str>,
+        event_id: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Attempt>> {
+        let after = decode_cursor(cursor)?;
+        let limit = clamp_limit(limit);
+        let rows: Vec<AttemptRow> = sqlx::query_as(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM delivery_attempts WHERE (?1 = 0 OR seq < ?1) \
+             AND (?2 IS NULL OR endpoint_id = ?2) AND (?3 IS NULL OR event_id = ?3) \
+             ORDER BY seq DESC LIMIT ?4"
+        ))
+        .bind(after)
+        .bind(endpoint_id)
+        .bind(event_id)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(page_of(
+            rows.into_iter().map(|r| (r.seq, r.into())).collect(),
+            limit,
+        ))
+    }
+
+    async fn replay_event(&self, event_id: &str) -> Result<u64> {
+        let now = now_ms();
+        let mut tx = self.begin_immediate().await?;
+        let event: Option<(i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT seq, event_type, owner_id, model, resource_id FROM events WHERE id = ?1",
+        )
+        .bind(event_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let (seq, event_type, owner_id, model, resource_id) = event.ok_or(StoreError::NotFound)?;
+        let mut n = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, lease_until = NULL \
+             WHERE event_id = ?1 AND status IN ('failed', 'delivered')",
+        )
+        .bind(event_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let probe = NewEvent {
+            id: event_id.to_owned(),
+            event_type,
+            connector_id: String::new(),
+            owner_id,
+            model,
+            resource_id,
+            source: String::new(),
+            body: String::new(),
+            occurred_at: 0,
+        };
+        for ep in Self::endpoints_in(&mut tx).await? {
+            if !ep.wants(&probe.event_type, &probe.owner_id) {
+                continue;
+            }
+            n += sqlx::query(
+                "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, status, \
+                 next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) \
+                 ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+            )
+            .bind(random_id("dlv"))
+            .bind(event_id)
+            .bind(seq)
+            .bind(&ep.id)
+            .bind(order_key(&ep.id, &probe))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+
+    async fn replay_endpoint(&self, endpoint_id: &str, since: Millis) -> Result<u64> {
+        let n = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, lease_until = NULL \
+             WHERE endpoint_id = ?1 AND status = 'failed' AND created_at >= ?2",
+        )
+        .bind(endpoint_id)
+        .bind(since)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n)
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats> {
+        let now = now_ms();
+        let (pending, oldest, failed, inbound): (i64, Option<i64>, i64, i64) = sqlx::query_as(
+            "SELECT \
+             (SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering')), \
+             (SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' \
+                 AND next_attempt_at <= ?1), \
+             (SELECT COUNT(*) FROM deliveries WHERE status = 'failed'), \
+             (SELECT COUNT(*) FROM inbound_events WHERE status = 'pending')",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(OutboxStats {
+            pending: crate::common::count(pending),
+            oldest_due_age_ms: oldest.map_or(0, |t| (now - t).max(0)),
+            inbound_pending: crate::common::count(inbound),
+            failed: crate::common::count(failed),
+        })
+    }
+
+    async fn purge_events(&self, before: Millis) -> Result<u64> {
+        let mut tx = self.begin_immediate().await?;
+        let n = sqlx::query("DELETE FROM events WHERE created_at < ?1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        sqlx::query("DELETE FROM inbound_events WHERE received_at < ?1 AND status <> 'pending'")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,603 @@
+//! The events store: endpoints and their secrets, intakes, raw events, and the outbox's claims,
+//! leases, ordering and replay, on every backend.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dpc_store::events::*;
+use dpc_store::Store;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::{new_conn, TestDb};
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn endpoint(url: &str, events: &[&str]) -> NewEndpoint {
+    NewEndpoint {
+        url: url.into(),
+        events: events.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn event(event_type: &str, owner: &str, resource: &str) -> NewEvent {
+    NewEvent {
+        id: NewEvent::new_id(),
+        event_type: event_type.into(),
+        connector_id: "dialpad".into(),
+        owner_id: owner.into(),
+        model: event_type.split("::").next().unwrap().into(),
+        resource_id: resource.into(),
+        source: "webhook".into(),
+        body: format!("{{\"event\":\"{event_type}\",\"id\":\"{resource}\"}}"),
+        occurred_at: now_ms(),
+    }
+}
+
+fn ok(code: u16) -> AttemptResult {
+    AttemptResult {
+        status_code: Some(code),
+        duration_ms: 3,
+        error: None,
+        response: Some("ok".into()),
+    }
+}
+
+fn settle(d: &DueDelivery, result: AttemptResult, s: Settle) -> Settlement {
+    Settlement {
+        delivery_id: d.id.clone(),
+        attempt: d.attempt,
+        result,
+        settle: s,
+    }
+}
+
+pub async fn endpoints_crud_secrets_and_rotation(db: TestDb) {
+    let s = db.store().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut n = endpoint(&format!("https://example.com/hook/{i}"), &["*"]);
+        n.owner_id = (i == 0).then(|| "owner-a".to_owned());
+        n.description = Some(format!("endpoint {i}"));
+        let e = s
+            .create_endpoint(&n, &secret(&format!("whsec_secret{i}")))
+            .await
+            .unwrap();
+        assert!(e.id.starts_with("ep_"));
+        assert_eq!(e.owner_id.as_deref(), (i == 0).then_some("owner-a"));
+        ids.push(e.id);
+    }
+    // Pages of 2 to the end, each once.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = s.list_endpoints(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.into_iter().map(|e| e.id));
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    assert!(matches!(
+        s.list_endpoints(Some("garbage!"), 2).await,
+        Err(dpc_store::StoreError::NotFound)
+    ));
+
+    // A patch changes only what it names; Some(None) clears.
+    let e = s
+        .update_endpoint(
+            &ids[0],
+            &EndpointPatch {
+                owner_id: Some(None),
+                events: Some(vec!["telephonyCall::created".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.owner_id, None);
+    assert_eq!(e.events, vec!["telephonyCall::created"]);
+    assert_eq!(e.description.as_deref(), Some("endpoint 0"));
+    assert_eq!(e.url, "https://example.com/hook/0");
+    assert!(matches!(
+        s.update_endpoint("ep_nope", &EndpointPatch::default())
+            .await,
+        Err(dpc_store::StoreError::NotFound)
+    ));
+
+    // Secrets: current only, then current + previous after a rotation, previous gone after
+    // its time.
+    let sec = s.endpoint_secrets(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(sec.current.expose_secret(), "whsec_secret1");
+    assert!(sec.previous.is_none());
+    s.rotate_endpoint_secret(&ids[1], &secret("whsec_new"), now_ms() + 60_000)
+        .await
+        .unwrap();
+    let sec = s.endpoint_secrets(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(sec.current.expose_secret(), "whsec_new");
+    assert_eq!(sec.previous.unwrap().expose_secret(), "whsec_secret1");
+    s.rotate_endpoint_secret(&ids[1], &secret("whsec_newer"), now_ms() - 1)
+        .await
+        .unwrap();
+    let sec = s.endpoint_secrets(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(sec.current.expose_secret(), "whsec_newer");
+    assert!(
+        sec.previous.is_none(),
+        "an expired previous secret no longer signs"
+    );
+    assert!(format!("{sec:?}").find("whsec").is_none());
+
+    // Disabled with a reason; enabling clears it and the failing run.
+    assert_eq!(
+        s.mark_endpoint_failing(&ids[2], Some(1000)).await.unwrap(),
+        Some(1000)
+    );
+    assert_eq!(
+        s.mark_endpoint_failing(&ids[2], Some(5000)).await.unwrap(),
+        Some(1000),
+        "the run's start is kept"
+    );
+    s.disable_endpoint(&ids[2], "answered 410 Gone")
+        .await
+        .unwrap();
+    let e = s.get_endpoint(&ids[2]).await.unwrap().unwrap();
+    assert!(e.disabled);
+    assert_eq!(e.disabled_reason.as_deref(), Some("answered 410 Gone"));
+    assert_eq!(s.enabled_endpoints().await.unwrap().len(), 4);
+    let e = s
+        .update_endpoint(
+            &ids[2],
+            &EndpointPatch {
+                disabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!e.disabled);
+    assert_eq!(e.disabled_reason, None);
+    assert_eq!(e.failing_since, None);
+
+    assert!(s.delete_endpoint(&ids[3]).await.unwrap());
+    assert!(!s.delete_endpoint(&ids[3]).await.unwrap());
+    assert!(s.get_endpoint(&ids[3]).await.unwrap().is_none());
+}
+
+pub async fn outbox_keeps_order_per_resource_and_settles(db: TestDb) {
+    let s = db.store().await;
+    let ep = s
+        .create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
+        .await
+        .unwrap();
+    let only_calls = s
+        .create_endpoint(
+            &endpoint("https://b.example/h", &["telephonyCall::created"]),
+            &secret("whsec_b"),
+        )
+        .await
+        .unwrap();
+    let e1 = event("telephonyCall::created", "o1", "c1");
+    let e2 = event("telephonyCall::updated", "o1", "c1");
+    let e3 = event("genericContact::created", "o1", "k1");
+    assert_eq!(
+        s.publish_events(&[e1.clone(), e2.clone(), e3.clone()])
+            .await
+            .unwrap(),
+        4,
+        "three to the catch-all, one to the calls endpoint"
+    );
+    let due = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    let got: HashSet<(String, String)> = due
+        .iter()
+        .map(|d| (d.event_id.clone(), d.endpoint_id.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        HashSet::from([
+            (e1.id.clone(), ep.id.clone()),
+            (e3.id.clone(), ep.id.clone()),
+            (e1.id.clone(), only_calls.id.clone()),
+        ]),
+        "the update waits for its create"
+    );
+    let d1 = due
+        .iter()
+        .find(|d| d.event_id == e1.id && d.endpoint_id == ep.id)
+        .unwrap();
+    assert_eq!(d1.attempt, 1);
+    assert_eq!(d1.body, e1.body);
+    assert_eq!(d1.url, "https://a.example/h");
+    assert!(s.claim_deliveries(10, 10, 30_000).await.unwrap().is_empty());
+
+    // The create fails once and is retried later: the update still waits.
+    let later = now_ms() + 60_000;
+    s.settle_deliveries(&[settle(d1, ok(500), Settle::RetryAt(later))])
+        .await
+        .unwrap();
+    assert!(s.claim_deliveries(10, 10, 30_000).await.unwrap().is_empty());
+    let rec = s.get_event(&e1.id).await.unwrap().unwrap();
+    assert_eq!(rec.status, "pending");
+
+    // Settle the others; replaying the create's event makes it due now.
+    let rest: Vec<Settlement> = due
+        .iter()
+        .filter(|d| d.id != d1.id)
+        .map(|d| settle(d, ok(200), Settle::Delivered))
+        .collect();
+    s.settle_deliveries(&rest).await.unwrap();
+    assert_eq!(
+        s.next_due().await.unwrap(),
+        Some(later),
+        "the retry; the update behind it is not due"
+    );
+    assert_eq!(
+        s.get_event(&e3.id).await.unwrap().unwrap().status,
+        "delivered"
+    );
+    // A pending delivery is not replayed (it is already due to go); give up on it instead.
+    let again = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    assert!(again.is_empty());
+    s.replay_event(&e3.id).await.unwrap();
+    let again = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].event_id, e3.id);
+    assert_eq!(
+        again[0].attempt, 2,
+        "a replay is another attempt of the same delivery"
+    );
+    s.settle_deliveries(&[settle(&again[0], ok(200), Settle::Delivered)])
+        .await
+        .unwrap();
+
+    // Attempts are listed newest first, per endpoint and per event.
+    let (atts, _) = s.list_attempts(None, Some(&e1.id), None, 10).await.unwrap();
+    assert_eq!(atts.len(), 2);
+    assert!(atts.iter().any(|a| a.status_code == Some(500)));
+    let (atts, _) = s
+        .list_attempts(Some(&only_calls.id), None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(atts.len(), 1);
+    assert!(matches!(
+        s.replay_event("evt_nope").await,
+        Err(dpc_store::StoreError::NotFound)
+    ));
+
+    // Given up on: it no longer holds the update back, and the endpoint replay brings it back.
+    let deliveries = s.event_deliveries(&e1.id).await.unwrap();
+    assert_eq!(deliveries.len(), 2);
+    let stats = s.outbox_stats().await.unwrap();
+    assert_eq!(
+        stats.pending, 2,
+        "the retried create and the waiting update"
+    );
+}
+
+pub async fn failed_deliveries_release_the_next_and_replay(db: TestDb) {
+    let s = db.store().await;
+    let ep = s
+        .create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
+        .await
+        .unwrap();
+    let e1 = event("telephonyCall::created", "o1", "c1");
+    let e2 = event("telephonyCall::updated", "o1", "c1");
+    s.publish_events(&[e1.clone(), e2.clone()]).await.unwrap();
+    let due = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    assert_eq!(due.len(), 1);
+    s.settle_deliveries(&[settle(&due[0], ok(500), Settle::Failed)])
+        .await
+        .unwrap();
+    assert_eq!(s.get_event(&e1.id).await.unwrap().unwrap().status, "failed");
+    let due = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].event_id, e2.id);
+    s.settle_deliveries(&[settle(&due[0], ok(204), Settle::Delivered)])
+        .await
+        .unwrap();
+    assert_eq!(s.outbox_stats().await.unwrap().failed, 1);
+    assert_eq!(s.replay_endpoint(&ep.id, 0).await.unwrap(), 1);
+    let due = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].event_id, e1.id);
+    assert_eq!(due[0].attempt, 2);
+
+    // Event listing: filters, status, cursor; newest first.
+    let (all, next) = s
+        .list_events(&EventFilter::default(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(all[0].id, e2.id);
+    let (rest, end) = s
+        .list_events(&EventFilter::default(), next.as_deref(), 1)
+        .await
+        .unwrap();
+    assert_eq!(rest[0].id, e1.id);
+    assert!(end.is_none());
+    let filter = EventFilter {
+        event_type: Some("telephonyCall::updated".into()),
+        status: Some("delivered".into()),
+        ..Default::default()
+    };
+    let (only, _) = s.list_events(&filter, None, 10).await.unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].id, e2.id);
+    let filter = EventFilter {
+        owner_id: Some("someone-else".into()),
+        ..Default::default()
+    };
+    assert!(s.list_events(&filter, None, 10).await.unwrap().0.is_empty());
+
+    // Purge takes events with their deliveries and attempts.
+    assert_eq!(s.purge_events(now_ms() + 1000).await.unwrap(), 2);
+    assert!(s.get_event(&e1.id).await.unwrap().is_none());
+    assert_eq!(s.outbox_stats().await.unwrap().pending, 0);
+}
+
+pub async fn expired_leases_are_claimed_again_and_stale_settlements_ignored(db: TestDb) {
+    let s = db.store().await;
+    s.create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
+        .await
+        .unwrap();
+    let e = event("genericContact::created", "o1", "k1");
+    s.publish_events(std::slice::from_ref(&e)).await.unwrap();
+    let first = s.claim_deliveries(10, 10, 50).await.unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let second = s.claim_deliveries(10, 10, 30_000).await.unwrap();
+    assert_eq!(
+        second.len(),
+        1,
+        "a worker that died leaves a lease that runs out"
+    );
+    assert_eq!(second[0].id, first[0].id);
+    assert_eq!(second[0].attempt, 2);
+    // The first worker finally answers: recorded, but the delivery is the second's.
+    s.settle_deliveries(&[settle(&first[0], ok(500), Settle::Failed)])
+        .await
+        .unwrap();
+    let d = &s.event_deliveries(&e.id).await.unwrap()[0];
+    assert_eq!(d.status, "delivering");
+    s.settle_deliveries(&[settle(&second[0], ok(200), Settle::Delivered)])
+        .await
+        .unwrap();
+    let d = &s.event_deliveries(&e.id).await.unwrap()[0];
+    assert_eq!(d.status, "delivered");
+    let (atts, _) = s.list_attempts(None, Some(&e.id), None, 10).await.unwrap();
+    assert_eq!(atts.len(), 2);
+}
+
+pub async fn per_endpoint_concurrency_is_bounded(db: TestDb) {
+    let s = db.store().await;
+    let slow = s
+        .create_endpoint(
+            &endpoint("https://slow.example/h", &["*"]),
+            &secret("whsec_a"),
+        )
+        .await
+        .unwrap();
+    let events: Vec<NewEvent> = (0..20)
+        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
+        .collect();
+    s.publish_events(&events).await.unwrap();
+    let a = s.claim_deliveries(100, 3, 30_000).await.unwrap();
+    assert_eq!(a.len(), 3);
+    assert!(a.iter().all(|d| d.endpoint_id == slow.id));
+    assert!(
+        s.claim_deliveries(100, 3, 30_000).await.unwrap().is_empty(),
+        "three in flight already"
+    );
+    s.settle_deliveries(&[settle(&a[0], ok(200), Settle::Delivered)])
+        .await
+        .unwrap();
+    assert_eq!(s.claim_deliveries(100, 3, 30_000).await.unwrap().len(), 1);
+    // A disabled endpoint's deliveries wait (kept, not claimed).
+    s.disable_endpoint(&slow.id, "failing").await.unwrap();
+    assert!(s
+        .claim_deliveries(100, 100, 30_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.outbox_stats().await.unwrap().pending, 19);
+}
+
+pub async fn two_stores_never_claim_one_delivery_twice(db: TestDb) {
+    let a = db.store().await;
+    let b = db.store().await;
+    for i in 0..3 {
+        a.create_endpoint(
+            &endpoint(&format!("https://{i}.example/h"), &["*"]),
+            &secret("whsec_a"),
+        )
+        .await
+        .unwrap();
+    }
+    let events: Vec<NewEvent> = (0..100)
+        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
+        .collect();
+    a.publish_events(&events).await.unwrap();
+    let claim = |s: Arc<dyn Store>| async move {
+        let mut mine = Vec::new();
+        loop {
+            let due = s.claim_deliveries(7, 1000, 30_000).await.unwrap();
+            if due.is_empty() {
+                break;
+            }
+            mine.extend(due.into_iter().map(|d| d.id));
+        }
+        mine
+    };
+    let (x, y) = tokio::join!(claim(a.clone()), claim(b.clone()));
+    let all: HashSet<&String> = x.iter().chain(y.iter()).collect();
+    assert_eq!(x.len() + y.len(), 300, "every delivery claimed");
+    assert_eq!(all.len(), 300, "none twice");
+}
+
+pub async fn inbound_events_dedup_lease_and_publish_once(db: TestDb) {
+    let s = db.store().await;
+    let c1 = s
+        .insert_connection(new_conn("dialpad", "o1"))
+        .await
+        .unwrap();
+    let c2 = s
+        .insert_connection(new_conn("dialpad", "o2"))
+        .await
+        .unwrap();
+    s.create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
+        .await
+        .unwrap();
+    fn ins<'a>(conn: &'a str, key: &'a str) -> NewInbound<'a> {
+        NewInbound {
+            connection_id: conn,
+            dedup_key: key,
+            kind: "call",
+            payload: "{\"call_id\":1}",
+        }
+    }
+    let out = s
+        .insert_inbound(&[
+            ins(&c1.id, "1|ringing|1"),
+            ins(&c1.id, "1|connected|2"),
+            ins(&c1.id, "1|ringing|1"),
+            ins(&c2.id, "1|ringing|1"),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(out[0], InboundOutcome::Stored(_)));
+    assert!(matches!(out[1], InboundOutcome::Stored(_)));
+    assert_eq!(out[2], InboundOutcome::Duplicate);
+    assert!(
+        matches!(out[3], InboundOutcome::Stored(_)),
+        "keys are per connection"
+    );
+    assert_eq!(
+        s.insert_inbound(&[ins(&c1.id, "1|connected|2")])
+            .await
+            .unwrap(),
+        vec![InboundOutcome::Duplicate]
+    );
+
+    // Worker A takes c1's two events in order (and c2's); B finds nothing of c1 to take.
+    let a = s.claim_inbound("A", 1, 30_000).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].connection_id, c1.id);
+    let b = s.claim_inbound("B", 10, 30_000).await.unwrap();
+    assert!(
+        b.iter().all(|e| e.connection_id == c2.id),
+        "c1 is A's until A is done"
+    );
+    let a2 = s.claim_inbound("A", 10, 30_000).await.unwrap();
+    assert_eq!(a2.len(), 1);
+    assert_eq!(a2[0].connection_id, c1.id);
+
+    let e = event("telephonyCall::created", "o1", "1");
+    let made = s
+        .finish_inbound("A", &[(a[0].id.clone(), vec![e.clone()])])
+        .await
+        .unwrap();
+    assert_eq!(made, 1);
+    // Finishing again (or by another worker) publishes nothing more.
+    assert_eq!(
+        s.finish_inbound(
+            "A",
+            &[(
+                a[0].id.clone(),
+                vec![event("telephonyCall::created", "o1", "1")]
+            )]
+        )
+        .await
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.finish_inbound(
+            "B",
+            &[(
+                a2[0].id.clone(),
+                vec![event("telephonyCall::updated", "o1", "1")]
+            )]
+        )
+        .await
+        .unwrap(),
+        0
+    );
+    assert!(s
+        .resource_seen("dialpad", "o1", "telephonyCall", "1")
+        .await
+        .unwrap());
+    assert!(!s
+        .resource_seen("dialpad", "o2", "telephonyCall", "1")
+        .await
+        .unwrap());
+
+    // A failure puts it back (or gives up).
+    s.fail_inbound("A", &a2[0].id, "Dialpad was down", false)
+        .await
+        .unwrap();
+    let again = s.claim_inbound("B", 10, 30_000).await.unwrap();
+    assert!(again.iter().any(|e| e.id == a2[0].id && e.attempts == 2));
+    s.fail_inbound("B", &a2[0].id, "still down", true)
+        .await
+        .unwrap();
+    assert_eq!(s.outbox_stats().await.unwrap().inbound_pending, 1, "c2's");
+}
+
+pub async fn intakes_route_secrets_and_cascade(db: TestDb) {
+    let s = db.store().await;
+    let c = s
+        .insert_connection(new_conn("dialpad", "o1"))
+        .await
+        .unwrap();
+    let token = "rt_0123456789abcdef";
+    let i = s
+        .create_intake(&NewIntake {
+            connection_id: &c.id,
+            mode: "webhook",
+            route_token: token,
+            secret: &secret("jwt-secret-1"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(i.status, "pending");
+    assert!(matches!(
+        s.create_intake(&NewIntake {
+            connection_id: &c.id,
+            mode: "webhook",
+            route_token: "other",
+            secret: &secret("x"),
+        })
+        .await,
+        Err(dpc_store::StoreError::Conflict)
+    ));
+    let found = s.intake_by_route(token).await.unwrap().unwrap();
+    assert_eq!(found.connection_id, c.id);
+    assert_eq!(found.secret.expose_secret(), "jwt-secret-1");
+    assert!(s.intake_by_route("rt_wrong").await.unwrap().is_none());
+    assert!(format!("{found:?}").find("jwt-secret").is_none());
+    s.set_intake_remote(
+        &c.id,
+        &IntakeRemote {
+            remote_id: Some("123".into()),
+            subscriptions: "[{\"kind\":\"call\",\"id\":\"9\"}]".into(),
+            status: "active".into(),
+            last_error: None,
+        },
+    )
+    .await
+    .unwrap();
+    let i = s.get_intake(&c.id).await.unwrap().unwrap();
+    assert_eq!(i.remote_id.as_deref(), Some("123"));
+    assert_eq!(i.status, "active");
+    assert!(i.checked_at.is_some());
+    assert_eq!(s.list_intakes().await.unwrap().len(), 1);
+    s.delete_connection("dialpad", "o1").await.unwrap();
+    assert!(
+        s.get_intake(&c.id).await.unwrap().is_none(),
+        "goes with its connection"
+    );
+    assert!(s.intake_by_route(token).await.unwrap().is_none());
+}
