@@ -178,17 +178,27 @@ pub fn from_dialpad(raw: &Value, company: Option<&Value>) -> Mapped {
     }
 }
 
-/// A workspace write body. Dialpad's office creation also needs billing details the unified
-/// model does not have: they go in `dialpad` with Dialpad's own names (`currency`,
-/// `plan_period`, `billing_address`, …), and a missing one is named in the 422.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A `genericWorkspace` write body. Dialpad's office creation also needs billing details the
+/// unified model does not have: they go in `dialpad` with Dialpad's own names (`currency`,
+/// `plan_period`, `billing_address`, …), and a missing one is named in the 422. An update
+/// changes the hours only (`hours`, `hoursOn`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkspaceWrite {
+    /// Required to create.
     pub name: Option<String>,
+    /// Required to create: ISO 3166 alpha-2, e.g. `us`.
     pub country: Option<String>,
+    /// An IANA time zone, e.g. `America/New_York`.
     pub timezone: Option<String>,
+    /// Opening hours per day (`monday` … `sunday`): `HH:MM` opening and closing times, in
+    /// pairs.
+    #[schema(value_type = Option<HashMap<String, Vec<String>>>)]
     pub hours: Option<Map<String, Value>>,
     pub hours_on: Option<bool>,
+    /// Dialpad's own office fields, by Dialpad's names: to create, `currency`, `plan_period`,
+    /// `annual_commit_monthly_billing`, `invoiced`, `unified_billing` and `billing_address`.
+    #[schema(value_type = Option<Object>)]
     pub dialpad: Option<Map<String, Value>>,
 }
 
