@@ -9,7 +9,7 @@ use dialpad_sim::SimConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, spawn_on_with_env, TestApp};
+use crate::helpers::{error_code, spawn_on_with_env, Response, TestApp};
 
 /// Every operation of the five models (those Dialpad supports).
 const ALL_OPS: &[&str] = &[
@@ -61,7 +61,7 @@ impl TestApp {
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
-    ) -> reqwest::Response {
+    ) -> Response {
         let mut r = self
             .http
             .request(method, self.url(&format!("/v1/resources/{path}")))
