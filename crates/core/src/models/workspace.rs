@@ -187,7 +187,7 @@ pub fn from_dialpad(raw: &Value, company: Option<&Value>) -> Mapped {
 pub struct WorkspaceWrite {
     /// Required to create.
     pub name: Option<String>,
-    /// Required to create: ISO 3166 alpha-2, e.g. `us`.
+    /// Required to create: ISO 3166 alpha-2, any case (`us`, as read).
     pub country: Option<String>,
     /// An IANA time zone, e.g. `America/New_York`.
     pub timezone: Option<String>,
@@ -245,15 +245,17 @@ fn hours_into(hours: &Map<String, Value>, body: &mut Map<String, Value>, errors:
 }
 
 impl WorkspaceWrite {
-    /// The body of `POST /api/v2/offices`.
+    /// The body of `POST /api/v2/offices`. The country goes in upper case, as Dialpad's create
+    /// takes it (its offices answer it in lower case, as the unified `country` reads).
     pub fn create_body(&self) -> Result<Value, Invalid> {
         let mut errors = Invalid::new();
         let mut body = self.dialpad.clone().unwrap_or_default();
+        let country = self.country.as_deref().map(str::to_ascii_uppercase);
         for (path, key, v) in [
-            ("name", "name", &self.name),
-            ("country", "country", &self.country),
+            ("name", "name", self.name.as_deref()),
+            ("country", "country", country.as_deref()),
         ] {
-            match v.as_deref().map(str::trim) {
+            match v.map(str::trim) {
                 Some(s) if !s.is_empty() => {
                     body.insert(key.into(), json!(s));
                 }
@@ -350,6 +352,20 @@ mod tests {
         assert_eq!(paths[0], "country");
         assert!(paths.contains(&"dialpad.currency".to_string()));
         assert!(paths.contains(&"dialpad.billing_address".to_string()));
+    }
+
+    #[test]
+    fn create_sends_the_country_as_dialpad_takes_it() {
+        let w: WorkspaceWrite = parse_write(&json!({"name": " Branch ", "country": "us ",
+            "dialpad": {"currency": "USD", "plan_period": "monthly",
+                "annual_commit_monthly_billing": false, "invoiced": false,
+                "unified_billing": false, "billing_address": {"city": "SF"}}}))
+        .unwrap();
+        let body = w.create_body().unwrap();
+        assert_eq!(
+            (&body["name"], &body["country"]),
+            (&json!("Branch"), &json!("US"))
+        );
     }
 
     #[test]
