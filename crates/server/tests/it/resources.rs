@@ -649,6 +649,7 @@ async fn unsupported_operations_and_bad_input(db: Db) {
         (M::DELETE, "telephonyCall/1", None),
         (M::POST, "telephonyCallTranscript", Some(json!({}))),
         (M::PATCH, "telephonyCallTranscript/1", Some(json!({}))),
+        (M::DELETE, "telephonyCallTranscript/1", None),
     ] {
         let (s, v) = error_code(app.res("o1", m.clone(), path, body).await).await;
         assert_eq!(
