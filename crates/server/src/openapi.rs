@@ -5,9 +5,10 @@
 //!
 //! The operations are declared here, on stubs named after the handlers, rather than on the
 //! handlers themselves: the key and session twins of the resources routes share one handler body
-//! each, and the resources module changes often. `tests/it/openapi.rs` keeps the two honest: it
-//! calls every route of the router and validates each answer against this document, and checks
-//! that every documented route exists.
+//! each, and the resources module changes often. The tests keep the two honest: every answer
+//! any of them gets from the server is validated against this document (`tests/shared/
+//! checked.rs`), `tests/it/openapi.rs` calls every route of the router and checks that every
+//! documented route exists.
 
 #![allow(dead_code)]
 
@@ -85,7 +86,8 @@ struct ResourcePage {
     next: Option<String>,
 }
 
-/// A resource of one of the models (`oneOf` the model resources, told apart by `model`).
+/// A resource of one of the models (`oneOf` the model resources, told apart by `model`; a
+/// custom model's is `CustomResource`).
 struct AnyModelResource;
 
 impl utoipa::PartialSchema for AnyModelResource {
@@ -96,10 +98,22 @@ impl utoipa::PartialSchema for AnyModelResource {
                 resource_schema_name(m),
             ));
         }
-        one.into()
+        one.item(utoipa::openapi::Ref::from_schema_name("CustomResource"))
+            .into()
     }
 }
 impl ToSchema for AnyModelResource {}
+
+/// A resource of a custom model (`DPC_CUSTOM_MODELS`): its `fields` are the model's declared
+/// ones (`GET /v1/models/{model}/fields`). Completed in [`finish`].
+struct CustomResource;
+
+impl utoipa::PartialSchema for CustomResource {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::Object::new().into()
+    }
+}
+impl ToSchema for CustomResource {}
 
 /// What create and update answer without `returnResource=true`.
 #[derive(ToSchema)]
@@ -157,10 +171,66 @@ struct FieldMappingsBody {
     mappings: Vec<FieldMapping>,
 }
 
-/// A unified write body: the model's writable fields (see `GET /v1/models/{model}/fields`,
-/// `readOnly: false`) and the written keys of the connection's field mappings.
+/// A create body: the model's own (`anyOf` the models' write schemas; which one is the path's
+/// `{model}`), plus the written keys of the connection's field mappings.
+struct CreateBody;
+
+impl utoipa::PartialSchema for CreateBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        write_body(Write::Create)
+    }
+}
+impl ToSchema for CreateBody {}
+
+/// An update body: the model's own, as [`CreateBody`].
+struct UpdateBody;
+
+impl utoipa::PartialSchema for UpdateBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        write_body(Write::Update)
+    }
+}
+impl ToSchema for UpdateBody {}
+
+/// A custom model's write body: its declared writable fields.
 #[derive(ToSchema)]
-struct WriteBody {}
+struct CustomWrite {}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Write {
+    Create,
+    Update,
+}
+
+/// The component name of `m`'s write body (`None`: the model has no such write).
+fn write_schema_name(m: Model, w: Write) -> Option<String> {
+    Some(
+        match (m, w) {
+            (Model::Contact, _) => <contact::ContactWrite as ToSchema>::name(),
+            (Model::User, _) => <user::UserWrite as ToSchema>::name(),
+            (Model::Workspace, _) => <workspace::WorkspaceWrite as ToSchema>::name(),
+            (Model::Call, Write::Create) => <call::CallCreate as ToSchema>::name(),
+            (Model::Call, Write::Update) => <call::CallUpdate as ToSchema>::name(),
+            (Model::Transcript, _) => return None,
+        }
+        .into_owned(),
+    )
+}
+
+fn write_body(w: Write) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut any = utoipa::openapi::schema::AnyOfBuilder::new();
+    for m in Model::ALL {
+        if let Some(name) = write_schema_name(m, w) {
+            any = any.item(utoipa::openapi::Ref::from_schema_name(name));
+        }
+    }
+    any.item(utoipa::openapi::Ref::from_schema_name("CustomWrite"))
+        .description(Some(
+            "The path's model's write body (`genericContact`: `ContactWrite`, …), plus the \
+             written keys of the connection's field mappings",
+        ))
+        .into()
+}
 
 #[derive(ToSchema)]
 struct Health {
@@ -168,9 +238,17 @@ struct Health {
     status: String,
 }
 
-/// Dialpad's answer, status and body unchanged.
-#[derive(ToSchema)]
-struct DialpadAnswer {}
+/// Dialpad's answer through the proxy, status, content type and body unchanged. Completed in
+/// [`finish`]: anything but an object with a text `error` (that is the connector's own
+/// [`ErrorBody`]).
+struct DialpadAnswer;
+
+impl utoipa::PartialSchema for DialpadAnswer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::Object::new().into()
+    }
+}
+impl ToSchema for DialpadAnswer {}
 
 /// The schema of each model's `fields`, by model (the component names of the core's structs).
 fn fields_schema_name(m: Model) -> String {
@@ -211,6 +289,36 @@ fn finish(doc: &mut Value) {
     for (name, text) in OBJECT_CONSTS {
         if let Some(p) = schemas[*name]["properties"].get_mut("object") {
             *p = json!({"type": "string", "const": text});
+        }
+    }
+    schemas["CustomResource"] = json!({
+        "description": "A resource of a custom model (`DPC_CUSTOM_MODELS`): `fields` are the model's declared ones (`GET /v1/models/{model}/fields`).",
+        "allOf": [
+            {"$ref": "#/components/schemas/Resource"},
+            {"type": "object", "properties": {
+                "model": {"type": "string", "not": {"enum": Model::ALL.map(Model::as_str)}},
+            }},
+        ],
+    });
+    schemas["DialpadAnswer"] = json!({
+        "description": "Dialpad's answer, unchanged: anything but an object with a text `error` (that is the connector's own `Error`).",
+        "not": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    });
+    schemas["ProxyError"] = json!({
+        "description": "The connector's own error, or Dialpad's answer with this status, unchanged.",
+        "oneOf": [
+            {"$ref": "#/components/schemas/Error"},
+            {"$ref": "#/components/schemas/DialpadAnswer"},
+        ],
+    });
+    // A write body takes the connection's written field mappings too: not closed.
+    for name in Model::ALL
+        .into_iter()
+        .flat_map(|m| [Write::Create, Write::Update].map(|w| write_schema_name(m, w)))
+        .flatten()
+    {
+        if let Some(s) = schemas[name.as_str()].as_object_mut() {
+            s.remove("additionalProperties");
         }
     }
     for m in Model::ALL {
@@ -266,8 +374,37 @@ fn finish(doc: &mut Value) {
                     })
                 });
             }
+            if path.starts_with("/v1/proxy/") {
+                proxy_responses(responses);
+            }
         }
     }
+}
+
+/// The proxy answers whatever Dialpad does: at a status of the connector's own errors, the
+/// error or Dialpad's answer; at any other, Dialpad's; of any content type.
+fn proxy_responses(responses: &mut Map<String, Value>) {
+    for (status, r) in responses.iter_mut() {
+        let schema = if status.starts_with('2') {
+            "DialpadAnswer"
+        } else {
+            "ProxyError"
+        };
+        r["content"] = json!({
+            "application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}},
+            "*/*": {},
+        });
+    }
+    responses.insert(
+        "default".into(),
+        json!({
+            "description": "Dialpad's answer with any other status, unchanged",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/DialpadAnswer"}},
+                "*/*": {},
+            },
+        }),
+    );
 }
 
 struct Security;
@@ -320,6 +457,7 @@ impl Modify for Security {
         key_list, key_create, key_retrieve, key_update, key_delete,
         session_list, session_create, session_retrieve, session_update, session_delete,
         proxy_get, proxy_post, proxy_put, proxy_patch, proxy_delete, proxy_head,
+        connect_page, connect_start, oauth_callback,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -328,8 +466,11 @@ impl Modify for Security {
         SessionBody, ApiKeyBody, AuthorizeBody, ConnectionAuthorization, AuthorizationStatus,
         FieldMapping, FieldMappings, FieldMappingsBody, FieldDescription, FieldsPage, FieldError,
         Resource, ResourceRef, dpc_core::models::ExpandableRef, Warning, ResourcePage,
-        AnyModelResource, CreatedRef, RemoteId, WriteAnswer, WriteBody, Empty, Health,
-        DialpadAnswer, contact::Contact, user::User, workspace::Workspace, workspace::Company,
+        AnyModelResource, CustomResource, CreatedRef, RemoteId, WriteAnswer, CreateBody,
+        UpdateBody, CustomWrite, contact::ContactWrite, user::UserWrite,
+        workspace::WorkspaceWrite, call::CallCreate, call::CallUpdate,
+        dpc_core::models::RefInput, dpc_core::models::IdInput, Empty, Health, DialpadAnswer,
+        contact::Contact, user::User, workspace::Workspace, workspace::Company,
         call::Call, call::Recording, transcript::Transcript, transcript::Segment,
         transcript::Speaker, transcript::Moment, transcript::Recap,
     )),
@@ -338,6 +479,7 @@ impl Modify for Security {
         (name = "resources", description = "Unified resources (`/v1/s/…`: the session twins)"),
         (name = "proxy", description = "Any Dialpad endpoint with the connection's credentials"),
         (name = "operations", description = "Health and this document"),
+        (name = "browser", description = "Pages a customer's browser opens (HTML), not API calls: the hosted connect page and the OAuth callback"),
     ),
 )]
 struct ApiDoc;
@@ -534,7 +676,7 @@ macro_rules! resource_ops {
                 ("x-connector-id" = Option<String>, Header), ("x-owner-id" = Option<String>, Header),
                 ("returnResource" = Option<bool>, Query, description = "Answer the resource instead of its reference"),
                 ("raw" = Option<bool>, Query)),
-            request_body(content = WriteBody, description = "The unified fields"),
+            request_body(content = CreateBody, description = "The model's fields (its write schema, e.g. `ContactWrite` for `genericContact`)"),
             security($($sec)*),
             responses(
                 (status = 201, description = "Created", body = WriteAnswer),
@@ -565,7 +707,7 @@ macro_rules! resource_ops {
             params(("model" = String, Path), ("id" = String, Path),
                 ("x-connector-id" = Option<String>, Header), ("x-owner-id" = Option<String>, Header),
                 ("returnResource" = Option<bool>, Query), ("raw" = Option<bool>, Query)),
-            request_body(content = WriteBody, description = "The fields to change"),
+            request_body(content = UpdateBody, description = "The fields to change (the model's write schema)"),
             security($($sec)*),
             responses(
                 (status = 200, description = "Updated", body = WriteAnswer),
@@ -636,3 +778,40 @@ proxy_op!(put, proxy_put);
 proxy_op!(patch, proxy_patch);
 proxy_op!(delete, proxy_delete);
 proxy_op!(head, proxy_head);
+
+// The browser's routes: HTML pages and redirects. Their errors are pages too (with the error
+// code in the page's `#dpc-outcome` data); only the request timeout answers JSON.
+
+#[utoipa::path(get, path = "/connect", tag = "browser",
+    params(("session" = String, Query, description = "A session token or connect link's token (`authorizationUrl` of `mode=connect`)")),
+    responses(
+        (status = 200, description = "The connect page (sets the browser-binding cookie)", body = String, content_type = "text/html"),
+        (status = 401, description = "`SESSION::EXPIRED`", body = String, content_type = "text/html"),
+        (status = 404, description = "`SESSION::INVALID`, `CONNECTION::NOT_FOUND`", body = String, content_type = "text/html"),
+        (status = 500, description = "`SERVER::INTERNAL`", body = String, content_type = "text/html")))]
+fn connect_page() {}
+
+#[utoipa::path(post, path = "/connect/authorize", tag = "browser",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`session=…`, from the connect page's form"),
+    responses(
+        (status = 303, description = "To Dialpad's consent page", headers(("location" = String, description = "Dialpad's authorization URL"))),
+        (status = 400, description = "`SESSION::NO_COOKIE`, `REQUEST::INVALID`", body = String, content_type = "text/html"),
+        (status = 401, description = "`SESSION::EXPIRED`", body = String, content_type = "text/html"),
+        (status = 403, description = "`REQUEST::FORBIDDEN_ORIGIN`, `SESSION::BROWSER_MISMATCH`", body = String, content_type = "text/html"),
+        (status = 404, description = "`SESSION::INVALID`, `CONNECTION::NOT_FOUND`", body = String, content_type = "text/html"),
+        (status = 408, description = "`REQUEST::TIMEOUT`", body = String, content_type = "text/html"),
+        (status = 413, description = "`REQUEST::TOO_LARGE`", body = String, content_type = "text/html"),
+        (status = 500, description = "`SERVER::INTERNAL`", body = String, content_type = "text/html")))]
+fn connect_start() {}
+
+#[utoipa::path(get, path = "/oauth/callback", tag = "browser",
+    params(("code" = Option<String>, Query), ("state" = Option<String>, Query), ("error" = Option<String>, Query)),
+    responses(
+        (status = 200, description = "Connected: the result page (to the app's `redirectUrl`, or to the popup's opener)", body = String, content_type = "text/html"),
+        (status = 400, description = "`OAUTH::INVALID_STATE`, `OAUTH::ACCESS_DENIED`, `OAUTH::ERROR`", body = String, content_type = "text/html"),
+        (status = 403, description = "`OAUTH::BROWSER_MISMATCH`", body = String, content_type = "text/html"),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`", body = String, content_type = "text/html"),
+        (status = 500, description = "`SERVER::INTERNAL` (the page; JSON when the store failed before the flow was known)", content(
+            (String = "text/html"), (ErrorBody = "application/json"))),
+        (status = 502, description = "`OAUTH::EXCHANGE_FAILED`, `UPSTREAM::UNAVAILABLE`", body = String, content_type = "text/html")))]
+fn oauth_callback() {}

@@ -507,11 +507,14 @@ pub fn from_dialpad(raw: &Value, ctx: MapContext) -> Mapped {
     }
 }
 
-/// Placing a call (`POST /api/v2/call`): rings `user`'s devices, then dials `phone`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A `telephonyCall` create body: placing a call (`POST /api/v2/call`) rings `user`'s devices,
+/// then dials `phone`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallCreate {
+    /// Required: the user (a `genericUser`) whose devices ring.
     pub user: Option<RefInput>,
+    /// Required: the number to call, any format (dialled in E.164).
     pub phone: Option<String>,
     pub custom_data: Option<String>,
     pub outbound_caller_id: Option<String>,
@@ -566,11 +569,12 @@ impl CallCreate {
     }
 }
 
-/// Updating a call: its labels (`PUT /api/v2/call/{id}/labels`), the one thing Dialpad lets
-/// an app change on a call.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A `telephonyCall` update body: its labels (`PUT /api/v2/call/{id}/labels`), the one thing
+/// Dialpad lets an app change on a call.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallUpdate {
+    /// Required: the call's labels (replacing its current ones).
     pub labels: Option<Vec<String>>,
 }
 

@@ -170,13 +170,17 @@ pub fn from_dialpad(raw: &Value) -> Mapped {
     }
 }
 
-/// A contact write body (create or update). Unknown fields are refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A `genericContact` write body (create or update). Unknown fields are refused (but the keys
+/// of the connection's written field mappings).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContactWrite {
+    /// Required to create (with `lastName`).
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// The primary email; `emails` adds more.
     pub email: Option<String>,
+    /// The primary phone number, any format (stored in E.164); `phones` adds more.
     pub phone: Option<String>,
     pub emails: Option<Vec<String>>,
     pub phones: Option<Vec<String>>,
@@ -184,7 +188,9 @@ pub struct ContactWrite {
     pub company_name: Option<String>,
     pub job_title: Option<String>,
     pub extension: Option<String>,
+    /// The user whose local contact this is (a `genericUser`); none: a shared contact.
     pub owner: Option<RefInput>,
+    /// A shared contact's own id: a write with one creates or updates that contact.
     pub uid: Option<String>,
 }
 

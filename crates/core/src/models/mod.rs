@@ -344,14 +344,15 @@ impl utoipa::ToSchema for ExpandableRef {}
 
 /// A reference in a write body: the id as a string or number, or `{id}` (a resourceRef or a
 /// resource as another call answered it).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RefInput {
     Id(IdInput),
     Object { id: IdInput },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// An id, as a string or a number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum IdInput {
     Text(String),

@@ -260,8 +260,9 @@ pub fn from_dialpad(raw: &Value) -> Mapped {
     }
 }
 
-/// A user write body (create or update). Unknown fields are refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A `genericUser` write body (create or update). Unknown fields are refused (but the keys of
+/// the connection's written field mappings). Creating needs `email` and `workspace`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserWrite {
     pub first_name: Option<String>,
@@ -274,6 +275,7 @@ pub struct UserWrite {
     pub state: Option<String>,
     pub is_super_admin: Option<bool>,
     pub license: Option<String>,
+    /// The office (a `genericWorkspace`) the user is created in.
     pub workspace: Option<RefInput>,
 }
 

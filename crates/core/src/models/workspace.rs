@@ -178,17 +178,27 @@ pub fn from_dialpad(raw: &Value, company: Option<&Value>) -> Mapped {
     }
 }
 
-/// A workspace write body. Dialpad's office creation also needs billing details the unified
-/// model does not have: they go in `dialpad` with Dialpad's own names (`currency`,
-/// `plan_period`, `billing_address`, …), and a missing one is named in the 422.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A `genericWorkspace` write body. Dialpad's office creation also needs billing details the
+/// unified model does not have: they go in `dialpad` with Dialpad's own names (`currency`,
+/// `plan_period`, `billing_address`, …), and a missing one is named in the 422. An update
+/// changes the hours only (`hours`, `hoursOn`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkspaceWrite {
+    /// Required to create.
     pub name: Option<String>,
+    /// Required to create: ISO 3166 alpha-2, any case (`us`, as read).
     pub country: Option<String>,
+    /// An IANA time zone, e.g. `America/New_York`.
     pub timezone: Option<String>,
+    /// Opening hours per day (`monday` … `sunday`): `HH:MM` opening and closing times, in
+    /// pairs.
+    #[schema(value_type = Option<HashMap<String, Vec<String>>>)]
     pub hours: Option<Map<String, Value>>,
     pub hours_on: Option<bool>,
+    /// Dialpad's own office fields, by Dialpad's names: to create, `currency`, `plan_period`,
+    /// `annual_commit_monthly_billing`, `invoiced`, `unified_billing` and `billing_address`.
+    #[schema(value_type = Option<Object>)]
     pub dialpad: Option<Map<String, Value>>,
 }
 
@@ -235,15 +245,17 @@ fn hours_into(hours: &Map<String, Value>, body: &mut Map<String, Value>, errors:
 }
 
 impl WorkspaceWrite {
-    /// The body of `POST /api/v2/offices`.
+    /// The body of `POST /api/v2/offices`. The country goes in upper case, as Dialpad's create
+    /// takes it (its offices answer it in lower case, as the unified `country` reads).
     pub fn create_body(&self) -> Result<Value, Invalid> {
         let mut errors = Invalid::new();
         let mut body = self.dialpad.clone().unwrap_or_default();
+        let country = self.country.as_deref().map(str::to_ascii_uppercase);
         for (path, key, v) in [
-            ("name", "name", &self.name),
-            ("country", "country", &self.country),
+            ("name", "name", self.name.as_deref()),
+            ("country", "country", country.as_deref()),
         ] {
-            match v.as_deref().map(str::trim) {
+            match v.map(str::trim) {
                 Some(s) if !s.is_empty() => {
                     body.insert(key.into(), json!(s));
                 }
@@ -340,6 +352,20 @@ mod tests {
         assert_eq!(paths[0], "country");
         assert!(paths.contains(&"dialpad.currency".to_string()));
         assert!(paths.contains(&"dialpad.billing_address".to_string()));
+    }
+
+    #[test]
+    fn create_sends_the_country_as_dialpad_takes_it() {
+        let w: WorkspaceWrite = parse_write(&json!({"name": " Branch ", "country": "us ",
+            "dialpad": {"currency": "USD", "plan_period": "monthly",
+                "annual_commit_monthly_billing": false, "invoiced": false,
+                "unified_billing": false, "billing_address": {"city": "SF"}}}))
+        .unwrap();
+        let body = w.create_body().unwrap();
+        assert_eq!(
+            (&body["name"], &body["country"]),
+            (&json!("Branch"), &json!("US"))
+        );
     }
 
     #[test]

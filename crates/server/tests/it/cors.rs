@@ -19,7 +19,7 @@ fn cors_headers(h: &HeaderMap) -> Vec<(String, String)> {
 }
 
 /// A preflight as Chromium sends it for the SDK's calls.
-async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> reqwest::Response {
+async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> Response {
     app.http
         .request(Method::OPTIONS, app.url(path))
         .header("origin", origin)

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use dialpad_sim::{SimConfig, SimHandle};
 use dpc_server::Config;
 use dpc_store::{Cipher, Store};
-use reqwest::{redirect::Policy, Response, StatusCode};
+use reqwest::{redirect::Policy, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
+
+pub use crate::checked::{Http, Response};
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
@@ -18,8 +20,9 @@ pub struct TestApp {
     pub api_key: String,
     /// The encryption key (base64), for a second instance on the same database.
     pub key: String,
-    /// Follows no redirects, so tests see each hop.
-    pub http: reqwest::Client,
+    /// Follows no redirects, so tests see each hop; checks every answer of the connector
+    /// against `openapi.json` (`checked`).
+    pub http: Http,
     _dir: tempfile::TempDir,
     /// Send (or drop) to shut the server down gracefully.
     pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -148,16 +151,20 @@ async fn app_on(
         shutdown: tx,
     } = spawn_server_with_env(&sim, db_url, &key, extra).await;
     let (_, api_key) = store.create_api_key("tests").await.unwrap();
+    let sim_base = sim.base_url.clone();
     TestApp {
         addr,
         base_url: format!("http://{addr}"),
         sim,
         store,
         api_key: api_key.expose_secret().to_owned(),
-        http: reqwest::Client::builder()
-            .redirect(Policy::none())
-            .build()
-            .unwrap(),
+        http: Http::new(
+            reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            [sim_base],
+        ),
         key,
         _dir: dir,
         shutdown: Some(tx),

@@ -1,5 +1,7 @@
 //! Integration tests of the server against the simulator.
 
+#[path = "../shared/checked.rs"]
+mod checked;
 mod helpers;
 
 mod bad_input;

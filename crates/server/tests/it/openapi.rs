@@ -1,14 +1,17 @@
 //! Real answers validated against the generated OpenAPI document: the server against the
 //! simulator, a representative call of every route family (connections, sessions,
 //! authorization, connector info, resources of each model with their `/v1/s/` twins, fields,
-//! field mappings, errors), each JSON body checked against the schema the document gives for
-//! that route, method and status (an undocumented status fails), and every documented route
-//! answered by the router.
+//! field mappings, errors), each answer checked by the shared validator (`checked`, which every
+//! other test's client uses too) against what the document gives for that route, method and
+//! status (an undocumented status fails); the validator refusing drifts; every documented route
+//! answered by the router; and each model's write body schema.
 
 use dialpad_sim::SimConfig;
+use reqwest::header::HeaderMap;
 use reqwest::Method as M;
 use serde_json::{json, Value};
 
+use crate::checked::{document, Document, Exchange};
 use crate::helpers::{spawn_on_with_env, TestApp};
 
 const OPS: &[&str] = &[
@@ -30,7 +33,7 @@ const OPS: &[&str] = &[
 ];
 
 struct Checker {
-    doc: Value,
+    doc: &'static Document,
     app: TestApp,
     session: Option<String>,
     failures: Vec<String>,
@@ -47,7 +50,9 @@ enum Auth {
 }
 
 impl Checker {
-    /// Calls `path` (documented as `template`) and validates the answer; returns the body.
+    /// Calls `path` (documented as `template`) and validates the answer with the shared
+    /// validator (`checked`), collecting failures rather than stopping at the first; returns
+    /// the body.
     async fn call(
         &mut self,
         method: M,
@@ -56,7 +61,11 @@ impl Checker {
         auth: Auth,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut r = self.app.http.request(method.clone(), self.app.url(path));
+        let mut r = self
+            .app
+            .http
+            .raw()
+            .request(method.clone(), self.app.url(path));
         match auth {
             Auth::None => {}
             Auth::Key => r = r.header("x-api-secret", &self.app.api_key),
@@ -74,56 +83,28 @@ impl Checker {
             r = r.json(&b);
         }
         let resp = r.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         self.checked += 1;
-        let what = format!("{method} {path} → {status}");
-        let op = &self.doc["paths"][template][method.as_str().to_lowercase()];
-        if op.is_null() {
-            self.failures
-                .push(format!("{what}: {template} is not documented"));
-            return (status, value);
-        }
-        let Some(response) = op["responses"].get(status.to_string()) else {
-            self.failures
-                .push(format!("{what}: status {status} is not documented: {text}"));
-            return (status, value);
+        let what = format!("{method} {path} → {}", status.as_u16());
+        let x = Exchange {
+            method: &method,
+            path: path.split('?').next().unwrap_or_default(),
+            request_headers: &HeaderMap::new(),
+            status,
+            headers: &headers,
+            body: &bytes,
         };
-        let schema = &response["content"]["application/json"]["schema"];
-        if schema.is_null() {
-            self.failures
-                .push(format!("{what}: no JSON schema documented"));
-            return (status, value);
+        match self.doc.check(&x) {
+            Ok(Some(t)) if t == template => {}
+            Ok(other) => self.failures.push(format!(
+                "{what}: checked as {other:?}, not as the documented {template}"
+            )),
+            Err(e) => self.failures.push(e),
         }
-        let root = json!({
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "components": self.doc["components"],
-            "allOf": [schema],
-        });
-        match jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .build(&root)
-        {
-            Ok(v) => {
-                let errors: Vec<String> = v
-                    .iter_errors(&value)
-                    .map(|e| format!("{} at {}", e, e.instance_path()))
-                    .take(5)
-                    .collect();
-                if !errors.is_empty() {
-                    self.failures.push(format!(
-                        "{what}: the body does not match the document: {}\n  body: {}",
-                        errors.join("; "),
-                        &text[..text.len().min(600)]
-                    ));
-                }
-            }
-            Err(e) => self
-                .failures
-                .push(format!("{what}: schema does not compile: {e}")),
-        }
-        (status, value)
+        (status.as_u16(), value)
     }
 }
 
@@ -154,7 +135,7 @@ async fn real_answers_match_the_openapi_document() {
         .unwrap();
     assert_eq!(served, dpc_server::openapi::document());
     let mut c = Checker {
-        doc: served,
+        doc: document(),
         app,
         session: None,
         failures: Vec::new(),
@@ -690,22 +671,107 @@ async fn real_answers_match_the_openapi_document() {
     )
     .await;
 
-    // The harness can fail: a wrong error code and a connection without `object` are refused.
-    let before = c.failures.len();
-    let error = &c.doc["components"]["schemas"]["Error"];
-    let connection = &c.doc["components"]["schemas"]["Connection"];
-    for (schema, body) in [
-        (error, json!({"error": "NOPE::NOPE", "message": "m"})),
-        (connection, json!({"connectorId": "dialpad"})),
-    ] {
-        let root = json!({"components": c.doc["components"], "allOf": [schema]});
-        let v = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .build(&root)
-            .unwrap();
-        assert!(!v.is_valid(&body), "{body} should not validate");
+    // The validator can fail: answers that drift from the document in each way it checks.
+    let json_type = |h: &mut HeaderMap, t: &'static str| {
+        h.insert("content-type", reqwest::header::HeaderValue::from_static(t));
+    };
+    let mut jh = HeaderMap::new();
+    json_type(&mut jh, "application/json");
+    let mut html = HeaderMap::new();
+    json_type(&mut html, "text/html; charset=utf-8");
+    let none = HeaderMap::new();
+    let drifts: Vec<(&str, M, &str, u16, &HeaderMap, Value)> = vec![
+        (
+            "an unknown error code",
+            M::GET,
+            "/v1/connections/dialpad/o1",
+            404,
+            &jh,
+            json!({"error": "NOPE::NOPE", "message": "m"}),
+        ),
+        (
+            "a connection without `object`",
+            M::GET,
+            "/v1/connections/dialpad/o1",
+            200,
+            &jh,
+            json!({"connectorId": "dialpad"}),
+        ),
+        (
+            "an undocumented status",
+            M::GET,
+            "/v1/connections/dialpad/o1",
+            418,
+            &jh,
+            json!({"error": "REQUEST::INVALID", "message": "m"}),
+        ),
+        (
+            "HTML where JSON is documented",
+            M::GET,
+            "/healthz",
+            200,
+            &html,
+            json!("<p>ok</p>"),
+        ),
+        (
+            "a resource of a model with another model's fields",
+            M::GET,
+            "/v1/resources/genericContact/1",
+            200,
+            &jh,
+            json!({"object": "resource", "model": "genericContact", "id": "1",
+                   "fields": {"firstName": 3}, "createdAt": null, "updatedAt": null}),
+        ),
+        (
+            "an undocumented route answered",
+            M::GET,
+            "/v1/nope",
+            200,
+            &jh,
+            json!({}),
+        ),
+        (
+            "an undocumented method answered",
+            M::PUT,
+            "/healthz",
+            200,
+            &jh,
+            json!({"status": "ok"}),
+        ),
+        (
+            "a CORS preflight without Access-Control-Allow-Origin",
+            M::OPTIONS,
+            "/v1/s/connection",
+            200,
+            &none,
+            Value::Null,
+        ),
+    ];
+    let mut preflight = HeaderMap::new();
+    preflight.insert(
+        "access-control-request-method",
+        reqwest::header::HeaderValue::from_static("GET"),
+    );
+    for (what, method, path, status, headers, body) in drifts {
+        let bytes = match &body {
+            Value::Null => Vec::new(),
+            Value::String(s) => s.clone().into_bytes(),
+            v => serde_json::to_vec(v).unwrap(),
+        };
+        let x = Exchange {
+            method: &method,
+            path,
+            request_headers: if method == M::OPTIONS {
+                &preflight
+            } else {
+                &none
+            },
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            headers,
+            body: &bytes,
+        };
+        assert!(c.doc.check(&x).is_err(), "{what} passed the validator");
     }
-    assert_eq!(c.failures.len(), before);
     assert!(c.checked > 80, "only {} answers checked", c.checked);
 
     assert!(
@@ -740,4 +806,118 @@ async fn every_documented_route_is_served() {
         }
     }
     assert!(missing.is_empty(), "documented but not routed: {missing:?}");
+}
+
+/// The tests' client fails whichever test gets an answer off the document: here the
+/// simulator's (Dialpad's) answer to a route the connector does not have, checked as if it
+/// were the connector's.
+#[tokio::test]
+#[should_panic(expected = "an answer that does not match openapi.json")]
+async fn the_test_client_fails_the_test_on_an_answer_off_the_document() {
+    let sim = dialpad_sim::spawn(SimConfig::default()).await.unwrap();
+    let http = crate::checked::Http::new(reqwest::Client::new(), []);
+    let r = http
+        .get(format!("{}/api/v2/users", sim.base_url))
+        .send()
+        .await;
+    drop(r);
+}
+
+/// Each writable model's create and update bodies have their own schema (the core's `*Write`
+/// structs), which the resources routes take, and which agrees with what the core accepts.
+#[test]
+fn each_writable_model_has_its_write_schema() {
+    use dpc_core::models::{call, contact, parse_write, user, workspace};
+    let doc = document();
+    let schemas = &doc.doc["components"]["schemas"];
+    for (path, method, body) in [
+        ("/v1/resources/{model}", "post", "CreateBody"),
+        ("/v1/s/resources/{model}", "post", "CreateBody"),
+        ("/v1/resources/{model}/{id}", "patch", "UpdateBody"),
+        ("/v1/s/resources/{model}/{id}", "patch", "UpdateBody"),
+    ] {
+        assert_eq!(
+            doc.doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            format!("#/components/schemas/{body}"),
+            "{method} {path}"
+        );
+    }
+    let refs = |body: &str| -> Vec<String> {
+        schemas[body]["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["$ref"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        refs("CreateBody"),
+        [
+            "ContactWrite",
+            "UserWrite",
+            "WorkspaceWrite",
+            "CallCreate",
+            "CustomWrite"
+        ]
+    );
+    assert_eq!(
+        refs("UpdateBody"),
+        [
+            "ContactWrite",
+            "UserWrite",
+            "WorkspaceWrite",
+            "CallUpdate",
+            "CustomWrite"
+        ]
+    );
+    type Parse = fn(&Value) -> bool;
+    let cases: [(&str, Parse, Value, Value); 5] = [
+        (
+            "ContactWrite",
+            |v| parse_write::<contact::ContactWrite>(v).is_ok(),
+            json!({"firstName": "Ada", "lastName": "Lovelace", "phones": ["+14155550100"], "owner": {"id": 7}}),
+            json!({"firstName": 3}),
+        ),
+        (
+            "UserWrite",
+            |v| parse_write::<user::UserWrite>(v).is_ok(),
+            json!({"email": "grace@example.com", "workspace": "123", "isSuperAdmin": false}),
+            json!({"isSuperAdmin": "yes"}),
+        ),
+        (
+            "WorkspaceWrite",
+            |v| parse_write::<workspace::WorkspaceWrite>(v).is_ok(),
+            json!({"name": "Branch", "country": "us", "hours": {"monday": ["09:00", "17:00"]},
+                   "dialpad": {"currency": "USD"}}),
+            json!({"hoursOn": "yes"}),
+        ),
+        (
+            "CallCreate",
+            |v| parse_write::<call::CallCreate>(v).is_ok(),
+            json!({"user": 42, "phone": "+1 415 555 0199"}),
+            json!({"user": true}),
+        ),
+        (
+            "CallUpdate",
+            |v| parse_write::<call::CallUpdate>(v).is_ok(),
+            json!({"labels": ["vip"]}),
+            json!({"labels": "vip"}),
+        ),
+    ];
+    for (name, parses, good, bad) in cases {
+        let schema = json!({"$ref": format!("#/components/schemas/{name}")});
+        assert_eq!(doc.validate(name, &schema, &good), Ok(()), "{name}: {good}");
+        assert!(parses(&good), "the core refuses {good} ({name})");
+        assert!(doc.validate(name, &schema, &bad).is_err(), "{name}: {bad}");
+        assert!(!parses(&bad), "the core accepts {bad} ({name})");
+    }
 }

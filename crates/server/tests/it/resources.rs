@@ -1,7 +1,8 @@
 //! The unified resources API (`/v1/resources/…`, `/v1/s/resources/…`) through the real server
 //! against the simulator: pagination to the end for several limits (each record exactly once,
 //! compared with Dialpad's own list through the proxy), filters, search, fields, expand, raw,
-//! CRUD round trips, unsupported operations, permissions, cursors and bad input.
+//! CRUD round trips, unsupported operations, permissions, cursors and bad input. Every test runs
+//! on SQLite and on PostgreSQL (`on_both_backends!`).
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ use dialpad_sim::SimConfig;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, spawn_on_with_env, TestApp};
+use crate::helpers::{error_code, spawn_on_with_env, Response, TestApp};
 
 /// Every operation of the five models (those Dialpad supports).
 const ALL_OPS: &[&str] = &[
@@ -35,24 +36,83 @@ const ALL_OPS: &[&str] = &[
     "telephonyCallTranscript::retrieve",
 ];
 
-/// A small call history keeps lists to the end fast under the client's pacing (19 req/s).
-async fn app() -> TestApp {
+/// The database a test runs on.
+pub enum Db {
+    /// A fresh SQLite file in a temp directory.
+    Sqlite,
+    /// The fresh PostgreSQL database `with_postgres` made for this test alone.
+    Postgres(String),
+}
+
+/// The app on `db` with `sim` and extra `DPC_…` settings.
+async fn spawn(db: Db, sim: SimConfig, settings: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
-    let app = spawn_on_with_env(
+    let db_url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("dpc.db").display()),
+        Db::Postgres(url) => url,
+    };
+    spawn_on_with_env(sim, &db_url, dir, settings).await
+}
+
+/// The app with `o1` connected for every operation. A small call history keeps lists to the
+/// end fast under the client's pacing (19 req/s).
+async fn app(db: Db) -> TestApp {
+    let app = spawn(
+        db,
         SimConfig {
             auto_consent: true,
             call_history: 40,
             ..Default::default()
         },
-        &db_url,
-        dir,
         &[],
     )
     .await;
     app.connect("o1", ALL_OPS).await;
     app
 }
+
+/// Each test body below, as a test on SQLite (`resources::sqlite::…`) and one on PostgreSQL
+/// (`resources::postgres::…`, on a database of its own, so they run in parallel; skipped when
+/// `TEST_DATABASE_URL` is unset).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::helpers::with_postgres(|url| super::$name(super::Db::Postgres(url))).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    lists_to_the_end_yield_every_record_once_for_every_limit,
+    transcripts_list_the_transcribed_calls,
+    contact_round_trip_and_search,
+    users_workspaces_and_me,
+    workspace_create_then_retrieve_and_list,
+    calls_filters_expand_and_cache,
+    single_call_reads_answer_rate_limited_instead_of_waiting_a_minute,
+    unsupported_operations_and_bad_input,
+    cursors_are_signed_and_bound_to_their_list,
+    permissions_are_checked_per_operation,
+    session_routes_serve_the_same_resources,
+    connector_info_and_fields_describe_every_model,
+    user_round_trip_and_calls_placed_and_labelled,
+    field_mappings_add_read_and_written_fields,
+    custom_models_are_served_like_the_unified_ones,
+    dialpad_refusals_map_to_stable_codes,
+);
 
 impl TestApp {
     async fn res(
@@ -61,7 +121,7 @@ impl TestApp {
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
-    ) -> reqwest::Response {
+    ) -> Response {
         let mut r = self
             .http
             .request(method, self.url(&format!("/v1/resources/{path}")))
@@ -143,9 +203,8 @@ fn exactly_once(ids: &[String]) -> BTreeSet<String> {
     set
 }
 
-#[tokio::test]
-async fn lists_to_the_end_yield_every_record_once_for_every_limit() {
-    let app = app().await;
+async fn lists_to_the_end_yield_every_record_once_for_every_limit(db: Db) {
+    let app = app(db).await;
     for (model, dialpad, key) in [
         ("genericContact", "/api/v2/contacts", "id"),
         ("genericUser", "/api/v2/users", "id"),
@@ -161,9 +220,8 @@ async fn lists_to_the_end_yield_every_record_once_for_every_limit() {
     }
 }
 
-#[tokio::test]
-async fn transcripts_list_the_transcribed_calls() {
-    let app = app().await;
+async fn transcripts_list_the_transcribed_calls(db: Db) {
+    let app = app(db).await;
     let calls = app.dialpad_ids("/api/v2/call", "call_id").await;
     let mut transcribed = BTreeSet::new();
     for id in &calls {
@@ -198,9 +256,8 @@ async fn transcripts_list_the_transcribed_calls() {
     assert!(t.get("warnings").is_none(), "{t}");
 }
 
-#[tokio::test]
-async fn contact_round_trip_and_search() {
-    let app = app().await;
+async fn contact_round_trip_and_search(db: Db) {
+    let app = app(db).await;
     use reqwest::Method as M;
     let r = app
         .res(
@@ -292,9 +349,8 @@ async fn contact_round_trip_and_search() {
     );
 }
 
-#[tokio::test]
-async fn users_workspaces_and_me() {
-    let app = app().await;
+async fn users_workspaces_and_me(db: Db) {
+    let app = app(db).await;
     let (s, me) = app.res_get("genericUser/me?expand=workspace").await;
     assert_eq!(s, 200, "{me}");
     assert!(me["fields"]["email"].as_str().unwrap().contains('@'));
@@ -337,9 +393,149 @@ async fn users_workspaces_and_me() {
     assert_eq!(v["fields"]["hours"]["monday"], json!(["09:00", "17:00"]));
 }
 
-#[tokio::test]
-async fn calls_filters_expand_and_cache() {
-    let app = app().await;
+/// Creating an office through the unified API: what Dialpad needs that the model lacks goes in
+/// `dialpad`; the new workspace is retrieved and listed; refusals (ours before Dialpad, and
+/// Dialpad's own) name what is wrong.
+async fn workspace_create_then_retrieve_and_list(db: Db) {
+    let app = app(db).await;
+    use reqwest::Method as M;
+    let offices_created = || {
+        app.sim
+            .stats()
+            .requests
+            .get("POST /api/v2/offices")
+            .copied()
+            .unwrap_or(0)
+    };
+    let billing = json!({
+        "currency": "USD", "plan_period": "monthly", "annual_commit_monthly_billing": false,
+        "invoiced": false, "unified_billing": false,
+        "billing_address": {"address_line_1": "1 Market St", "city": "San Francisco",
+                            "country": "US", "postal_code": "94105", "region": "CA"},
+    });
+    let mut dialpad = billing.clone();
+    dialpad["e911_address"] = json!({"address": "1 Market St", "city": "San Francisco",
+                                     "state": "CA", "zip": "94105", "country": "US"});
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "genericWorkspace",
+            Some(json!({
+                "name": "Embarcadero", "country": "us", "timezone": "America/Los_Angeles",
+                "hours": {"monday": ["08:00", "12:00", "13:00", "17:00"]}, "hoursOn": true,
+                "dialpad": dialpad,
+            })),
+        )
+        .await;
+    let (s, created) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["object"], "resourceRef");
+    assert_eq!(created["model"], "genericWorkspace");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["remote"]["id"], id.as_str());
+    // Dialpad has it, with the e911 address passed through from `dialpad`.
+    let office = app
+        .sim
+        .sim
+        .db()
+        .read()
+        .offices
+        .get(&id.parse::<i64>().unwrap())
+        .cloned()
+        .expect("the office at Dialpad");
+    assert_eq!(office.name, "Embarcadero");
+    assert_eq!(
+        office.e911_address.clone().map(|e| e.zip),
+        Some(Some("94105".to_owned()))
+    );
+
+    let (s, got) = app.res_get(&format!("genericWorkspace/{id}")).await;
+    assert_eq!(s, 200, "{got}");
+    assert_eq!(got["id"], id.as_str());
+    let f = &got["fields"];
+    assert_eq!(f["name"], "Embarcadero", "{got}");
+    assert_eq!(f["country"], "us");
+    assert_eq!(f["timezone"], "America/Los_Angeles");
+    assert_eq!(f["isPrimary"], false);
+    assert_eq!(f["state"], "active");
+    assert_eq!(
+        f["hours"]["monday"],
+        json!(["08:00", "12:00", "13:00", "17:00"])
+    );
+    assert_eq!(f["phoneNumbers"], json!(office.phone_numbers), "{got}");
+    assert!(app.unified_ids("genericWorkspace", 100).await.contains(&id));
+
+    // returnResource: the new workspace itself (the country needs no e911 address).
+    let r = app
+        .res(
+            "o1",
+            M::POST,
+            "genericWorkspace?returnResource=true",
+            Some(json!({"name": "Annex", "country": "de", "dialpad": billing})),
+        )
+        .await;
+    let (s, annex) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(s, StatusCode::CREATED, "{annex}");
+    assert_eq!(annex["object"], "resource");
+    assert_eq!(annex["fields"]["name"], "Annex");
+    assert_ne!(annex["id"], id.as_str());
+
+    // Refused before Dialpad: a missing billing detail, a bad day.
+    let before = offices_created();
+    for (body, path) in [
+        (json!({"name": "x", "country": "de"}), "dialpad.currency"),
+        (
+            json!({"name": "x", "country": "de", "dialpad": billing, "hours": {"funday": []}}),
+            "hours.funday",
+        ),
+    ] {
+        let (s, v) = error_code(
+            app.res("o1", M::POST, "genericWorkspace", Some(body.clone()))
+                .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        let paths: Vec<&str> = v["details"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert!(paths.contains(&path), "{body}: {v}");
+    }
+    assert_eq!(offices_created(), before, "nothing reached Dialpad");
+    // Refused by Dialpad: a US office needs an emergency address.
+    let (s, v) = error_code(
+        app.res(
+            "o1",
+            M::POST,
+            "genericWorkspace",
+            Some(json!({"name": "No e911", "country": "us", "dialpad": billing})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("RESOURCE::VALIDATION_FAILED")
+        ),
+        "{v}"
+    );
+    assert!(
+        v["details"]["dialpadMessage"]
+            .as_str()
+            .unwrap()
+            .contains("e911_address"),
+        "{v}"
+    );
+    assert_eq!(offices_created(), before + 1);
+}
+
+async fn calls_filters_expand_and_cache(db: Db) {
+    let app = app(db).await;
     let user_reads = || {
         app.sim
             .stats()
@@ -406,9 +602,8 @@ async fn calls_filters_expand_and_cache() {
     assert_eq!(before, after, "retrieve used the list's copy");
 }
 
-#[tokio::test]
-async fn single_call_reads_answer_rate_limited_instead_of_waiting_a_minute() {
-    let app = app().await;
+async fn single_call_reads_answer_rate_limited_instead_of_waiting_a_minute(db: Db) {
+    let app = app(db).await;
     let ids = app.dialpad_ids("/api/v2/call", "call_id").await;
     // A second connection has an empty call cache, so every retrieve needs Dialpad's
     // 10-per-minute endpoint.
@@ -446,15 +641,15 @@ async fn single_call_reads_answer_rate_limited_instead_of_waiting_a_minute() {
     );
 }
 
-#[tokio::test]
-async fn unsupported_operations_and_bad_input() {
-    let app = app().await;
+async fn unsupported_operations_and_bad_input(db: Db) {
+    let app = app(db).await;
     use reqwest::Method as M;
     for (m, path, body) in [
         (M::DELETE, "genericWorkspace/1", None),
         (M::DELETE, "telephonyCall/1", None),
         (M::POST, "telephonyCallTranscript", Some(json!({}))),
         (M::PATCH, "telephonyCallTranscript/1", Some(json!({}))),
+        (M::DELETE, "telephonyCallTranscript/1", None),
     ] {
         let (s, v) = error_code(app.res("o1", m.clone(), path, body).await).await;
         assert_eq!(
@@ -573,9 +768,8 @@ async fn unsupported_operations_and_bad_input() {
     );
 }
 
-#[tokio::test]
-async fn cursors_are_signed_and_bound_to_their_list() {
-    let app = app().await;
+async fn cursors_are_signed_and_bound_to_their_list(db: Db) {
+    let app = app(db).await;
     let (_, v) = app.res_get("genericContact?limit=2").await;
     let next = v["next"].as_str().unwrap().to_owned();
     // Resumes fine.
@@ -609,9 +803,8 @@ async fn cursors_are_signed_and_bound_to_their_list() {
     }
 }
 
-#[tokio::test]
-async fn permissions_are_checked_per_operation() {
-    let app = app().await;
+async fn permissions_are_checked_per_operation(db: Db) {
+    let app = app(db).await;
     // Only contacts listed: anything else is refused before Dialpad.
     app.connect("narrow", &["genericContact::list"]).await;
     let r = app
@@ -683,9 +876,8 @@ async fn permissions_are_checked_per_operation() {
     );
 }
 
-#[tokio::test]
-async fn session_routes_serve_the_same_resources() {
-    let app = app().await;
+async fn session_routes_serve_the_same_resources(db: Db) {
+    let app = app(db).await;
     let r = app
         .post_json(
             "/v1/connections/dialpad/o1/sessions",
@@ -729,9 +921,8 @@ async fn session_routes_serve_the_same_resources() {
     assert_eq!(r.status(), 401);
 }
 
-#[tokio::test]
-async fn connector_info_and_fields_describe_every_model() {
-    let app = app().await;
+async fn connector_info_and_fields_describe_every_model(db: Db) {
+    let app = app(db).await;
     let r = app.get("/v1/connectors/dialpad").await;
     let info: Value = r.json().await.unwrap();
     let models = info["models"].as_array().unwrap();
@@ -780,9 +971,8 @@ async fn connector_info_and_fields_describe_every_model() {
     );
 }
 
-#[tokio::test]
-async fn user_round_trip_and_calls_placed_and_labelled() {
-    let app = app().await;
+async fn user_round_trip_and_calls_placed_and_labelled(db: Db) {
+    let app = app(db).await;
     use reqwest::Method as M;
     let (_, ws) = app.res_get("genericWorkspace?limit=1").await;
     let office = ws["data"][0]["id"].as_str().unwrap().to_owned();
@@ -897,9 +1087,8 @@ async fn user_round_trip_and_calls_placed_and_labelled() {
     );
 }
 
-#[tokio::test]
-async fn field_mappings_add_read_and_written_fields() {
-    let app = app().await;
+async fn field_mappings_add_read_and_written_fields(db: Db) {
+    let app = app(db).await;
     use reqwest::Method as M;
     let put = |model: &str, body: Value| {
         app.http
@@ -1062,18 +1251,14 @@ const CUSTOM_MODELS: &str = r#"[
    "items": "labels", "id_field": "value", "fields": {"name": "value"}}
 ]"#;
 
-#[tokio::test]
-async fn custom_models_are_served_like_the_unified_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
-    let app = spawn_on_with_env(
+async fn custom_models_are_served_like_the_unified_ones(db: Db) {
+    let app = spawn(
+        db,
         SimConfig {
             auto_consent: true,
             call_history: 10,
             ..Default::default()
         },
-        &db_url,
-        dir,
         &[("DPC_CUSTOM_MODELS", CUSTOM_MODELS)],
     )
     .await;
@@ -1236,9 +1421,8 @@ async fn custom_models_are_served_like_the_unified_ones() {
     assert_eq!(f["data"].as_array().unwrap().len(), 3);
 }
 
-#[tokio::test]
-async fn dialpad_refusals_map_to_stable_codes() {
-    let app = app().await;
+async fn dialpad_refusals_map_to_stable_codes(db: Db) {
+    let app = app(db).await;
     let fault = |body: Value| {
         let http = app.http.clone();
         let url = format!("{}/_sim/faults", app.sim.base_url);

@@ -38,8 +38,39 @@ async fn read_until_closed(s: &mut TcpStream, within: Duration) -> (Vec<u8>, boo
 }
 
 /// One HTTP/1.1 response (with a `content-length`) read off `s` within `within`: status, the
-/// head in lower case, and the body; `None` if it did not arrive whole in time.
-async fn read_response(s: &mut TcpStream, within: Duration) -> Option<(u16, String, Vec<u8>)> {
+/// head in lower case, and the body; `None` if it did not arrive whole in time. The answer to
+/// `request` (`"GET /healthz"`) is checked against `openapi.json`, as the tests' client does.
+async fn read_response(
+    s: &mut TcpStream,
+    request: &str,
+    within: Duration,
+) -> Option<(u16, String, Vec<u8>)> {
+    let answer = read_raw_response(s, within).await?;
+    let (method, path) = request.split_once(' ').unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    for line in answer.1.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(':') {
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(),
+                v.trim().parse().unwrap(),
+            );
+        }
+    }
+    let x = crate::checked::Exchange {
+        method: &Method::from_bytes(method.as_bytes()).unwrap(),
+        path,
+        request_headers: &reqwest::header::HeaderMap::new(),
+        status: StatusCode::from_u16(answer.0).unwrap(),
+        headers: &headers,
+        body: &answer.2,
+    };
+    if let Err(e) = crate::checked::document().check(&x) {
+        panic!("an answer that does not match openapi.json: {e}");
+    }
+    Some(answer)
+}
+
+async fn read_raw_response(s: &mut TcpStream, within: Duration) -> Option<(u16, String, Vec<u8>)> {
     let deadline = Instant::now() + within;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -112,7 +143,7 @@ async fn a_stalled_body_gets_408_request_timeout() {
     );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(b"{\"operatio").await.unwrap();
-    let (status, _, body) = read_response(&mut s, GENEROUS)
+    let (status, _, body) = read_response(&mut s, "POST /v1/connections/dialpad/slow", GENEROUS)
         .await
         .expect("an answer to the stalled body");
     assert_eq!(status, 408);
@@ -131,7 +162,7 @@ async fn a_stalled_body_gets_408_request_timeout() {
     )
     .await
     .unwrap();
-    let (status, _, body) = read_response(&mut s, GENEROUS)
+    let (status, _, body) = read_response(&mut s, "POST /connect/authorize", GENEROUS)
         .await
         .expect("an answer to the stalled form");
     assert_eq!(status, 408);
@@ -243,7 +274,7 @@ async fn keep_alive_serves_several_requests_then_an_idle_connection_closes() {
     let mut s = connect(&app).await;
     for i in 0..3 {
         s.write_all(HEALTHZ).await.unwrap();
-        let (status, head, body) = read_response(&mut s, GENEROUS)
+        let (status, head, body) = read_response(&mut s, "GET /healthz", GENEROUS)
             .await
             .unwrap_or_else(|| panic!("request {i} on the kept-alive connection unanswered"));
         assert_eq!(status, 200);
@@ -269,7 +300,9 @@ async fn the_connection_cap_holds_until_a_connection_closes() {
     for _ in 0..2 {
         let mut s = connect(&app).await;
         s.write_all(HEALTHZ).await.unwrap();
-        let (status, _, _) = read_response(&mut s, GENEROUS).await.unwrap();
+        let (status, _, _) = read_response(&mut s, "GET /healthz", GENEROUS)
+            .await
+            .unwrap();
         assert_eq!(status, 200);
         held.push(s);
     }
@@ -278,7 +311,7 @@ async fn the_connection_cap_holds_until_a_connection_closes() {
     let mut third = connect(&app).await;
     third.write_all(HEALTHZ).await.unwrap();
     assert!(
-        read_response(&mut third, Duration::from_millis(1000))
+        read_response(&mut third, "GET /healthz", Duration::from_millis(1000))
             .await
             .is_none(),
         "a third connection was served with a cap of 2"
@@ -286,7 +319,7 @@ async fn the_connection_cap_holds_until_a_connection_closes() {
 
     // One closes: the third is served.
     drop(held.remove(0));
-    let (status, _, body) = read_response(&mut third, GENEROUS)
+    let (status, _, body) = read_response(&mut third, "GET /healthz", GENEROUS)
         .await
         .expect("the third connection served once a slot freed");
     assert_eq!(status, 200);
@@ -313,7 +346,7 @@ async fn shutdown_lets_an_in_flight_request_finish_and_stops_accepting() {
     let _ = app.shutdown.take().unwrap().send(());
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.write_all(&body[10..]).await.unwrap();
-    let (status, head, _) = read_response(&mut s, GENEROUS)
+    let (status, head, _) = read_response(&mut s, "POST /v1/connections/dialpad/late", GENEROUS)
         .await
         .expect("the in-flight request answered after the shutdown started");
     assert_eq!(status, 201, "{head}");

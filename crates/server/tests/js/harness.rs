@@ -12,8 +12,14 @@
 //! matches no published version: npm stops with ETARGET). It is built in a scratch directory and
 //! renamed into place, so a half-built folder is never used. Any npm or Node failure fails the
 //! test with the command's output.
+//!
+//! `App::http` checks every answer of the connector against `openapi.json`
+//! (`tests/shared/checked.rs`); what the scripts' own calls get is not checked here.
 
 #![allow(dead_code)]
+
+#[path = "../shared/checked.rs"]
+pub mod checked;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,7 +48,8 @@ pub struct App {
     pub dialpad_api_key: String,
     /// The SQLite file (None on PostgreSQL).
     pub sqlite_path: Option<PathBuf>,
-    pub http: reqwest::Client,
+    /// Follows no redirects; checks the connector's answers against the document.
+    pub http: checked::Http,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -141,6 +148,7 @@ async fn spawn_full(
         .await
         .expect("server");
     });
+    let sim_base = sim.base_url.clone();
     App {
         base_url: format!("http://{addr}"),
         sim,
@@ -149,10 +157,13 @@ async fn spawn_full(
         client_secret,
         dialpad_api_key,
         sqlite_path,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client"),
+        http: checked::Http::new(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            [sim_base],
+        ),
         _dir: dir,
         _shutdown: tx,
     }
@@ -164,7 +175,7 @@ impl App {
     }
 
     /// A request with our secret key.
-    pub fn call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub fn call(&self, method: reqwest::Method, path: &str) -> checked::Request {
         self.http
             .request(method, self.url(path))
             .header("x-api-secret", &self.api_key)
