@@ -9,6 +9,7 @@
 pub mod cursor;
 pub mod custom;
 pub mod error;
+pub mod events;
 pub mod mapping;
 pub mod models;
 pub mod operations;

@@ -25,6 +25,7 @@ pub use dpc_core::operations;
 pub mod proxy;
 pub mod resources;
 mod serve;
+pub mod ssrf;
 pub mod tokens;
 
 use dpc_core::ErrorCode;
