@@ -120,6 +120,8 @@ pub struct Config {
     /// Custom models (`[[custom_models]]`, or `DPC_CUSTOM_MODELS` as a JSON list), served by the
     /// resources routes beside the five unified models.
     pub custom_models: Vec<dpc_core::custom::CustomModel>,
+    /// Event delivery (`[webhooks]`, `DPC_WEBHOOKS_*`).
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 impl Config {
@@ -154,6 +156,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("allowed_origins", &self.allowed_origins)
             .field("custom_models", &self.custom_models.len())
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -197,6 +200,20 @@ struct FileLayer {
     max_connections: Option<u64>,
     allowed_origins: Option<Vec<String>>,
     custom_models: Option<Vec<dpc_core::custom::CustomModel>>,
+    webhooks: Option<WebhooksLayer>,
+}
+
+/// `[webhooks]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhooksLayer {
+    allow_private_urls: Option<bool>,
+    retry_schedule_ms: Option<Vec<u64>>,
+    disable_after_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    max_in_flight: Option<u64>,
+    per_endpoint: Option<u64>,
+    retention_days: Option<u64>,
 }
 
 impl Config {
@@ -405,7 +422,9 @@ impl Config {
                     .join("; ")
             ))
         })?;
+        let webhooks = webhooks_config(&pick, layer.webhooks.unwrap_or_default())?;
         Ok(Config {
+            webhooks,
             custom_models,
             allowed_origins,
             cache_ttl,
@@ -569,6 +588,92 @@ fn parse_origins<'a>(
         }
     }
     Ok(out)
+}
+
+/// A setting's value and where it came from, by variable name (env, then file, then default).
+type Pick<'a> = &'a dyn Fn(&str, Option<String>) -> Option<(String, String)>;
+
+/// `[webhooks]` and `DPC_WEBHOOKS_*` (the variable wins), each checked.
+fn webhooks_config(
+    pick: Pick<'_>,
+    layer: WebhooksLayer,
+) -> Result<crate::webhooks::WebhooksConfig, ConfigError> {
+    let mut c = crate::webhooks::WebhooksConfig::default();
+    let number = |var: &str, file: Option<u64>, range: std::ops::RangeInclusive<u64>| match pick(
+        var,
+        file.map(|n| n.to_string()),
+    ) {
+        Some((v, from)) => match v.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError(format!(
+                "{from} must be a whole number between {} and {}, got {v:?}",
+                range.start(),
+                range.end()
+            ))),
+        },
+        None => Ok(None),
+    };
+    if let Some((v, from)) = pick(
+        "DPC_WEBHOOKS_ALLOW_PRIVATE_URLS",
+        layer.allow_private_urls.map(|b| b.to_string()),
+    ) {
+        c.allow_private_urls = match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                return Err(ConfigError(format!(
+                    "{from} must be true or false, got {v:?}"
+                )))
+            }
+        };
+    }
+    if let Some((v, from)) = pick(
+        "DPC_WEBHOOKS_RETRY_SCHEDULE_MS",
+        layer
+            .retry_schedule_ms
+            .map(|l| l.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
+    ) {
+        let waits: Result<Vec<u64>, _> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse::<u64>)
+            .collect();
+        match waits {
+            Ok(w) if w.len() <= 50 && w.iter().all(|ms| (1..=7 * 86_400_000).contains(ms)) => {
+                c.retry_schedule = w.into_iter().map(Duration::from_millis).collect();
+            }
+            _ => {
+                return Err(ConfigError(format!(
+                    "{from} must be at most 50 comma-separated waits in milliseconds (1 ms to 7 days), got {v:?}"
+                )))
+            }
+        }
+    }
+    if let Some(n) = number(
+        "DPC_WEBHOOKS_DISABLE_AFTER_MS",
+        layer.disable_after_ms,
+        1..=365 * 86_400_000,
+    )? {
+        c.disable_after = Duration::from_millis(n);
+    }
+    if let Some(n) = number("DPC_WEBHOOKS_TIMEOUT_MS", layer.timeout_ms, 100..=120_000)? {
+        c.timeout = Duration::from_millis(n);
+    }
+    if let Some(n) = number(
+        "DPC_WEBHOOKS_MAX_IN_FLIGHT",
+        layer.max_in_flight,
+        1..=10_000,
+    )? {
+        c.max_in_flight = n as usize;
+    }
+    if let Some(n) = number("DPC_WEBHOOKS_PER_ENDPOINT", layer.per_endpoint, 1..=1000)? {
+        c.per_endpoint = n as u32;
+    }
+    if let Some(n) = number("DPC_EVENTS_RETENTION_DAYS", layer.retention_days, 1..=3650)? {
+        c.retention = Duration::from_secs(n * 86_400);
+    }
+    Ok(c)
 }
 
 #[cfg(test)]

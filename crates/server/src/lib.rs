@@ -27,6 +27,7 @@ pub mod resources;
 mod serve;
 pub mod ssrf;
 pub mod tokens;
+pub mod webhooks;
 
 use dpc_core::ErrorCode;
 use std::collections::HashMap;
@@ -86,6 +87,8 @@ pub struct Inner {
     pub cursor_key: dpc_core::cursor::CursorKey,
     /// The connector-kept record times last answered (see `resources::SeenCache`).
     pub seen_cache: resources::SeenCache,
+    /// Wakes the delivery worker; caches endpoints' signing secrets briefly.
+    pub delivery: Arc<webhooks::delivery::DeliveryHandle>,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -149,6 +152,7 @@ impl AppState {
                 .unwrap_or_default(),
         );
         Ok(AppState(Arc::new(Inner {
+            delivery: Arc::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,
             config,
@@ -333,6 +337,31 @@ pub fn router(state: AppState) -> Router {
                 .delete(resources::delete_route::<resources::KeyCaller>),
         )
         .route("/v1/proxy/{*path}", any(proxy::proxy))
+        .route(
+            "/v1/webhook-endpoints",
+            get(webhooks::endpoints::list).post(webhooks::endpoints::create),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}",
+            get(webhooks::endpoints::get)
+                .patch(webhooks::endpoints::update)
+                .delete(webhooks::endpoints::delete),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            post(webhooks::endpoints::rotate_secret),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/attempts",
+            get(webhooks::endpoints::attempts),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/replay",
+            post(webhooks::endpoints::replay),
+        )
+        .route("/v1/events", get(webhooks::log::list))
+        .route("/v1/events/{id}", get(webhooks::log::get))
+        .route("/v1/events/{id}/replay", post(webhooks::log::replay))
         .merge(
             Router::new()
                 .route("/oauth/callback", get(authorization::callback))
@@ -483,15 +512,26 @@ pub async fn run_with_store(
         max_connections: config.max_connections,
     };
     let state = AppState::new(config, store.clone())?;
-    let app = router(state);
+    let webhooks = state.config.webhooks.clone();
+    let app = router(state.clone());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "dialpad-connector listening");
     }
     // Expired sessions and OAuth states would otherwise pile up; every instance may purge (the
     // delete is idempotent), so no coordination is needed between instances.
-    let purger = tokio::spawn(purge_expired_periodically(store));
+    let purger = tokio::spawn(purge_expired_periodically(
+        store.clone(),
+        webhooks.retention,
+    ));
+    // Every instance delivers: the store's claims hand each delivery to one of them.
+    let delivery = tokio::spawn(webhooks::delivery::run(
+        store,
+        state.delivery.clone(),
+        webhooks,
+    ));
     serve::serve(listener, app, limits, shutdown).await;
     purger.abort();
+    delivery.abort();
     Ok(())
 }
 
@@ -500,10 +540,16 @@ pub async fn run_with_store(
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 const PURGE_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-async fn purge_expired_periodically(store: Arc<dyn Store>) {
+async fn purge_expired_periodically(store: Arc<dyn Store>, retention: Duration) {
     let mut tick = tokio::time::interval(PURGE_EVERY);
     loop {
         tick.tick().await;
+        let before = dpc_store::events::now_ms() - retention.as_millis() as i64;
+        match store.purge_events(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "events past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "purging old events failed"),
+        }
         match store.purge_expired(PURGE_GRACE).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired sessions and OAuth states deleted"),

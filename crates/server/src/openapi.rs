@@ -458,6 +458,9 @@ impl Modify for Security {
         session_list, session_create, session_retrieve, session_update, session_delete,
         proxy_get, proxy_post, proxy_put, proxy_patch, proxy_delete, proxy_head,
         connect_page, connect_start, oauth_callback,
+        endpoints_list, endpoints_create, endpoints_retrieve, endpoints_update, endpoints_delete,
+        endpoints_rotate, endpoints_attempts, endpoints_replay,
+        events_list, events_retrieve, events_replay,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -473,18 +476,128 @@ impl Modify for Security {
         contact::Contact, user::User, workspace::Workspace, workspace::Company,
         call::Call, call::Recording, transcript::Transcript, transcript::Segment,
         transcript::Speaker, transcript::Moment, transcript::Recap,
+        EndpointObject, EndpointList, EndpointCreate, EndpointUpdate, EndpointReplay,
+        AttemptObject, AttemptList, ReplayAnswer, EventObject, EventList, DeliveryObject,
     )),
     tags(
         (name = "connections", description = "Connections, sessions and authorization"),
         (name = "resources", description = "Unified resources (`/v1/s/…`: the session twins)"),
         (name = "proxy", description = "Any Dialpad endpoint with the connection's credentials"),
         (name = "operations", description = "Health and this document"),
+        (name = "events", description = "Webhook endpoints, the event log and replay"),
         (name = "browser", description = "Pages a customer's browser opens (HTML), not API calls: the hosted connect page and the OAuth callback"),
     ),
 )]
 struct ApiDoc;
 
 // The operations. Path parameters are documented once per stub.
+
+use crate::webhooks::endpoints::{
+    AttemptList, AttemptObject, EndpointCreate, EndpointList, EndpointObject, EndpointReplay,
+    EndpointUpdate, ReplayAnswer,
+};
+use crate::webhooks::log::{DeliveryObject, EventList, EventObject};
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "events",
+    params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1 to 100, default 50")),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of endpoints (secrets are not listed)", body = EndpointList),
+        (status = 400, description = "`REQUEST::INVALID` (limit, cursor)", body = ErrorBody)))]
+fn endpoints_list() {}
+
+#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "events",
+    request_body(content = EndpointCreate),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; `secret` is answered this once", body = EndpointObject),
+        (status = 400, description = "`REQUEST::INVALID` (malformed JSON, unknown field)", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED` (a private URL, an unknown event type)", body = ErrorBody)))]
+fn endpoints_create() {}
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "events",
+    params(("id" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint", body = EndpointObject),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody)))]
+fn endpoints_retrieve() {}
+
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "events",
+    params(("id" = String, Path)),
+    request_body(content = EndpointUpdate),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated endpoint", body = EndpointObject),
+        (status = 400, description = "`REQUEST::INVALID`", body = ErrorBody),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED`", body = ErrorBody)))]
+fn endpoints_update() {}
+
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "events",
+    params(("id" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its deliveries"),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody)))]
+fn endpoints_delete() {}
+
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "events",
+    params(("id" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The new `secret`; the old one signs beside it for 24 h", body = EndpointObject),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody)))]
+fn endpoints_rotate() {}
+
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/attempts", tag = "events",
+    params(("id" = String, Path), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Delivery attempts, newest first", body = AttemptList),
+        (status = 400, description = "`REQUEST::INVALID`", body = ErrorBody),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody)))]
+fn endpoints_attempts() {}
+
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/replay", tag = "events",
+    params(("id" = String, Path)),
+    request_body(content = EndpointReplay, description = "May be empty"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 202, description = "The failed deliveries since `since`, due again now", body = ReplayAnswer),
+        (status = 400, description = "`REQUEST::INVALID`", body = ErrorBody),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED`", body = ErrorBody)))]
+fn endpoints_replay() {}
+
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query),
+        ("event" = Option<String>, Query, description = "An event type"),
+        ("ownerId" = Option<String>, Query),
+        ("since" = Option<String>, Query, description = "ISO-8601; by occurrence"),
+        ("until" = Option<String>, Query, description = "ISO-8601, exclusive"),
+        ("status" = Option<String>, Query, description = "pending, delivered, failed or none")),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Events, newest first", body = EventList),
+        (status = 400, description = "`REQUEST::INVALID`", body = ErrorBody)))]
+fn events_list() {}
+
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
+    params(("id" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The event with its deliveries and attempts", body = EventObject),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody)))]
+fn events_retrieve() {}
+
+#[utoipa::path(post, path = "/v1/events/{id}/replay", tag = "events",
+    params(("id" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 202, description = "Sent again, with the same `webhook-id`", body = ReplayAnswer),
+        (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody)))]
+fn events_replay() {}
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is up", body = Health)))]

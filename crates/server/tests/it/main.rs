@@ -14,3 +14,4 @@ mod refresh;
 mod resources;
 mod review;
 mod timeouts;
+mod webhooks;
