@@ -81,6 +81,9 @@ error_codes! {
     UpstreamInvalid = "UPSTREAM::INVALID" => 400,
     /// Dialpad answered something the connector could not read.
     UpstreamError = "UPSTREAM::ERROR" => 502,
+    /// A Dialpad event at the hook that does not verify (forged, wrong secret, `alg: none`,
+    /// malformed, an unknown route).
+    EventRejected = "EVENT::REJECTED" => 401,
     ServerInternal = "SERVER::INTERNAL" => 500,
     ServerTimeout = "SERVER::TIMEOUT" => 504,
     ServerNotReady = "SERVER::NOT_READY" => 503,

@@ -19,6 +19,7 @@ pub mod connections;
 pub mod cors;
 mod custom_resources;
 pub mod error;
+pub mod intake;
 pub mod openapi;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
 pub use dpc_core::operations;
@@ -89,6 +90,8 @@ pub struct Inner {
     pub seen_cache: resources::SeenCache,
     /// Wakes the delivery worker; caches endpoints' signing secrets briefly.
     pub delivery: Arc<webhooks::delivery::DeliveryHandle>,
+    /// Wakes the normalizer when a Dialpad event was stored.
+    pub normalizer: intake::normalize::Wake,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -153,6 +156,7 @@ impl AppState {
         );
         Ok(AppState(Arc::new(Inner {
             delivery: Arc::default(),
+            normalizer: Arc::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,
             config,
@@ -359,6 +363,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/webhook-endpoints/{id}/replay",
             post(webhooks::endpoints::replay),
         )
+        .route(
+            "/v1/hooks/dialpad/{route_token}",
+            post(intake::hook::receive),
+        )
         .route("/v1/events", get(webhooks::log::list))
         .route("/v1/events/{id}", get(webhooks::log::get))
         .route("/v1/events/{id}/replay", post(webhooks::log::replay))
@@ -529,9 +537,11 @@ pub async fn run_with_store(
         state.delivery.clone(),
         webhooks,
     ));
+    let normalizer = tokio::spawn(intake::normalize::run(state.clone()));
     serve::serve(listener, app, limits, shutdown).await;
     purger.abort();
     delivery.abort();
+    normalizer.abort();
     Ok(())
 }
 

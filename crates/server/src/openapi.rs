@@ -460,7 +460,7 @@ impl Modify for Security {
         connect_page, connect_start, oauth_callback,
         endpoints_list, endpoints_create, endpoints_retrieve, endpoints_update, endpoints_delete,
         endpoints_rotate, endpoints_attempts, endpoints_replay,
-        events_list, events_retrieve, events_replay,
+        events_list, events_retrieve, events_replay, dialpad_hook,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -478,6 +478,7 @@ impl Modify for Security {
         transcript::Speaker, transcript::Moment, transcript::Recap,
         EndpointObject, EndpointList, EndpointCreate, EndpointUpdate, EndpointReplay,
         AttemptObject, AttemptList, ReplayAnswer, EventObject, EventList, DeliveryObject,
+        crate::intake::hook::HookAnswer,
     )),
     tags(
         (name = "connections", description = "Connections, sessions and authorization"),
@@ -569,6 +570,17 @@ fn endpoints_attempts() {}
         (status = 404, description = "`RESOURCE::NOT_FOUND`", body = ErrorBody),
         (status = 422, description = "`RESOURCE::VALIDATION_FAILED`", body = ErrorBody)))]
 fn endpoints_replay() {}
+
+#[utoipa::path(post, path = "/v1/hooks/dialpad/{routeToken}", tag = "events",
+    params(("routeToken" = String, Path, description = "The connection's hook token (given to Dialpad)")),
+    request_body(content = String, description = "Dialpad's HS256 event token, any content type"),
+    responses(
+        (status = 202, description = "Verified and stored", body = crate::intake::hook::HookAnswer),
+        (status = 200, description = "Seen before; not stored again", body = crate::intake::hook::HookAnswer),
+        (status = 401, description = "`EVENT::REJECTED` (forged, wrong secret, `alg: none`, malformed, unknown route)", body = ErrorBody),
+        (status = 413, description = "`REQUEST::TOO_LARGE`", body = ErrorBody),
+        (status = 503, description = "`SERVER::NOT_READY`: not stored; Dialpad retries", body = ErrorBody)))]
+fn dialpad_hook() {}
 
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query),

@@ -128,7 +128,7 @@ async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiRes
 }
 
 /// What the connection's grants let the mappers show.
-fn map_context(conn: &Connection) -> MapContext {
+pub(crate) fn map_context(conn: &Connection) -> MapContext {
     MapContext {
         recordings: conn.scopes.iter().any(|s| s == "recordings_export"),
     }

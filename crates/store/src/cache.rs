@@ -349,6 +349,10 @@ impl Store for CachedStore {
         Ok(c)
     }
 
+    async fn get_connection_by_id(&self, connection_id: &str) -> Result<Option<Connection>> {
+        self.inner.get_connection_by_id(connection_id).await
+    }
+
     async fn get_connection(
         &self,
         connector_id: &str,

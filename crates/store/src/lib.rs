@@ -293,6 +293,8 @@ pub trait Store: EventStore + Send + Sync + 'static {
         connector_id: &str,
         owner_id: &str,
     ) -> Result<Option<Connection>>;
+    /// By the store's id (what events and intakes carry).
+    async fn get_connection_by_id(&self, connection_id: &str) -> Result<Option<Connection>>;
     /// Replaces the operations; when `scopes` is given, the granted scopes too (an API-key
     /// connection's scopes follow its operations). `NotFound` if the connection is gone.
     async fn set_operations(

@@ -408,6 +408,10 @@ impl Store for PgStore {
         Ok(c)
     }
 
+    async fn get_connection_by_id(&self, connection_id: &str) -> Result<Option<Connection>> {
+        self.fetch_by_id(connection_id).await
+    }
+
     async fn get_connection(
         &self,
         connector_id: &str,

@@ -1,0 +1,67 @@
+//! `POST /v1/hooks/dialpad/{routeToken}`: where Dialpad delivers a connection's events. The
+//! body is read raw, whatever its content type (Dialpad sends the JWT as `application/json`
+//! or text); the route token finds the connection and its secret (only the token's hash is
+//! stored). 2xx only once the event is stored; a refused event is 401 (Dialpad does not retry
+//! a 4xx, which is right for a forgery), a store failure 503 (Dialpad retries).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{accept_token, Accepted, IntakeError, MAX_EVENT_BYTES};
+use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::AppState;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HookAnswer {
+    /// `stored` or `duplicate`.
+    pub status: &'static str,
+}
+
+fn refused(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        dpc_core::ErrorCode::EventRejected,
+        message,
+    )
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    ApiPath(route_token): ApiPath<String>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<HookAnswer>)> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(ApiError::too_large());
+    }
+    // Unknown routes answer as forged tokens do: a prober learns nothing from the difference.
+    let Some(intake) = state.store.intake_by_route(&route_token).await? else {
+        tracing::debug!("event for an unknown route token refused");
+        return Err(refused("the event was refused"));
+    };
+    let token: &[u8] = body.trim_ascii();
+    match accept_token(&state, &intake.connection_id, &intake.secret, token).await {
+        Ok(Accepted::Stored) => Ok((StatusCode::ACCEPTED, Json(HookAnswer { status: "stored" }))),
+        Ok(Accepted::Duplicate) => Ok((
+            StatusCode::OK,
+            Json(HookAnswer {
+                status: "duplicate",
+            }),
+        )),
+        Err(IntakeError::TooLarge) => Err(ApiError::too_large()),
+        Err(IntakeError::Store(e)) => {
+            tracing::warn!(error = %e, "storing a Dialpad event failed");
+            Err(ApiError::of(
+                dpc_core::ErrorCode::ServerNotReady,
+                "the event could not be stored; retry",
+            ))
+        }
+        Err(e) => {
+            tracing::info!(reason = e.reason(), connection = %intake.connection_id, "Dialpad event refused");
+            Err(refused(format!("the event was refused: {e}")))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The normalizer: claims stored Dialpad events (one connection's events by one worker at a
+//! time, in arrival order), turns each into unified events with the core's mappers, fetches a
+//! transcript when a transcription state arrives (outside any transaction or lock), and
+//! publishes the events with their deliveries in the same transaction that marks the raw
+//! events done.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dpc_core::events::{normalize_at, webhook_body, EventKind, Fetch, UnifiedEvent};
+use dpc_core::models::Model;
+use dpc_core::resources::Resources;
+use dpc_store::events::{InboundEvent, NewEvent};
+use dpc_store::Connection;
+use serde_json::Value;
+
+use crate::AppState;
+
+/// Raw events claimed at once.
+const BATCH: u32 = 256;
+/// A claim's lease: long enough for a transcript fetch within the rate budget.
+const LEASE_MS: i64 = 60_000;
+/// Attempts before a raw event that cannot be normalized is given up on (kept, `failed`).
+const GIVE_UP_AFTER: i64 = 5;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Runs until aborted. `worker` names this process's claims (unique per process).
+pub async fn run(state: AppState) {
+    let worker = dpc_store::events::NewEvent::new_id().replacen("evt", "nrm", 1);
+    loop {
+        let batch = match state.store.claim_inbound(&worker, BATCH, LEASE_MS).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming Dialpad events failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                () = state.normalizer.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        process(&state, &worker, batch).await;
+    }
+}
+
+async fn process(state: &AppState, worker: &str, batch: Vec<InboundEvent>) {
+    // Calls this batch already created (their first state is earlier in the batch).
+    let mut created: HashSet<(String, String)> = HashSet::new();
+    let mut connections: std::collections::HashMap<String, Option<Connection>> =
+        std::collections::HashMap::new();
+    let mut done: Vec<(String, Vec<NewEvent>)> = Vec::with_capacity(batch.len());
+    for ev in batch {
+        let conn = match connections.get(&ev.connection_id) {
+            Some(c) => c.clone(),
+            None => {
+                let c = state
+                    .store
+                    .get_connection_by_id(&ev.connection_id)
+                    .await
+                    .ok()
+                    .flatten();
+                connections.insert(ev.connection_id.clone(), c.clone());
+                c
+            }
+        };
+        let Some(conn) = conn else {
+            // The connection was deleted after its event arrived: nobody to send it for.
+            done.push((ev.id, Vec::new()));
+            continue;
+        };
+        match normalize_one(state, &conn, &ev, &mut created).await {
+            Ok(events) => done.push((ev.id, events)),
+            Err(why) => {
+                let give_up = ev.attempts >= GIVE_UP_AFTER;
+                tracing::warn!(event = %ev.id, %why, give_up, "normalizing a Dialpad event failed");
+                let _ = state
+                    .store
+                    .fail_inbound(worker, &ev.id, &why, give_up)
+                    .await;
+            }
+        }
+    }
+    match state.store.finish_inbound(worker, &done).await {
+        Ok(n) if n > 0 => state.delivery.wake(),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "publishing normalized events failed (retried after the lease)")
+        }
+    }
+}
+
+fn kind_of(s: &str) -> EventKind {
+    match s {
+        "call" => EventKind::Call,
+        "contact" => EventKind::Contact,
+        "sms" => EventKind::Sms,
+        "agent_status" => EventKind::AgentStatus,
+        _ => EventKind::Other,
+    }
+}
+
+async fn normalize_one(
+    state: &AppState,
+    conn: &Connection,
+    ev: &InboundEvent,
+    created: &mut HashSet<(String, String)>,
+) -> Result<Vec<NewEvent>, String> {
+    let claims: Value =
+        serde_json::from_str(&ev.payload).map_err(|e| format!("stored payload: {e}"))?;
+    let kind = kind_of(&ev.kind);
+    let ctx = crate::resources::map_context(conn);
+    let first_seen = if kind == EventKind::Call {
+        let call_id = dpc_core::events::classify(&claims)
+            .map(|i| i.id)
+            .unwrap_or_default();
+        let key = (conn.id.clone(), call_id.clone());
+        let seen_before = created.contains(&key)
+            || state
+                .store
+                .resource_seen(
+                    &conn.connector_id,
+                    &conn.owner_id,
+                    "telephonyCall",
+                    &call_id,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        created.insert(key);
+        !seen_before
+    } else {
+        false
+    };
+    let normalized = normalize_at(kind, &claims, ctx, first_seen, ev.received_at);
+    let mut events: Vec<UnifiedEvent> = normalized.events;
+    for f in normalized.fetch {
+        if let Fetch::Transcript { call_id } = f {
+            match fetch_transcript(state, conn, &call_id).await {
+                Ok(raw) => events.push(dpc_core::events::transcript_event(
+                    &call_id,
+                    &raw,
+                    None,
+                    ev.received_at,
+                )),
+                Err(e) => return Err(format!("transcript of call {call_id}: {e}")),
+            }
+        }
+    }
+    let source = "dialpad";
+    Ok(events
+        .into_iter()
+        .map(|u| NewEvent {
+            id: NewEvent::new_id(),
+            body: webhook_body(&u, &conn.connector_id, &conn.owner_id, source),
+            event_type: u.event_type,
+            connector_id: conn.connector_id.clone(),
+            owner_id: conn.owner_id.clone(),
+            model: u.model.to_owned(),
+            resource_id: u.resource_id,
+            source: source.to_owned(),
+            occurred_at: u.occurred_at_ms,
+        })
+        .collect())
+}
+
+/// Dialpad's transcript of a call, through the connection's client (its rate limits and
+/// token refresh), with no lock or transaction held.
+async fn fetch_transcript(
+    state: &AppState,
+    conn: &Connection,
+    call_id: &str,
+) -> Result<Value, String> {
+    let cc = state.connection_client(conn).map_err(|e| e.message)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: crate::resources::map_context(conn),
+        calls: &cc.calls,
+        seen: None,
+    };
+    service
+        .retrieve(Model::Transcript, call_id)
+        .await
+        .map(|r| r.raw)
+        .map_err(|e| e.to_string())
+}
+
+/// Makes `Arc<Notify>` the normalizer's wake-up (held in the app state).
+pub type Wake = Arc<tokio::sync::Notify>;
