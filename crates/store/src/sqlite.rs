@@ -862,7 +862,12 @@ impl Store for SqliteStore {
     }
 
     async fn reseal_batch(&self, limit: u32) -> Result<ResealProgress> {
-        reseal::reseal_batch(self, &self.cipher, limit).await
+        let mut p = reseal::reseal_batch(self, &self.cipher, limit).await?;
+        // The events' secrets: webhook endpoints' signing secrets and intakes' JWT secrets.
+        let (resealed, remaining) = self.reseal_event_secrets(limit).await?;
+        p.resealed += resealed;
+        p.remaining += remaining;
+        Ok(p)
     }
 
     async fn observe_records(

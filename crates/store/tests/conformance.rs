@@ -143,6 +143,7 @@ conformance!(
     two_stores_never_claim_one_delivery_twice,
     inbound_events_dedup_lease_and_publish_once,
     intakes_route_secrets_and_cascade,
+    rotate_key_reseals_event_secrets,
     field_mappings_put_get_delete,
     observations_keep_first_seen_and_move_only_on_change,
     refresh_holds_no_write_lock_while_dialpad_is_called,

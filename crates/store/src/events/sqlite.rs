@@ -79,6 +79,79 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Re-seals up to `limit` webhook endpoint and intake secrets sealed under an older key
+    /// (these tables are small: read whole, filtered here), each swapped only if unchanged
+    /// since the read. Answers (resealed, still under another key).
+    pub(crate) async fn reseal_event_secrets(&self, limit: u32) -> Result<(u64, u64)> {
+        let current = self.cipher.current_key_id().to_owned();
+        let stale = |b: &[u8]| {
+            sealed_from_bytes(b, "secret")
+                .map(|s| s.key_id != current)
+                .unwrap_or(false)
+        };
+        let (mut resealed, mut remaining) = (0u64, 0u64);
+        let endpoints: Vec<(String, Vec<u8>, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT id, secret, previous_secret FROM webhook_endpoints")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        for (id, current_b, previous_b) in endpoints {
+            for (column, which, blob) in [
+                ("secret", "current", Some(current_b)),
+                ("previous_secret", "previous", previous_b),
+            ] {
+                let Some(blob) = blob.filter(|b| stale(b)) else {
+                    continue;
+                };
+                if resealed >= u64::from(limit) {
+                    remaining += 1;
+                    continue;
+                }
+                let plain = open_endpoint_secret(&self.cipher, &id, which, &blob)?;
+                let new = seal_endpoint_secret(&self.cipher, &id, which, &plain)?;
+                resealed += sqlx::query(&format!(
+                    "UPDATE webhook_endpoints SET {column} = ?1 WHERE id = ?2 AND {column} = ?3"
+                ))
+                .bind(new)
+                .bind(&id)
+                .bind(blob)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            }
+        }
+        let intakes: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT connection_id, secret FROM event_intakes")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        for (id, blob) in intakes {
+            if !stale(&blob) {
+                continue;
+            }
+            if resealed >= u64::from(limit) {
+                remaining += 1;
+                continue;
+            }
+            let plain = open_intake_secret(&self.cipher, &id, &blob)?;
+            let new = seal_intake_secret(&self.cipher, &id, &plain)?;
+            resealed += sqlx::query(
+                "UPDATE event_intakes SET secret = ?1 WHERE connection_id = ?2 AND secret = ?3",
+            )
+            .bind(new)
+            .bind(&id)
+            .bind(blob)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        Ok((resealed, remaining))
+    }
+}
+
 const EVENT_SELECT: &str = "SELECT e.seq, e.id, e.event_type, e.connector_id, e.owner_id, \
      e.model, e.resource_id, e.source, e.body, e.occurred_at, e.created_at, \
      (SELECT group_concat(d.status, ',') FROM deliveries d WHERE d.event_id = e.id) AS statuses \

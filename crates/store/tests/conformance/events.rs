@@ -601,3 +601,50 @@ pub async fn intakes_route_secrets_and_cascade(db: TestDb) {
     );
     assert!(s.intake_by_route(token).await.unwrap().is_none());
 }
+
+pub async fn rotate_key_reseals_event_secrets(db: TestDb) {
+    let old = db.store().await;
+    let c = old
+        .insert_connection(new_conn("dialpad", "o1"))
+        .await
+        .unwrap();
+    let ep = old
+        .create_endpoint(
+            &endpoint("https://a.example/h", &["*"]),
+            &secret("whsec_one"),
+        )
+        .await
+        .unwrap();
+    old.rotate_endpoint_secret(&ep.id, &secret("whsec_two"), now_ms() + 60_000)
+        .await
+        .unwrap();
+    old.create_intake(&NewIntake {
+        connection_id: &c.id,
+        mode: "webhook",
+        route_token: "rt_x",
+        secret: &secret("jwt-secret"),
+    })
+    .await
+    .unwrap();
+    let new_key = dpc_store::Cipher::generate_key_base64();
+    let both = db
+        .store_with(dpc_store::Cipher::from_base64(&new_key, &[&db.key]).unwrap())
+        .await;
+    let mut total = 0;
+    loop {
+        let p = both.reseal_batch(1).await.unwrap();
+        total += p.resealed;
+        if p.remaining == 0 {
+            break;
+        }
+    }
+    assert!(total >= 3, "two endpoint secrets and the intake's: {total}");
+    let only_new = db
+        .store_with(dpc_store::Cipher::from_base64(&new_key, &[]).unwrap())
+        .await;
+    let s = only_new.endpoint_secrets(&ep.id).await.unwrap().unwrap();
+    assert_eq!(s.current.expose_secret(), "whsec_two");
+    assert_eq!(s.previous.unwrap().expose_secret(), "whsec_one");
+    let i = only_new.intake_by_route("rt_x").await.unwrap().unwrap();
+    assert_eq!(i.secret.expose_secret(), "jwt-secret");
+}
