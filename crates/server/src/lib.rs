@@ -19,6 +19,7 @@ pub mod connections;
 pub mod cors;
 mod custom_resources;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
 pub use dpc_core::operations;
@@ -85,6 +86,8 @@ pub struct Inner {
     pub cursor_key: dpc_core::cursor::CursorKey,
     /// The connector-kept record times last answered (see `resources::SeenCache`).
     pub seen_cache: resources::SeenCache,
+    /// Where `/metrics` reads the outbox gauges (set once; unset: no outbox gauges).
+    outbox_gauge: std::sync::OnceLock<Arc<dyn metrics::OutboxGauge>>,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -129,6 +132,7 @@ impl AppState {
         let token_client = dialpad::Client::builder()
             .base_url(config.dialpad_base_url.clone())
             .http_client(http.clone())
+            .observer(metrics::dialpad_observer())
             .build()?;
         let oauth = tokens::OAuthApp {
             client_id: config.dialpad_client_id.clone().unwrap_or_default(),
@@ -156,7 +160,19 @@ impl AppState {
             clients: tokens::ClientCache::new(CLIENT_CACHE_CAPACITY),
             http,
             auth_urls: parking_lot::Mutex::new(HashMap::new()),
+            outbox_gauge: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Gives `/metrics` its outbox gauges (`metrics::OutboxGauge`); only the first call
+    /// counts (false for a later one).
+    pub fn set_outbox_gauge(&self, gauge: Arc<dyn metrics::OutboxGauge>) -> bool {
+        self.outbox_gauge.set(gauge).is_ok()
+    }
+
+    /// The outbox gauges' source, if one was set.
+    pub fn outbox_gauge(&self) -> Option<Arc<dyn metrics::OutboxGauge>> {
+        self.outbox_gauge.get().cloned()
     }
 
     /// A Dialpad authorization URL for `conn` asking for `scopes`, with `redirect_url` and bound
@@ -291,6 +307,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::serve))
+        .route("/metrics", get(metrics::serve))
         .route("/v1/connections", get(connections::list))
         .route(
             "/v1/connections/{connector_id}/{owner_id}",
@@ -358,6 +375,9 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(tower::timeout::TimeoutLayer::new(request_timeout)),
         )
+        // Outermost, so what it records is what the client got (a 504 or 413 included). Layers
+        // wrap each route after routing, so the route's `MatchedPath` is there to read.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
