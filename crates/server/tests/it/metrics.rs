@@ -99,10 +99,10 @@ fn parse_exposition(text: &str) -> Result<BTreeMap<Series, f64>, String> {
         if let Some(rest) = line.strip_prefix("# ") {
             let mut parts = rest.splitn(3, ' ');
             match (parts.next(), parts.next(), parts.next()) {
-                (Some("HELP"), Some(name), _) => {
-                    if !metric_name(name) || !helps.insert(name.to_owned()) {
-                        return fail("a bad or repeated HELP".into());
-                    }
+                (Some("HELP"), Some(name), _)
+                    if !metric_name(name) || !helps.insert(name.to_owned()) =>
+                {
+                    return fail("a bad or repeated HELP".into());
                 }
                 (Some("TYPE"), Some(name), Some(kind)) => {
                     let known = ["counter", "gauge", "histogram", "summary", "untyped"];
@@ -182,7 +182,7 @@ fn parse_exposition(text: &str) -> Result<BTreeMap<Series, f64>, String> {
         if name.ends_with("_bucket") && kind == "histogram" && !labels.contains_key("le") {
             return fail("a bucket without le".into());
         }
-        if matches!(kind, "counter" | "histogram") && !(v >= 0.0) {
+        if matches!(kind, "counter" | "histogram") && (v.is_nan() || v < 0.0) {
             return fail("a negative or NaN count".into());
         }
         if samples.insert((name.to_owned(), labels), v).is_some() {
@@ -370,7 +370,7 @@ async fn metrics_count_routes_and_dialpad_operations_by_template() {
     ] {
         assert!(!text.contains(raw), "{raw:?} in the metrics:\n{text}");
     }
-    for ((name, labels), _) in &samples {
+    for (name, labels) in samples.keys() {
         if let Some(route) = labels.get("route") {
             assert!(
                 route == "unmatched" || is_template(route),
