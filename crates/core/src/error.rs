@@ -44,6 +44,8 @@ error_codes! {
     /// A browser form post from another origin.
     RequestForbiddenOrigin = "REQUEST::FORBIDDEN_ORIGIN" => 403,
     AuthInvalidApiKey = "AUTH::INVALID_API_KEY" => 401,
+    /// `GET /metrics` without the bearer token `DPC_METRICS_TOKEN` asks for.
+    AuthInvalidMetricsToken = "AUTH::INVALID_METRICS_TOKEN" => 401,
     SessionInvalid = "SESSION::INVALID" => 401,
     SessionExpired = "SESSION::EXPIRED" => 401,
     /// The connect page's browser-binding cookie did not come back.

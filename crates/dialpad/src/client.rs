@@ -17,6 +17,7 @@ use url::Url;
 use crate::auth::Auth;
 use crate::error::{parse_retry_after, Error, Result};
 use crate::limits::{RateLimiter, RateLimits};
+use crate::observe::{operation_name, RequestObserver};
 use crate::retry::{is_idempotent, Counters, Metrics, RetryPolicy};
 
 const DEFAULT_USER_AGENT: &str = concat!("dialpad-rs/", env!("CARGO_PKG_VERSION"));
@@ -69,6 +70,17 @@ pub struct ClientBuilder {
     user_agent: String,
     limiter: Option<Arc<RateLimiter>>,
     retry: RetryPolicy,
+    observer: Option<Observer>,
+}
+
+/// A [`RequestObserver`] with a `Debug` that says only whether one is set.
+#[derive(Clone)]
+struct Observer(RequestObserver);
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl ClientBuilder {
@@ -143,6 +155,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `observer` once per HTTP attempt with the operation's name (`GET
+    /// /api/v2/call/{id}`: the path template, never the raw path), Dialpad's status (`None`:
+    /// no answer) and the attempt's duration; see [`crate::observe`]. Clones of the client
+    /// share it.
+    pub fn observer(mut self, observer: RequestObserver) -> Self {
+        self.observer = Some(Observer(observer));
+        self
+    }
+
     /// Validates the settings and builds the client.
     pub fn build(self) -> Result<Client> {
         let base = self.base_url.url();
@@ -174,6 +195,7 @@ impl ClientBuilder {
                 limiter: self.limiter,
                 retry: self.retry,
                 counters: Counters::default(),
+                observer: self.observer,
             }),
         })
     }
@@ -194,6 +216,7 @@ struct Inner {
     limiter: Option<Arc<RateLimiter>>,
     retry: RetryPolicy,
     counters: Counters,
+    observer: Option<Observer>,
 }
 
 impl fmt::Debug for Client {
@@ -204,6 +227,7 @@ impl fmt::Debug for Client {
             .field("timeout", &self.inner.timeout)
             .field("rate_limited", &self.inner.limiter.is_some())
             .field("retry", &self.inner.retry)
+            .field("observed", &self.inner.observer.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +243,7 @@ impl Client {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             limiter: Some(Arc::new(RateLimiter::default())),
             retry: RetryPolicy::default(),
+            observer: None,
         }
     }
 
@@ -331,11 +356,23 @@ impl Client {
         let mut retried_auth = false;
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
+        // Named once per call, only when someone watches.
+        let observed = self
+            .inner
+            .observer
+            .as_ref()
+            .map(|o| (o, operation_name(spec.method.as_str(), path)));
         loop {
             attempt += 1;
             self.pace(&spec.method, path, spec.max_wait).await?;
             Counters::add(&counters.requests_sent, 1);
-            let failure = match self.send_once(spec, &url, token.as_ref()).await {
+            let started = std::time::Instant::now();
+            let sent = self.send_once(spec, &url, token.as_ref()).await;
+            if let Some((Observer(observe), operation)) = &observed {
+                let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+                observe(operation, status, started.elapsed());
+            }
+            let failure = match sent {
                 Err(e) => Failure::Transport(e),
                 Ok(resp) => {
                     let status = resp.status();

@@ -360,3 +360,56 @@ async fn missing_credentials_is_config_error() {
     let e = c.users().me().await.unwrap_err();
     assert!(matches!(e, Error::Config(_)));
 }
+
+#[tokio::test]
+async fn observer_sees_every_attempt_by_template() {
+    let (url, _) = serve(vec![
+        Reply {
+            status: 429,
+            headers: vec![("retry-after", "0")],
+            body: "slow down",
+        },
+        reply(200, r#"{"id":"1"}"#),
+        reply(404, r#"{"error":{"code":404,"message":"nope"}}"#),
+    ])
+    .await;
+    type Seen = Vec<(String, Option<u16>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let log = seen.clone();
+    let c = Client::builder()
+        .base_url(BaseUrl::custom(&url).unwrap())
+        .auth(Auth::api_key("k"))
+        .no_rate_limit()
+        .observer(Arc::new(move |op: &str, status, _elapsed| {
+            log.lock().unwrap().push((op.to_owned(), status));
+        }))
+        .build()
+        .unwrap();
+    assert!(format!("{c:?}").contains("observed: true"));
+    c.offices().get(4242).await.unwrap();
+    let r = c
+        .raw(crate::Method::GET, "/api/v2/users/5734470963462144?x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // Nothing listens any more: no answer at all, for each of the 4 attempts (DELETE is
+    // idempotent, so it is retried).
+    c.raw(crate::Method::DELETE, "/api/v2/nowhere/42")
+        .send()
+        .await
+        .unwrap_err();
+    let seen = seen.lock().unwrap().clone();
+    let office = "GET /api/v2/offices/{id}".to_owned();
+    assert_eq!(
+        seen,
+        vec![
+            (office.clone(), Some(429)),
+            (office, Some(200)),
+            ("GET /api/v2/users/{id}".to_owned(), Some(404)),
+        ]
+        .into_iter()
+        .chain(std::iter::repeat_n(("DELETE other".to_owned(), None), 4))
+        .collect::<Vec<_>>()
+    );
+}

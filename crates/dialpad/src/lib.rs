@@ -64,7 +64,9 @@
 //!   company); a 429 waits for `Retry-After` and is retried; GET/PUT/DELETE are
 //!   retried on 5xx and transport errors with bounded, jittered backoff
 //!   ([`RetryPolicy`]); a POST or PATCH whose outcome is unknown is never
-//!   repeated. [`Client::metrics`] counts what the client did.
+//!   repeated. [`Client::metrics`] counts what the client did, and an
+//!   [observer](ClientBuilder::observer) sees every attempt (operation as a
+//!   path template, status, duration) for a metrics registry of your own.
 
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -79,6 +81,7 @@ pub mod devices;
 pub mod error;
 pub mod limits;
 pub mod oauth;
+pub mod observe;
 pub mod offices;
 pub mod pagination;
 pub mod raw;
@@ -98,6 +101,7 @@ pub use auth::{Auth, TokenProvider};
 pub use client::{BaseUrl, Client, ClientBuilder};
 pub use error::{Error, Result, TokenError};
 pub use limits::{Limit, RateLimiter, RateLimits};
+pub use observe::RequestObserver;
 pub use pagination::{ItemStream, ListRequest, Page};
 pub use request::ApiRequest;
 pub use retry::{Metrics, RetryPolicy};

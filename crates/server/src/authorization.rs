@@ -647,6 +647,7 @@ pub async fn grant_identity(
         .api_key(access_token.clone())
         .timeout(IDENTITY_LOOKUP_TIMEOUT)
         .retry_policy(dialpad::RetryPolicy::none())
+        .observer(crate::metrics::dialpad_observer())
         .build()
     {
         Ok(c) => c,

@@ -29,6 +29,9 @@
 //! request_timeout_ms = 60000
 //! max_connections = 1024
 //! allowed_origins = ["https://app.example.com"]   # DPC_ALLOWED_ORIGINS: comma-separated
+//! # `GET /metrics` answers only `Authorization: Bearer <this>` (env: DPC_METRICS_TOKEN);
+//! # unset, it answers anyone (keep it on a loopback or private listener then).
+//! metrics_token = "…16 to 512 visible ASCII characters…"
 //!
 //! # Custom models (env: DPC_CUSTOM_MODELS, a JSON list of the same objects): Dialpad
 //! # collections served by /v1/resources/{name} beside the unified models.
@@ -122,6 +125,9 @@ pub struct Config {
     pub custom_models: Vec<dpc_core::custom::CustomModel>,
     /// Event delivery (`[webhooks]`, `DPC_WEBHOOKS_*`).
     pub webhooks: crate::webhooks::WebhooksConfig,
+    /// `DPC_METRICS_TOKEN`: the bearer token `GET /metrics` asks for; `None` (the default):
+    /// `/metrics` answers without one.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Config {
@@ -157,6 +163,10 @@ impl std::fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("custom_models", &self.custom_models.len())
             .field("webhooks", &self.webhooks)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
     }
 }
@@ -178,6 +188,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Bounds of the three timeouts: under 100 ms real clients fail; over an hour is no timeout.
 const TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 100..=3_600_000;
 const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=1_000_000;
+/// Length of `DPC_METRICS_TOKEN`: long enough not to be guessed, short enough for a header.
+const METRICS_TOKEN_LEN: std::ops::RangeInclusive<usize> = 16..=512;
 
 /// The file layer: every key optional, unknown keys refused (typos must not pass silently).
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +212,7 @@ struct FileLayer {
     max_connections: Option<u64>,
     allowed_origins: Option<Vec<String>>,
     custom_models: Option<Vec<dpc_core::custom::CustomModel>>,
+    metrics_token: Option<String>,
     webhooks: Option<WebhooksLayer>,
 }
 
@@ -422,9 +435,26 @@ impl Config {
                     .join("; ")
             ))
         })?;
+        let metrics_token = match pick("DPC_METRICS_TOKEN", layer.metrics_token) {
+            Some((v, from)) => {
+                let v = v.trim();
+                // It arrives in an Authorization header: anything else could never match.
+                if !METRICS_TOKEN_LEN.contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    return Err(ConfigError(format!(
+                        "{from} must be {} to {} visible ASCII characters without spaces (e.g. `openssl rand -hex 32`)",
+                        METRICS_TOKEN_LEN.start(),
+                        METRICS_TOKEN_LEN.end()
+                    )));
+                }
+                Some(SecretString::from(v.to_owned()))
+            }
+            None => None,
+        };
         let webhooks = webhooks_config(&pick, layer.webhooks.unwrap_or_default())?;
         Ok(Config {
             webhooks,
+            metrics_token,
             custom_models,
             allowed_origins,
             cache_ttl,
@@ -822,6 +852,40 @@ mod tests {
         assert_eq!(c.body_read_timeout, Duration::from_millis(3000));
         assert_eq!(c.request_timeout, Duration::from_millis(100));
         assert_eq!(c.max_connections, 16);
+    }
+
+    #[test]
+    fn metrics_token_is_optional_checked_and_never_printed() {
+        let c = Config::from_sources(None, env(&[])).unwrap();
+        assert!(c.metrics_token.is_none());
+        let token = "s3cret-metrics-token-0123";
+        let c = Config::from_sources(None, env(&[("DPC_METRICS_TOKEN", token)])).unwrap();
+        assert_eq!(c.metrics_token.as_ref().unwrap().expose_secret(), token);
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains(token) && dbg.contains("metrics_token"),
+            "{dbg}"
+        );
+        for bad in [
+            "short",
+            "has a space in it somewhere",
+            "naïve-token-0123456789",
+        ] {
+            let e = Config::from_sources(None, env(&[("DPC_METRICS_TOKEN", bad)])).unwrap_err();
+            assert!(e.to_string().contains("DPC_METRICS_TOKEN"), "{e}");
+            assert!(!e.to_string().contains(bad), "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, format!("metrics_token = \"{token}\"\n")).unwrap();
+        let c = Config::from_sources(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.metrics_token.as_ref().unwrap().expose_secret(), token);
+        std::fs::write(&path, "metrics_token = \"short\"\n").unwrap();
+        let e = Config::from_sources(Some(&path), env(&[])).unwrap_err();
+        assert!(
+            e.to_string().contains("`metrics_token` in the config file"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -582,6 +582,7 @@ pub async fn put_api_key(
         .base_url(state.config.dialpad_base_url.clone())
         .http_client(state.http.clone())
         .api_key(key.clone())
+        .observer(crate::metrics::dialpad_observer())
         .build()
         .map_err(ApiError::internal)?;
     // (user id, company id) of a user key; (None, None) for a company key.

@@ -20,6 +20,7 @@ pub mod cors;
 mod custom_resources;
 pub mod error;
 pub mod intake;
+pub mod metrics;
 pub mod openapi;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
 pub use dpc_core::operations;
@@ -92,6 +93,8 @@ pub struct Inner {
     pub delivery: Arc<webhooks::delivery::DeliveryHandle>,
     /// Wakes the normalizer when a Dialpad event was stored.
     pub normalizer: intake::normalize::Wake,
+    /// Where `/metrics` reads the outbox gauges (set once; unset: no outbox gauges).
+    outbox_gauge: std::sync::OnceLock<Arc<dyn metrics::OutboxGauge>>,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -136,6 +139,7 @@ impl AppState {
         let token_client = dialpad::Client::builder()
             .base_url(config.dialpad_base_url.clone())
             .http_client(http.clone())
+            .observer(metrics::dialpad_observer())
             .build()?;
         let oauth = tokens::OAuthApp {
             client_id: config.dialpad_client_id.clone().unwrap_or_default(),
@@ -165,7 +169,19 @@ impl AppState {
             clients: tokens::ClientCache::new(CLIENT_CACHE_CAPACITY),
             http,
             auth_urls: parking_lot::Mutex::new(HashMap::new()),
+            outbox_gauge: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Gives `/metrics` its outbox gauges (`metrics::OutboxGauge`); only the first call
+    /// counts (false for a later one).
+    pub fn set_outbox_gauge(&self, gauge: Arc<dyn metrics::OutboxGauge>) -> bool {
+        self.outbox_gauge.set(gauge).is_ok()
+    }
+
+    /// The outbox gauges' source, if one was set.
+    pub fn outbox_gauge(&self) -> Option<Arc<dyn metrics::OutboxGauge>> {
+        self.outbox_gauge.get().cloned()
     }
 
     /// A Dialpad authorization URL for `conn` asking for `scopes`, with `redirect_url` and bound
@@ -300,6 +316,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::serve))
+        .route("/metrics", get(metrics::serve))
         .route("/v1/connections", get(connections::list))
         .route(
             "/v1/connections/{connector_id}/{owner_id}",
@@ -396,6 +413,9 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(tower::timeout::TimeoutLayer::new(request_timeout)),
         )
+        // Outermost, so what it records is what the client got (a 504 or 413 included). Layers
+        // wrap each route after routing, so the route's `MatchedPath` is there to read.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -521,6 +541,7 @@ pub async fn run_with_store(
     };
     let state = AppState::new(config, store.clone())?;
     let webhooks = state.config.webhooks.clone();
+    state.set_outbox_gauge(Arc::new(webhooks::StoreGauge(store.clone())));
     let app = router(state.clone());
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "dialpad-connector listening");

@@ -429,6 +429,17 @@ impl Modify for Security {
             ),
         );
         c.add_security_scheme(
+            "metricsToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <DPC_METRICS_TOKEN>`, on `/metrics` when that setting is set",
+                    ))
+                    .build(),
+            ),
+        );
+        c.add_security_scheme(
             "sessionToken",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-session-token",
@@ -447,7 +458,7 @@ impl Modify for Security {
     ),
     modifiers(&Security),
     paths(
-        healthz, readyz, openapi_json,
+        healthz, readyz, openapi_json, metrics,
         connections_list, connections_create, connections_retrieve, connections_update,
         connections_delete, connections_authorize, connections_create_session,
         connections_put_api_key, field_mappings_get, field_mappings_put, field_mappings_delete,
@@ -484,7 +495,7 @@ impl Modify for Security {
         (name = "connections", description = "Connections, sessions and authorization"),
         (name = "resources", description = "Unified resources (`/v1/s/…`: the session twins)"),
         (name = "proxy", description = "Any Dialpad endpoint with the connection's credentials"),
-        (name = "operations", description = "Health and this document"),
+        (name = "operations", description = "Health, metrics and this document"),
         (name = "events", description = "Webhook endpoints, the event log and replay"),
         (name = "browser", description = "Pages a customer's browser opens (HTML), not API calls: the hosted connect page and the OAuth callback"),
     ),
@@ -623,6 +634,14 @@ fn readyz() {}
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This document", body = Object)))]
 fn openapi_json() {}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    description = "Prometheus metrics in the text exposition format 0.0.4: HTTP requests by route template, method and status; Dialpad calls by operation (path template) and status (`none`: no answer), 429s included; events received, verified, rejected, deduplicated, delivered, failed, retried and dead-lettered; the outbox gauges when the store provides them. No authentication unless `DPC_METRICS_TOKEN` is set.",
+    security((), ("metricsToken" = [])),
+    responses(
+        (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
+        (status = 401, description = "`AUTH::INVALID_METRICS_TOKEN` (only with `DPC_METRICS_TOKEN` set)", body = ErrorBody)))]
+fn metrics() {}
 
 #[utoipa::path(get, path = "/v1/connections", tag = "connections",
     params(crate::connections::ListQuery),

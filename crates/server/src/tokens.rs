@@ -507,6 +507,7 @@ pub fn connection_client(
         .base_url(base.clone())
         .http_client(http)
         .auth(Auth::Provider(tokens.clone()))
+        .observer(crate::metrics::dialpad_observer())
         .build()?;
     Ok(ConnectionClient {
         client,

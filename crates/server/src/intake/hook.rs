@@ -34,12 +34,15 @@ pub async fn receive(
     ApiPath(route_token): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<HookAnswer>)> {
+    crate::metrics::event_received("webhook");
     if body.len() > MAX_EVENT_BYTES {
+        crate::metrics::event_rejected("too_large");
         return Err(ApiError::too_large());
     }
     // Unknown routes answer as forged tokens do: a prober learns nothing from the difference.
     let Some(intake) = state.store.intake_by_route(&route_token).await? else {
         tracing::debug!("event for an unknown route token refused");
+        crate::metrics::event_rejected("unknown_route");
         return Err(refused("the event was refused"));
     };
     let token: &[u8] = body.trim_ascii();

@@ -297,6 +297,8 @@ async fn settle_loop(
         let mut failing: Vec<String> = Vec::new();
         for o in batch.drain(..) {
             let settle = if o.ok() {
+                let age = now - o.delivery.created_at;
+                crate::metrics::event_delivered(Duration::from_millis(age.max(0) as u64));
                 if healthy.insert(o.delivery.endpoint_id.clone()) {
                     if let Err(e) = store
                         .mark_endpoint_failing(&o.delivery.endpoint_id, None)
@@ -307,14 +309,23 @@ async fn settle_loop(
                 }
                 Settle::Delivered
             } else if o.result.status_code == Some(410) {
+                crate::metrics::event_delivery_failed();
+                crate::metrics::event_dead_lettered();
                 gone.push(o.delivery.endpoint_id.clone());
                 Settle::Failed
             } else {
                 healthy.remove(&o.delivery.endpoint_id);
                 failing.push(o.delivery.endpoint_id.clone());
+                crate::metrics::event_delivery_failed();
                 match next_attempt(&config, o.delivery.attempt, o.retry_after) {
-                    Some(wait) => Settle::RetryAt(now + wait.as_millis() as i64),
-                    None => Settle::Failed,
+                    Some(wait) => {
+                        crate::metrics::event_retried();
+                        Settle::RetryAt(now + wait.as_millis() as i64)
+                    }
+                    None => {
+                        crate::metrics::event_dead_lettered();
+                        Settle::Failed
+                    }
                 }
             };
             settlements.push(Settlement {

@@ -87,3 +87,15 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
         .ok()
         .map(|t| t.timestamp_millis())
 }
+
+/// `/metrics`' outbox gauges, read from the store at scrape time.
+pub struct StoreGauge(pub std::sync::Arc<dyn dpc_store::Store>);
+
+impl crate::metrics::OutboxGauge for StoreGauge {
+    fn read(&self) -> futures::future::BoxFuture<'_, Option<(u64, i64, u64, u64)>> {
+        Box::pin(async move {
+            let s = self.0.outbox_stats().await.ok()?;
+            Some((s.pending, s.oldest_due_age_ms, s.inbound_pending, s.failed))
+        })
+    }
+}

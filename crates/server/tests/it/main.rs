@@ -9,6 +9,7 @@ mod connections;
 mod cors;
 mod errors;
 mod hardening;
+mod metrics;
 mod openapi;
 mod refresh;
 mod resources;

@@ -147,6 +147,8 @@ async fn real_answers_match_the_openapi_document() {
     c.call(M::GET, "/healthz", "/healthz", Auth::None, None)
         .await;
     c.call(M::GET, "/readyz", "/readyz", Auth::None, None).await;
+    c.call(M::GET, "/metrics", "/metrics", Auth::None, None)
+        .await;
 
     // Connections.
     c.call(
