@@ -496,9 +496,9 @@ impl EventStore for PgStore {
              attempts = attempts + 1 \
              WHERE id IN (SELECT i.id FROM inbound_events i \
                  WHERE i.status = 'pending' AND (i.lease_until IS NULL OR i.lease_until < $2) \
-                 AND NOT EXISTS (SELECT 1 FROM inbound_events o \
-                     WHERE o.connection_id = i.connection_id AND o.status = 'pending' \
-                     AND o.lease_until >= $2 AND o.lease_owner <> $1) \
+                 AND i.connection_id NOT IN (SELECT o.connection_id FROM inbound_events o \
+                     WHERE o.status = 'pending' AND o.lease_until >= $2 \
+                     AND o.lease_owner <> $1) \
                  ORDER BY i.seq LIMIT $4) \
              RETURNING id, connection_id, kind, payload, received_at, attempts, seq",
         )

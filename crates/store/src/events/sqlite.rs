@@ -487,9 +487,9 @@ impl EventStore for SqliteStore {
              attempts = attempts + 1 \
              WHERE id IN (SELECT i.id FROM inbound_events i \
                  WHERE i.status = 'pending' AND (i.lease_until IS NULL OR i.lease_until < ?2) \
-                 AND NOT EXISTS (SELECT 1 FROM inbound_events o \
-                     WHERE o.connection_id = i.connection_id AND o.status = 'pending' \
-                     AND o.lease_until >= ?2 AND o.lease_owner <> ?1) \
+                 AND i.connection_id NOT IN (SELECT o.connection_id FROM inbound_events o \
+                     WHERE o.status = 'pending' AND o.lease_until >= ?2 \
+                     AND o.lease_owner <> ?1) \
                  ORDER BY i.seq LIMIT ?4) \
              RETURNING id, connection_id, kind, payload, received_at, attempts, seq",
         )
@@ -590,14 +590,16 @@ impl EventStore for SqliteStore {
             "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
              lease_until = ?1 + ?2 \
              WHERE id IN (SELECT c.id FROM ( \
-                 SELECT d.id, d.endpoint_id, d.next_attempt_at, ROW_NUMBER() OVER \
-                     (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.seq) AS rn \
+                 SELECT r.id, r.endpoint_id, r.next_attempt_at, ROW_NUMBER() OVER \
+                     (PARTITION BY r.endpoint_id ORDER BY r.next_attempt_at, r.seq) AS rn \
+                 FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
                  FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
                  WHERE w.disabled = 0 \
                  AND ((d.status = 'pending' AND d.next_attempt_at <= ?1) \
                      OR (d.status = 'delivering' AND d.lease_until < ?1)) \
                  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
                      AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering')) \
+                 ORDER BY d.next_attempt_at LIMIT ?4 * 4) r \
              ) c \
              WHERE c.rn + (SELECT COUNT(*) FROM deliveries f WHERE f.endpoint_id = c.endpoint_id \
                  AND f.status = 'delivering' AND f.lease_until >= ?1) <= ?3 \

@@ -1,0 +1,325 @@
+//! Events end to end: signed Dialpad events POSTed to the hook, verified, stored, normalized,
+//! delivered to an app's receiver on loopback, signed; against a receiver-only baseline (the
+//! same bodies POSTed straight to the receiver, same concurrency) measured in the same run.
+//!
+//! `cargo bench -p dpc-server --bench events [-- --events 20000 --concurrency 32]`
+//! (PostgreSQL too when `TEST_DATABASE_URL` is set: a fresh database, dropped afterwards.)
+//!
+//! Each event is a call state of its own call (`telephonyCall::created`), so per-resource order
+//! never holds one back; latency is from the POST to the hook starting to the receiver getting
+//! the webhook. Sustained rate: events over the time from the first POST to the last delivery.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use dpc_store::events::{NewEndpoint, NewIntake};
+use dpc_store::NewConnection;
+use parking_lot::Mutex;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+/// The binary's allocator, so the figures are what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SECRET: &str = "bench-dialpad-secret";
+const ROUTE: &str = "rt_bench_0123456789abcdef";
+
+struct Opts {
+    events: usize,
+    concurrency: usize,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        events: 20_000,
+        concurrency: 32,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    for w in args.windows(2) {
+        match w[0].as_str() {
+            "--events" => o.events = w[1].parse().unwrap_or(o.events),
+            "--concurrency" => o.concurrency = w[1].parse().unwrap_or(o.concurrency),
+            _ => {}
+        }
+    }
+    o
+}
+
+/// Receipt times by call id.
+type Seen = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn receiver(seen: Seen) -> String {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |_h: HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let at = Instant::now();
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let id = v["data"]["id"]
+                    .as_str()
+                    .or_else(|| v["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.lock().insert(id, at);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    url
+}
+
+fn call_event(i: usize, base_ms: i64) -> Value {
+    json!({
+        "call_id": 7_000_000_000_000_000_i64 + i as i64,
+        "state": "hangup",
+        "direction": "inbound",
+        "event_timestamp": base_ms + i as i64,
+        "date_started": base_ms,
+        "date_connected": base_ms + 2000,
+        "date_ended": base_ms + 60_000,
+        "duration": 58000.0,
+        "external_number": "+14155550100",
+        "internal_number": "+14155550199",
+        "target": {"id": 5_000_000_000_000_i64, "type": "user", "name": "Ada", "phone": "+14155550199"},
+        "contact": {"id": 6_000_000_000_000_i64, "type": "local", "name": "Grace", "phone": "+14155550100"},
+    })
+}
+
+fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign")
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// POSTs `bodies` to `url` with `concurrency` workers; answers each one's send time by index.
+async fn blast(url: &str, bodies: Arc<Vec<(String, String)>>, concurrency: usize) -> Vec<Instant> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sent = Arc::new(Mutex::new(vec![Instant::now(); bodies.len()]));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, next, sent, bodies, url) = (
+            http.clone(),
+            next.clone(),
+            sent.clone(),
+            bodies.clone(),
+            url.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= bodies.len() {
+                    break;
+                }
+                sent.lock()[i] = Instant::now();
+                let r = http.post(&url).body(bodies[i].1.clone()).send().await;
+                match r {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => panic!("POST answered {}", r.status()),
+                    Err(e) => panic!("POST failed: {e}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let v = sent.lock().clone();
+    v
+}
+
+struct Run {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn measure(
+    url: &str,
+    bodies: Arc<Vec<(String, String)>>,
+    seen: &Seen,
+    concurrency: usize,
+) -> Run {
+    seen.lock().clear();
+    let start = Instant::now();
+    let sent = blast(url, bodies.clone(), concurrency).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while seen.lock().len() < bodies.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let got = seen.lock().clone();
+    assert_eq!(got.len(), bodies.len(), "every event delivered");
+    let last = got.values().max().copied().unwrap_or(start);
+    let mut lat: Vec<Duration> = bodies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (id, _))| got.get(id).map(|t| t.duration_since(sent[i])))
+        .collect();
+    lat.sort();
+    Run {
+        rate: bodies.len() as f64 / last.duration_since(start).as_secs_f64(),
+        p50: pct(&lat, 0.5),
+        p99: pct(&lat, 0.99),
+    }
+}
+
+async fn bench(backend: &str, db_url: &str, o: &Opts) {
+    let seen: Seen = Arc::default();
+    let recv_url = receiver(seen.clone()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let env = [
+        ("DPC_LISTEN", addr.to_string()),
+        ("DPC_PUBLIC_URL", format!("http://{addr}")),
+        ("DPC_DATABASE_URL", db_url.to_owned()),
+        (
+            "DPC_ENCRYPTION_KEY",
+            dpc_store::Cipher::generate_key_base64(),
+        ),
+        ("DPC_DIALPAD_CLIENT_ID", "bench".to_owned()),
+        ("DPC_DIALPAD_CLIENT_SECRET", "bench".to_owned()),
+        ("DPC_DIALPAD_BASE_URL", "http://127.0.0.1:9".to_owned()),
+        ("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true".to_owned()),
+        ("DPC_WEBHOOKS_MAX_IN_FLIGHT", "128".to_owned()),
+        ("DPC_WEBHOOKS_PER_ENDPOINT", "64".to_owned()),
+    ];
+    let config = dpc_server::Config::from_sources(None, |k| {
+        env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .expect("config");
+    let store = dpc_server::connect_store(&config).await.expect("store");
+    let conn = store
+        .insert_connection(NewConnection {
+            connector_id: "dialpad".into(),
+            owner_id: "bench".into(),
+            operations: vec!["telephonyCall::list".into()],
+        })
+        .await
+        .expect("connection");
+    store
+        .create_intake(&NewIntake {
+            connection_id: &conn.id,
+            mode: "webhook",
+            route_token: ROUTE,
+            secret: &SecretString::from(SECRET.to_owned()),
+        })
+        .await
+        .expect("intake");
+    store
+        .create_endpoint(
+            &NewEndpoint {
+                url: recv_url.clone(),
+                events: vec!["*".into()],
+                ..Default::default()
+            },
+            &SecretString::from(dpc_core::events::new_secret()),
+        )
+        .await
+        .expect("endpoint");
+    let served = store.clone();
+    tokio::spawn(async move {
+        dpc_server::run_with_store(config, served, listener, std::future::pending())
+            .await
+            .expect("serve")
+    });
+
+    let base_ms = chrono::Utc::now().timestamp_millis();
+    let bodies: Arc<Vec<(String, String)>> = Arc::new(
+        (0..o.events)
+            .map(|i| {
+                let c = call_event(i, base_ms);
+                (c["call_id"].to_string(), sign(&c))
+            })
+            .collect(),
+    );
+    // Baseline: the receiver alone, the same bodies (it answers whatever it is sent).
+    let baseline_bodies: Arc<Vec<(String, String)>> = Arc::new(
+        bodies
+            .iter()
+            .map(|(id, _)| (id.clone(), json!({"id": id}).to_string()))
+            .collect(),
+    );
+    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency).await;
+    let hook = format!("http://{addr}/v1/hooks/dialpad/{ROUTE}");
+    let run = measure(&hook, bodies, &seen, o.concurrency).await;
+    println!(
+        "| {backend} | {} | {:.0}/s | {} | {} | {:.0}/s | {} | {} | {:.2} | {:.0} MB |",
+        o.events,
+        run.rate,
+        ms(run.p50),
+        ms(run.p99),
+        base.rate,
+        ms(base.p50),
+        ms(base.p99),
+        base.rate / run.rate,
+        rss_mb()
+    );
+}
+
+fn main() {
+    let o = opts();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        println!(
+            "\nEvents: hook → delivered ({} events, {} concurrent POSTs)\n",
+            o.events, o.concurrency
+        );
+        println!("| store | events | sustained | p50 | p99 | receiver-only | p50 | p99 | slowdown | RSS |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("events.db").display());
+        bench("SQLite", &db, &o).await;
+        if let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") {
+            let admin = sqlx::PgPool::connect(&admin_url).await.expect("postgres");
+            let name = format!("dpc_bench_{}", std::process::id());
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create db");
+            let mut url = url::Url::parse(&admin_url).unwrap();
+            url.set_path(&format!("/{name}"));
+            bench("PostgreSQL", url.as_str(), &o).await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await;
+        }
+    });
+}
