@@ -92,6 +92,8 @@ pub struct Inner {
     pub delivery: Arc<webhooks::delivery::DeliveryHandle>,
     /// Wakes the normalizer when a Dialpad event was stored.
     pub normalizer: intake::normalize::Wake,
+    /// Connections whose Dialpad subscriptions are being set up on this instance.
+    pub intake_busy: intake::subscriptions::Busy,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -157,6 +159,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             delivery: Arc::default(),
             normalizer: Arc::default(),
+            intake_busy: Default::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,
             config,
@@ -321,6 +324,10 @@ pub fn router(state: AppState) -> Router {
             get(resources::get_mappings)
                 .put(resources::put_mappings)
                 .delete(resources::delete_mappings),
+        )
+        .route(
+            "/v1/connections/{connector_id}/{owner_id}/events-intake",
+            get(intake::subscriptions::get_route),
         )
         .route(
             "/v1/connections/{connector_id}/{owner_id}/api-key",
@@ -538,7 +545,11 @@ pub async fn run_with_store(
         webhooks,
     ));
     let normalizer = tokio::spawn(intake::normalize::run(state.clone()));
+    // Each connection's Dialpad subscriptions, recreated when gone (every instance may run
+    // it: a round only adds what is missing).
+    let repair = tokio::spawn(intake::subscriptions::repair_periodically(state.clone()));
     serve::serve(listener, app, limits, shutdown).await;
+    repair.abort();
     purger.abort();
     delivery.abort();
     normalizer.abort();

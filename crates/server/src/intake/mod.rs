@@ -7,6 +7,7 @@
 
 pub mod hook;
 pub mod normalize;
+pub mod subscriptions;
 
 use dpc_core::events::{classify, verify_dialpad_jwt, ClassifyError, JwtError};
 use dpc_store::events::{InboundOutcome, NewInbound};
