@@ -400,6 +400,7 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedCo
         .delete_connection(&conn.connector_id, &conn.owner_id)
         .await?;
     state.clients.invalidate(&conn.id);
+    state.ws_supervisors.stop(&conn.id);
     if deauthorize.is_some() || cleanup.is_some() {
         let oauth = state.oauth.clone();
         let (connector_id, owner_id) = (conn.connector_id.clone(), conn.owner_id.clone());

@@ -94,6 +94,8 @@ pub struct Inner {
     pub normalizer: intake::normalize::Wake,
     /// Connections whose Dialpad subscriptions are being set up on this instance.
     pub intake_busy: intake::subscriptions::Busy,
+    /// The websocket intake's supervisors (websocket mode).
+    pub ws_supervisors: intake::websocket::Supervisors,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -160,6 +162,7 @@ impl AppState {
             delivery: Arc::default(),
             normalizer: Arc::default(),
             intake_busy: Default::default(),
+            ws_supervisors: Default::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,
             config,
@@ -550,6 +553,7 @@ pub async fn run_with_store(
     let repair = tokio::spawn(intake::subscriptions::repair_periodically(state.clone()));
     serve::serve(listener, app, limits, shutdown).await;
     repair.abort();
+    state.ws_supervisors.stop_all();
     purger.abort();
     delivery.abort();
     normalizer.abort();

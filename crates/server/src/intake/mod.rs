@@ -8,6 +8,7 @@
 pub mod hook;
 pub mod normalize;
 pub mod subscriptions;
+pub mod websocket;
 
 use dpc_core::events::{classify, verify_dialpad_jwt, ClassifyError, JwtError};
 use dpc_store::events::{InboundOutcome, NewInbound};

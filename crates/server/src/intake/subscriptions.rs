@@ -422,7 +422,13 @@ pub async fn ensure(state: &AppState, conn: &Connection) -> Result<Option<Intake
         status: if failed { "failed" } else { "active" }.into(),
         last_error: failed.then(|| bounded(&errors.join("; "))),
     };
+    let websocket = (intake_mode == IntakeMode::Websocket)
+        .then(|| remote.remote_id.clone())
+        .flatten();
     state.store.set_intake_remote(&conn.id, &remote).await?;
+    if let Some(id) = websocket {
+        super::websocket::supervise(state, &conn.id, &id);
+    }
     state.store.get_intake(&conn.id).await
 }
 

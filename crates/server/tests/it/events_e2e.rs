@@ -336,7 +336,7 @@ async fn post_hook(app: &TestApp, url: &str, body: impl Into<reqwest::Body>) -> 
 // ---------------------------------------------------------------------------------------------
 // The flow
 
-async fn flow(app: TestApp) {
+async fn flow(app: TestApp, websocket: bool) {
     let (rx, url) = Receiver::start().await;
     let r = app
         .post_json(
@@ -358,18 +358,33 @@ async fn flow(app: TestApp) {
 
     // The connector subscribes at Dialpad by itself.
     let v = intake_active(&app, "acme").await;
-    assert_eq!(v["mode"], "webhook");
     assert!(v["remoteId"].is_string());
     assert_eq!(
         kinds(&v),
         ["call", "contact", "sms_inbound", "sms_outbound"]
     );
     assert!(v["lastError"].is_null());
-    let (hook_url, dialpad_secret) = sim_hook(&app);
+    assert_eq!(v["mode"], if websocket { "websocket" } else { "webhook" });
     let text = v.to_string();
-    let route_token = hook_url.rsplit('/').next().unwrap().to_owned();
-    assert_eq!(route_token.len(), 64);
-    assert!(!text.contains(&route_token) && !text.contains(&dialpad_secret));
+    let hook = (!websocket).then(|| sim_hook(&app));
+    if let Some((hook_url, dialpad_secret)) = &hook {
+        let route_token = hook_url.rsplit('/').next().unwrap();
+        assert_eq!(route_token.len(), 64);
+        assert!(!text.contains(route_token) && !text.contains(dialpad_secret.as_str()));
+    } else {
+        let db = app.sim.sim.db().read();
+        assert_eq!(db.websockets.len(), 1);
+        assert!(db.webhooks.is_empty());
+        let secret = db
+            .websockets
+            .values()
+            .next()
+            .unwrap()
+            .secret()
+            .unwrap()
+            .to_owned();
+        assert!(!text.contains(&secret));
+    }
     {
         let db = app.sim.sim.db().read();
         let call = db
@@ -386,6 +401,11 @@ async fn flow(app: TestApp) {
         ] {
             assert!(call.call_states.iter().any(|c| c == state), "{state}");
         }
+    }
+
+    if websocket {
+        // Past the first URL's expiry (2 s in that test): what follows arrives on a renewed one.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
     }
 
     // Dialpad's activity.
@@ -509,55 +529,9 @@ async fn flow(app: TestApp) {
     // Every signature verifies with the Standard Webhooks reference library.
     assert_eq!(verify_with_python(&got, &secret).await, got.len());
 
-    // Refused at the hook: forged, alg none, truncated, oversized; nothing is delivered for
-    // them.
-    let before = rx.got().len();
-    let hs = json!({"alg": "HS256", "typ": "JWT"});
-    let forged = token(&hs, &contact_claims("666", "Forged"), b"not-the-secret");
-    assert_eq!(post_hook(&app, &hook_url, forged).await.0, 401);
-    let claims = URL_SAFE_NO_PAD.encode(contact_claims("667", "None").to_string());
-    let none_header = URL_SAFE_NO_PAD.encode(json!({"alg": "none"}).to_string());
-    let (status, body) = post_hook(&app, &hook_url, format!("{none_header}.{claims}.")).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["error"], "EVENT::REJECTED");
-    let good = token(
-        &hs,
-        &contact_claims("668", "Replay"),
-        dialpad_secret.as_bytes(),
-    );
-    let truncated = good[..good.len() - 6].to_owned();
-    assert_eq!(post_hook(&app, &hook_url, truncated).await.0, 401);
-    let cut = good[..good.rfind('.').unwrap()].to_owned();
-    assert_eq!(post_hook(&app, &hook_url, cut).await.0, 401);
-    let huge = format!("{good}{}", "A".repeat(300 * 1024));
-    assert_eq!(post_hook(&app, &hook_url, huge).await.0, 413);
-    let wrong_route = hook_url.replace(&route_token, &"0".repeat(64));
-    let valid_elsewhere = token(
-        &hs,
-        &contact_claims("669", "Route"),
-        dialpad_secret.as_bytes(),
-    );
-    assert_eq!(post_hook(&app, &wrong_route, valid_elsewhere).await.0, 401);
-
-    // A replayed event (identical token) is stored once and delivered once.
-    let (s1, b1) = post_hook(&app, &hook_url, good.clone()).await;
-    assert_eq!((s1, b1["status"].as_str()), (202, Some("stored")));
-    let (s2, b2) = post_hook(&app, &hook_url, good.clone()).await;
-    assert_eq!((s2, b2["status"].as_str()), (200, Some("duplicate")));
-    let got = rx
-        .wait_for(Duration::from_secs(20), |g| {
-            g.iter().any(|g| g.resource() == "668")
-        })
-        .await;
-    let after: Vec<&Got> = got[before..].iter().collect();
-    assert_eq!(
-        after
-            .iter()
-            .map(|g| (g.event(), g.resource()))
-            .collect::<Vec<_>>(),
-        [("genericContact::created".to_owned(), "668".to_owned())],
-        "only the replayed event, once"
-    );
+    if let Some((hook_url, dialpad_secret)) = &hook {
+        refused_and_replayed(&app, &rx, hook_url, dialpad_secret).await;
+    }
 
     // A subscription deleted at Dialpad is recreated by the repair loop.
     let old_call = v["subscriptions"]
@@ -609,7 +583,7 @@ async fn flow(app: TestApp) {
             let db = app.sim.sim.db().read();
             (db.webhooks.len(), db.subscriptions.len())
         };
-        if hooks == 0 && subs == 0 {
+        if hooks == 0 && subs == 0 && app.sim.sim.db().read().websockets.is_empty() {
             break;
         }
         assert!(
@@ -620,9 +594,64 @@ async fn flow(app: TestApp) {
     }
 }
 
+/// Forged, `alg: none`, truncated and oversized bodies at the hook are refused and deliver
+/// nothing; an event POSTed twice is stored and delivered once.
+async fn refused_and_replayed(app: &TestApp, rx: &Receiver, hook_url: &str, dialpad_secret: &str) {
+    let route_token = hook_url.rsplit('/').next().unwrap().to_owned();
+    // Refused at the hook: forged, alg none, truncated, oversized; nothing is delivered for
+    // them.
+    let before = rx.got().len();
+    let hs = json!({"alg": "HS256", "typ": "JWT"});
+    let forged = token(&hs, &contact_claims("666", "Forged"), b"not-the-secret");
+    assert_eq!(post_hook(app, hook_url, forged).await.0, 401);
+    let claims = URL_SAFE_NO_PAD.encode(contact_claims("667", "None").to_string());
+    let none_header = URL_SAFE_NO_PAD.encode(json!({"alg": "none"}).to_string());
+    let (status, body) = post_hook(app, hook_url, format!("{none_header}.{claims}.")).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "EVENT::REJECTED");
+    let good = token(
+        &hs,
+        &contact_claims("668", "Replay"),
+        dialpad_secret.as_bytes(),
+    );
+    let truncated = good[..good.len() - 6].to_owned();
+    assert_eq!(post_hook(app, hook_url, truncated).await.0, 401);
+    let cut = good[..good.rfind('.').unwrap()].to_owned();
+    assert_eq!(post_hook(app, hook_url, cut).await.0, 401);
+    let huge = format!("{good}{}", "A".repeat(300 * 1024));
+    assert_eq!(post_hook(app, hook_url, huge).await.0, 413);
+    let wrong_route = hook_url.replace(&route_token, &"0".repeat(64));
+    let valid_elsewhere = token(
+        &hs,
+        &contact_claims("669", "Route"),
+        dialpad_secret.as_bytes(),
+    );
+    assert_eq!(post_hook(app, &wrong_route, valid_elsewhere).await.0, 401);
+
+    // A replayed event (identical token) is stored once and delivered once.
+    let (s1, b1) = post_hook(app, hook_url, good.clone()).await;
+    assert_eq!((s1, b1["status"].as_str()), (202, Some("stored")));
+    let (s2, b2) = post_hook(app, hook_url, good.clone()).await;
+    assert_eq!((s2, b2["status"].as_str()), (200, Some("duplicate")));
+    let got = rx
+        .wait_for(Duration::from_secs(20), |g| {
+            g.iter().any(|g| g.resource() == "668")
+        })
+        .await;
+    let after: Vec<&Got> = got[before..].iter().collect();
+    assert_eq!(
+        after
+            .iter()
+            .map(|g| (g.event(), g.resource()))
+            .collect::<Vec<_>>(),
+        [("genericContact::created".to_owned(), "668".to_owned())],
+        "only the replayed event, once"
+    );
+}
+
 #[tokio::test]
 async fn dialpad_events_reach_the_app_through_the_webhook_intake() {
-    flow(spawn_app_with_env(SETTINGS).await).await;
+    flow(spawn_app_with_env(SETTINGS).await, false).await;
 }
 
 #[tokio::test]
@@ -633,7 +662,28 @@ async fn dialpad_events_reach_the_app_on_postgres() {
             auto_consent: true,
             ..Default::default()
         };
-        flow(spawn_on_with_env(sim_config, &url, dir, SETTINGS).await).await;
+        flow(
+            spawn_on_with_env(sim_config, &url, dir, SETTINGS).await,
+            false,
+        )
+        .await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn dialpad_events_reach_the_app_through_the_websocket_intake() {
+    let mut settings = SETTINGS.to_vec();
+    settings.push(("DPC_EVENTS_INTAKE", "websocket"));
+    // URLs that expire within the flow: the supervisor renews them while events arrive (the
+    // simulator closes a connection whose URL expired).
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    let sim_config = dialpad_sim::SimConfig {
+        auto_consent: true,
+        websocket_url_ttl: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let app = spawn_on_with_env(sim_config, &db_url, dir, &settings).await;
+    flow(app, true).await;
 }
