@@ -687,3 +687,56 @@ async fn dialpad_events_reach_the_app_through_the_websocket_intake() {
     let app = spawn_on_with_env(sim_config, &db_url, dir, &settings).await;
     flow(app, true).await;
 }
+
+/// Dialpad's cap of 100 subscriptions per type: the refusal is recorded on the intake
+/// (`failed`, Dialpad's message) with what could be created, and the callback is unaffected.
+#[tokio::test]
+async fn a_refused_subscription_is_recorded_as_failed() {
+    let app = spawn_app_with_env(SETTINGS).await;
+    let http = reqwest::Client::new();
+    let key = app.sim.api_key.clone();
+    let api = |path: &str| format!("{}/api/v2/{path}", app.sim.base_url);
+    let hook: Value = http
+        .post(api("webhooks"))
+        .bearer_auth(&key)
+        .json(&json!({"hook_url": "http://127.0.0.1:9/elsewhere"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let r = http
+            .post(api("subscriptions/call"))
+            .bearer_auth(&key)
+            .json(&json!({"endpoint_id": hook["id"], "call_states": ["hangup"]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    let (_rx, url) = Receiver::start().await;
+    let r = app
+        .post_json(
+            "/v1/webhook-endpoints",
+            json!({"url": url, "events": ["telephonyCall::created", "genericContact::created"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    app.connect("capped", OPERATIONS).await;
+    let start = Instant::now();
+    let v = loop {
+        let v = intake(&app, "capped").await;
+        if v["status"] == "failed" {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let err = v["lastError"].as_str().unwrap();
+    assert!(err.contains("at most 100"), "{err}");
+    // The webhook and the contact subscription were made; only the call one was refused.
+    assert!(v["remoteId"].is_string());
+    assert_eq!(kinds(&v), ["contact"]);
+}
