@@ -621,6 +621,9 @@ async fn exchange_and_store(
             },
         )
         .await?;
+    // Dialpad's event subscriptions for the connection, in the background: never delays or
+    // fails the callback.
+    crate::intake::subscriptions::ensure_in_background(state, &conn.id);
     // The connection's connect links are used up: one left valid (it lives an hour) would let
     // whoever else holds it, in any browser, replace this grant with another Dialpad
     // account's. A new authorization needs a new link.

@@ -128,6 +128,12 @@ pub struct Config {
     /// `DPC_METRICS_TOKEN`: the bearer token `GET /metrics` asks for; `None` (the default):
     /// `/metrics` answers without one.
     pub metrics_token: Option<SecretString>,
+    /// How Dialpad's events reach this server (`[events] intake`, `DPC_EVENTS_INTAKE`):
+    /// a webhook Dialpad POSTs to (the default), or a websocket this server connects to.
+    pub events_intake: crate::intake::subscriptions::IntakeMode,
+    /// How often every connection's Dialpad subscriptions are checked and recreated when gone
+    /// (`[events] repair_interval_ms`, `DPC_EVENTS_REPAIR_INTERVAL_MS`, default 300000).
+    pub events_repair_interval: Duration,
 }
 
 impl Config {
@@ -167,6 +173,8 @@ impl std::fmt::Debug for Config {
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| "[REDACTED]"),
             )
+            .field("events_intake", &self.events_intake)
+            .field("events_repair_interval", &self.events_repair_interval)
             .finish()
     }
 }
@@ -214,6 +222,15 @@ struct FileLayer {
     custom_models: Option<Vec<dpc_core::custom::CustomModel>>,
     metrics_token: Option<String>,
     webhooks: Option<WebhooksLayer>,
+    events: Option<EventsLayer>,
+}
+
+/// `[events]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsLayer {
+    intake: Option<String>,
+    repair_interval_ms: Option<u64>,
 }
 
 /// `[webhooks]` in the config file.
@@ -452,9 +469,38 @@ impl Config {
             None => None,
         };
         let webhooks = webhooks_config(&pick, layer.webhooks.unwrap_or_default())?;
+        let events = layer.events.unwrap_or_default();
+        let events_repair_interval = match pick(
+            "DPC_EVENTS_REPAIR_INTERVAL_MS",
+            events.repair_interval_ms.map(|n| n.to_string()),
+        ) {
+            None => crate::intake::subscriptions::REPAIR_EVERY,
+            Some((v, from)) => match v.trim().parse::<u64>() {
+                Ok(n) if (100..=86_400_000).contains(&n) => Duration::from_millis(n),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{from} must be a whole number between 100 and 86400000, got {v:?}"
+                    )))
+                }
+            },
+        };
+        let events_intake = match pick("DPC_EVENTS_INTAKE", events.intake) {
+            None => crate::intake::subscriptions::IntakeMode::Webhook,
+            Some((v, from)) => match v.trim().to_ascii_lowercase().as_str() {
+                "webhook" => crate::intake::subscriptions::IntakeMode::Webhook,
+                "websocket" => crate::intake::subscriptions::IntakeMode::Websocket,
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{from} must be webhook or websocket, got {v:?}"
+                    )))
+                }
+            },
+        };
         Ok(Config {
             webhooks,
             metrics_token,
+            events_intake,
+            events_repair_interval,
             custom_models,
             allowed_origins,
             cache_ttl,

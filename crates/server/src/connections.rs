@@ -340,7 +340,19 @@ pub const DEAUTHORIZE_DEADLINE: Duration = Duration::from_secs(30);
 /// erased here either way.
 async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedConnection>> {
     // Decided before the delete, while this connection's token is still readable.
-    let deauthorize = match state.store.get_credentials(&conn.id).await? {
+    let credentials = state.store.get_credentials(&conn.id).await?;
+    let usable_token = match &credentials {
+        Some(StoredCredentials {
+            credentials: Credentials::OAuth { access_token, .. },
+            ..
+        }) => Some(access_token.clone()),
+        Some(StoredCredentials {
+            credentials: Credentials::ApiKey { api_key },
+            ..
+        }) => Some(api_key.clone()),
+        None => None,
+    };
+    let deauthorize = match credentials {
         Some(StoredCredentials {
             credentials: Credentials::OAuth { access_token, .. },
             ..
@@ -359,15 +371,44 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedCo
         }
         _ => None,
     };
+    // What was registered at Dialpad for its events goes too (in the background, before the
+    // token is revoked); the store cascades the intake with the connection anyway.
+    let intake = state.store.get_intake(&conn.id).await?;
+    if intake.is_some() {
+        state.store.delete_intake(&conn.id).await?;
+    }
+    let cleanup = match (intake, usable_token) {
+        (Some(i), Some(token)) if i.remote_id.is_some() || i.subscriptions != "[]" => {
+            match dialpad::Client::builder()
+                .base_url(state.config.dialpad_base_url.clone())
+                .http_client(state.http.clone())
+                .api_key(token)
+                .timeout(Duration::from_secs(10))
+                .build()
+            {
+                Ok(client) => Some((client, i)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not build a client to remove the Dialpad subscriptions");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     state
         .store
         .delete_connection(&conn.connector_id, &conn.owner_id)
         .await?;
     state.clients.invalidate(&conn.id);
-    if let Some(token) = deauthorize {
+    state.ws_supervisors.stop(&conn.id);
+    if deauthorize.is_some() || cleanup.is_some() {
         let oauth = state.oauth.clone();
         let (connector_id, owner_id) = (conn.connector_id.clone(), conn.owner_id.clone());
         tokio::spawn(async move {
+            if let Some((client, intake)) = cleanup {
+                crate::intake::subscriptions::remove_remote(client, intake).await;
+            }
+            let Some(token) = deauthorize else { return };
             let api = oauth.token_client.oauth();
             let call = api.deauthorize_token(&token);
             match tokio::time::timeout(DEAUTHORIZE_DEADLINE, call).await {

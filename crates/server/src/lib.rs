@@ -95,6 +95,10 @@ pub struct Inner {
     pub normalizer: intake::normalize::Wake,
     /// Where `/metrics` reads the outbox gauges (set once; unset: no outbox gauges).
     outbox_gauge: std::sync::OnceLock<Arc<dyn metrics::OutboxGauge>>,
+    /// Connections whose Dialpad subscriptions are being set up on this instance.
+    pub intake_busy: intake::subscriptions::Busy,
+    /// The websocket intake's supervisors (websocket mode).
+    pub ws_supervisors: intake::websocket::Supervisors,
 }
 
 /// One authorization URL or connect link handed out, with the secret that tells whether it is
@@ -161,6 +165,8 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             delivery: Arc::default(),
             normalizer: Arc::default(),
+            intake_busy: Default::default(),
+            ws_supervisors: Default::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,
             config,
@@ -338,6 +344,10 @@ pub fn router(state: AppState) -> Router {
             get(resources::get_mappings)
                 .put(resources::put_mappings)
                 .delete(resources::delete_mappings),
+        )
+        .route(
+            "/v1/connections/{connector_id}/{owner_id}/events-intake",
+            get(intake::subscriptions::get_route),
         )
         .route(
             "/v1/connections/{connector_id}/{owner_id}/api-key",
@@ -559,7 +569,12 @@ pub async fn run_with_store(
         webhooks,
     ));
     let normalizer = tokio::spawn(intake::normalize::run(state.clone()));
+    // Each connection's Dialpad subscriptions, recreated when gone (every instance may run
+    // it: a round only adds what is missing).
+    let repair = tokio::spawn(intake::subscriptions::repair_periodically(state.clone()));
     serve::serve(listener, app, limits, shutdown).await;
+    repair.abort();
+    state.ws_supervisors.stop_all();
     purger.abort();
     delivery.abort();
     normalizer.abort();

@@ -471,7 +471,7 @@ impl Modify for Security {
         connect_page, connect_start, oauth_callback,
         endpoints_list, endpoints_create, endpoints_retrieve, endpoints_update, endpoints_delete,
         endpoints_rotate, endpoints_attempts, endpoints_replay,
-        events_list, events_retrieve, events_replay, dialpad_hook,
+        events_list, events_retrieve, events_replay, dialpad_hook, connections_events_intake,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -490,6 +490,8 @@ impl Modify for Security {
         EndpointObject, EndpointList, EndpointCreate, EndpointUpdate, EndpointReplay,
         AttemptObject, AttemptList, ReplayAnswer, EventObject, EventList, DeliveryObject,
         crate::intake::hook::HookAnswer,
+        crate::intake::subscriptions::EventsIntakeObject,
+        crate::intake::subscriptions::RemoteSubscription,
     )),
     tags(
         (name = "connections", description = "Connections, sessions and authorization"),
@@ -667,6 +669,14 @@ fn connections_create() {}
         (status = 200, description = "The connection", body = ConnectionObject),
         (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
 fn connections_retrieve() {}
+
+#[utoipa::path(get, path = "/v1/connections/{connectorId}/{ownerId}/events-intake", tag = "events",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Where the connection's Dialpad events arrive and what is subscribed at Dialpad (`status: none` until an enabled endpoint wants its events); never the route token or the secret", body = crate::intake::subscriptions::EventsIntakeObject),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
+fn connections_events_intake() {}
 
 #[utoipa::path(patch, path = "/v1/connections/{connectorId}/{ownerId}", tag = "connections",
     params(("connectorId" = String, Path), ("ownerId" = String, Path)),

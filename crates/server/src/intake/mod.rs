@@ -7,6 +7,8 @@
 
 pub mod hook;
 pub mod normalize;
+pub mod subscriptions;
+pub mod websocket;
 
 use dpc_core::events::{classify, verify_dialpad_jwt, ClassifyError, JwtError};
 use dpc_store::events::{InboundOutcome, NewInbound};

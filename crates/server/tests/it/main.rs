@@ -8,6 +8,7 @@ mod bad_input;
 mod connections;
 mod cors;
 mod errors;
+mod events_e2e;
 mod hardening;
 mod metrics;
 mod openapi;

@@ -1,0 +1,665 @@
+//! Each connection's Dialpad event subscriptions, managed by the connector.
+//!
+//! [`ensure`] runs after a successful authorization (in the background: it never delays or
+//! fails the callback) and from the repair loop ([`repair_periodically`]) for every authorized
+//! connection whose events some enabled endpoint wants. It creates the connection's intake if
+//! missing (a random route token and JWT secret), then at Dialpad, through the connection's
+//! own client: a webhook pointing at `/v1/hooks/dialpad/{routeToken}` (or, in websocket mode, a
+//! websocket), signed with the secret, and the call, contact and SMS subscriptions the wanted
+//! events need. What exists at Dialpad is recorded with `set_intake_remote` after the calls;
+//! no store transaction or lock is held across them. A remote webhook, websocket or
+//! subscription that is gone (404) is recreated; a refusal (Dialpad's cap of 100 subscriptions
+//! per type, a missing scope) is recorded as `failed` with Dialpad's message and tried again on
+//! the next repair round only.
+//!
+//! [`remove_remote`] deletes what was created, when a connection is deleted (best effort,
+//! bounded).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use dialpad::Method;
+use dpc_store::events::{Endpoint, Intake, IntakeRemote, NewIntake};
+use dpc_store::{Connection, ConnectionStatus, StoreError};
+use rand::RngCore as _;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::auth::ApiKeyAuth;
+use crate::error::{ApiPath, ApiResult};
+use crate::webhooks::iso_ms;
+use crate::AppState;
+
+/// How Dialpad's events reach the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IntakeMode {
+    /// Dialpad POSTs each event to `/v1/hooks/dialpad/{routeToken}`.
+    #[default]
+    Webhook,
+    /// The server connects to Dialpad's websocket and reads the events from it.
+    Websocket,
+}
+
+impl IntakeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeMode::Webhook => "webhook",
+            IntakeMode::Websocket => "websocket",
+        }
+    }
+}
+
+/// The call states subscribed to: the whole life of a call, its recording, transcript and AI
+/// recap (the spec's `CreateCallEventSubscription.call_states`).
+pub const CALL_STATES: &[&str] = &[
+    "preanswer",
+    "calling",
+    "ringing",
+    "connected",
+    "queued",
+    "hold",
+    "parked",
+    "merged",
+    "blocked",
+    "missed",
+    "voicemail",
+    "voicemail_uploaded",
+    "hangup",
+    "postcall",
+    "recording",
+    "admin_recording",
+    "transcription",
+    "call_transcription",
+    "recap_summary",
+    "recap_action_items",
+    "recap_purposes",
+    "recap_outcome",
+];
+
+/// One subscription created at Dialpad (the intake's `subscriptions` JSON is a list of them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RemoteSubscription {
+    /// `call`, `contact`, `sms_inbound` or `sms_outbound`.
+    pub kind: String,
+    /// Dialpad's subscription id.
+    pub id: String,
+}
+
+/// The subscription kinds, in the order they are created.
+const KINDS: &[&str] = &["call", "contact", "sms_inbound", "sms_outbound"];
+
+/// The subscription kinds `owner_id`'s wanted events need, from the enabled endpoints.
+pub fn wanted_kinds(endpoints: &[Endpoint], owner_id: &str) -> Vec<&'static str> {
+    let mut want: HashSet<&'static str> = HashSet::new();
+    for e in endpoints {
+        if e.disabled || e.owner_id.as_deref().is_some_and(|o| o != owner_id) {
+            continue;
+        }
+        for t in &e.events {
+            if t == "*" {
+                want.extend(KINDS);
+            } else if t.starts_with("telephonyCall") {
+                want.insert("call");
+            } else if t.starts_with("genericContact") {
+                want.insert("contact");
+            } else if t.starts_with("telephonySms") {
+                want.extend(["sms_inbound", "sms_outbound"]);
+            }
+        }
+    }
+    KINDS.iter().copied().filter(|k| want.contains(k)).collect()
+}
+
+/// Dialpad's path segment and create body of a subscription kind.
+fn sub_request(kind: &str, endpoint_id: &str) -> Option<(&'static str, Value)> {
+    let endpoint: Value = endpoint_id
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(endpoint_id));
+    Some(match kind {
+        "call" => (
+            "call",
+            json!({"endpoint_id": endpoint, "enabled": true, "call_states": CALL_STATES}),
+        ),
+        "contact" => (
+            "contact",
+            json!({"endpoint_id": endpoint, "enabled": true, "contact_type": "shared"}),
+        ),
+        "sms_inbound" => (
+            "sms",
+            json!({"endpoint_id": endpoint, "enabled": true, "direction": "inbound", "status": true}),
+        ),
+        "sms_outbound" => (
+            "sms",
+            json!({"endpoint_id": endpoint, "enabled": true, "direction": "outbound", "status": true}),
+        ),
+        _ => return None,
+    })
+}
+
+fn segment_of(kind: &str) -> Option<&'static str> {
+    sub_request(kind, "0").map(|(s, _)| s)
+}
+
+/// Connections whose intake is being ensured on this instance (two rounds for one connection
+/// at once would create two webhooks).
+#[derive(Default)]
+pub struct Busy(parking_lot::Mutex<HashSet<String>>);
+
+struct BusyGuard(Arc<crate::Inner>, String);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.intake_busy.0.lock().remove(&self.1);
+    }
+}
+
+/// One Dialpad call's bound (retries and rate-limit waits included).
+const CALL_DEADLINE: Duration = Duration::from_secs(20);
+/// The longest a rate-limit wait may last inside one call.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+/// The longest a cleanup after a delete may take altogether.
+pub const REMOVE_DEADLINE: Duration = Duration::from_secs(30);
+/// How often the repair loop looks at every connection, by default.
+pub const REPAIR_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Debug)]
+enum CallError {
+    NotFound,
+    Failed(String),
+}
+
+async fn call(
+    client: &dialpad::Client,
+    method: Method,
+    parts: &[&str],
+    body: Option<&Value>,
+) -> Result<Value, CallError> {
+    let mut req = client.request(method, parts).max_wait(MAX_WAIT);
+    if let Some(b) = body {
+        req = req.json(b).map_err(|e| CallError::Failed(e.to_string()))?;
+    }
+    match tokio::time::timeout(CALL_DEADLINE, req.send::<Value>()).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if e.is_not_found() => Err(CallError::NotFound),
+        Ok(Err(e)) => Err(CallError::Failed(bounded(&e.to_string()))),
+        Err(_) => Err(CallError::Failed(format!(
+            "Dialpad did not answer within {} s",
+            CALL_DEADLINE.as_secs()
+        ))),
+    }
+}
+
+fn bounded(s: &str) -> String {
+    s.chars().take(500).collect()
+}
+
+fn id_of(v: &Value) -> Option<String> {
+    match v.get("id")? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A new intake with a fresh route token and secret (replacing any the connection had):
+/// answers the intake and the token (which the store keeps only hashed).
+async fn fresh_intake(
+    state: &AppState,
+    connection_id: &str,
+    mode: IntakeMode,
+) -> Result<(Intake, String, SecretString), StoreError> {
+    let token = random_hex(32);
+    let secret = SecretString::from(random_hex(32));
+    state.store.delete_intake(connection_id).await?;
+    let intake = state
+        .store
+        .create_intake(&NewIntake {
+            connection_id,
+            mode: mode.as_str(),
+            route_token: &token,
+            secret: &secret,
+        })
+        .await?;
+    Ok((intake, token, secret))
+}
+
+/// Spawns [`ensure`] for a connection just authorized: never delays or fails the caller.
+pub fn ensure_in_background(state: &AppState, connection_id: &str) {
+    let state = state.clone();
+    let id = connection_id.to_owned();
+    tokio::spawn(async move {
+        match state.store.get_connection_by_id(&id).await {
+            Ok(Some(conn)) => {
+                if let Err(e) = ensure(&state, &conn).await {
+                    tracing::warn!(error = %e, connection = %id, "setting up Dialpad events failed");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "loading a connection for its events failed"),
+        }
+    });
+}
+
+/// Makes sure the connection's intake exists and what it needs is registered at Dialpad, when
+/// some enabled endpoint wants the connection's events. Dialpad's refusals are recorded on the
+/// intake (`failed`, `lastError`); only store failures are errors. Answers the intake as
+/// recorded afterwards (None: nothing wanted, not authorized, or already being ensured).
+pub async fn ensure(state: &AppState, conn: &Connection) -> Result<Option<Intake>, StoreError> {
+    if conn.status != ConnectionStatus::Authorized {
+        return Ok(None);
+    }
+    let endpoints = state.store.enabled_endpoints().await?;
+    let kinds = wanted_kinds(&endpoints, &conn.owner_id);
+    if kinds.is_empty() {
+        return Ok(None);
+    }
+    if !state.intake_busy.0.lock().insert(conn.id.clone()) {
+        return Ok(None);
+    }
+    let _guard = BusyGuard(state.0.clone(), conn.id.clone());
+
+    let mode = state.config.events_intake;
+    let (intake, mut fresh) = match state.store.get_intake(&conn.id).await? {
+        Some(i) => (i, None),
+        None => {
+            let (i, token, secret) = fresh_intake(state, &conn.id, mode).await?;
+            (i, Some((token, secret)))
+        }
+    };
+    let client = match state.connection_client(conn) {
+        Ok(cc) => cc.client,
+        Err(e) => {
+            let remote = IntakeRemote {
+                remote_id: intake.remote_id.clone(),
+                subscriptions: intake.subscriptions.clone(),
+                status: "failed".into(),
+                last_error: Some(bounded(&e.message)),
+            };
+            state.store.set_intake_remote(&conn.id, &remote).await?;
+            return state.store.get_intake(&conn.id).await;
+        }
+    };
+    let mut recorded: Vec<RemoteSubscription> =
+        serde_json::from_str(&intake.subscriptions).unwrap_or_default();
+    let mut errors: Vec<String> = Vec::new();
+
+    // The webhook or websocket.
+    let intake_mode = if intake.mode == "websocket" {
+        IntakeMode::Websocket
+    } else {
+        IntakeMode::Webhook
+    };
+    let collection = match intake_mode {
+        IntakeMode::Webhook => "webhooks",
+        IntakeMode::Websocket => "websockets",
+    };
+    let mut remote_id = intake.remote_id.clone();
+    if let Some(id) = &remote_id {
+        match call(&client, Method::GET, &[collection, id], None).await {
+            Ok(_) => {}
+            Err(CallError::NotFound) => {
+                tracing::info!(connection = %conn.id, "the Dialpad {collection} entry is gone; recreating it");
+                remote_id = None;
+            }
+            Err(CallError::Failed(e)) => errors.push(e),
+        }
+    }
+    if remote_id.is_none() && errors.is_empty() {
+        // The subscriptions that pointed at the old endpoint go with it.
+        for s in recorded.drain(..) {
+            if let Some(seg) = segment_of(&s.kind) {
+                let _ = call(
+                    &client,
+                    Method::DELETE,
+                    &["subscriptions", seg, &s.id],
+                    None,
+                )
+                .await;
+            }
+        }
+        // The route token is kept only hashed: a new endpoint gets a new token and secret.
+        let (token, secret) = match fresh.take() {
+            Some(f) => f,
+            None => {
+                let (_, t, s) = fresh_intake(state, &conn.id, intake_mode).await?;
+                (t, s)
+            }
+        };
+        let body = match intake_mode {
+            IntakeMode::Webhook => json!({
+                "hook_url": format!("{}/v1/hooks/dialpad/{token}", state.config.public_base()),
+                "secret": secrecy::ExposeSecret::expose_secret(&secret),
+            }),
+            IntakeMode::Websocket => {
+                json!({"secret": secrecy::ExposeSecret::expose_secret(&secret)})
+            }
+        };
+        match call(&client, Method::POST, &[collection], Some(&body)).await {
+            Ok(v) => match id_of(&v) {
+                Some(id) => {
+                    remote_id = Some(id);
+                    // Recorded at once: a crash below must not leak it.
+                    state
+                        .store
+                        .set_intake_remote(
+                            &conn.id,
+                            &IntakeRemote {
+                                remote_id: remote_id.clone(),
+                                subscriptions: "[]".into(),
+                                status: "pending".into(),
+                                last_error: None,
+                            },
+                        )
+                        .await?;
+                }
+                None => errors.push(format!(
+                    "Dialpad answered no id for the new {collection} entry"
+                )),
+            },
+            Err(CallError::NotFound) => errors.push(format!("Dialpad has no {collection} API")),
+            Err(CallError::Failed(e)) => errors.push(e),
+        }
+    }
+
+    // The subscriptions.
+    if let Some(endpoint_id) = remote_id.clone() {
+        for kind in kinds {
+            let Some((seg, body)) = sub_request(kind, &endpoint_id) else {
+                continue;
+            };
+            if let Some(pos) = recorded.iter().position(|s| s.kind == kind) {
+                let id = recorded[pos].id.clone();
+                match call(&client, Method::GET, &["subscriptions", seg, &id], None).await {
+                    Ok(_) => continue,
+                    Err(CallError::NotFound) => {
+                        tracing::info!(connection = %conn.id, kind, "a Dialpad subscription is gone; recreating it");
+                        recorded.remove(pos);
+                    }
+                    Err(CallError::Failed(e)) => {
+                        errors.push(e);
+                        continue;
+                    }
+                }
+            }
+            match call(&client, Method::POST, &["subscriptions", seg], Some(&body)).await {
+                Ok(v) => match id_of(&v) {
+                    Some(id) => recorded.push(RemoteSubscription {
+                        kind: kind.to_owned(),
+                        id,
+                    }),
+                    None => errors.push(format!(
+                        "Dialpad answered no id for the {kind} subscription"
+                    )),
+                },
+                Err(CallError::NotFound) => errors.push(format!(
+                    "Dialpad refused the {kind} subscription: not found"
+                )),
+                Err(CallError::Failed(e)) => errors.push(e),
+            }
+        }
+    }
+
+    let failed = !errors.is_empty();
+    if failed {
+        tracing::warn!(connection = %conn.id, error = %errors.join("; "),
+            "Dialpad refused part of the event subscriptions; retried on the next repair round");
+    }
+    let remote = IntakeRemote {
+        remote_id,
+        subscriptions: serde_json::to_string(&recorded).unwrap_or_else(|_| "[]".into()),
+        status: if failed { "failed" } else { "active" }.into(),
+        last_error: failed.then(|| bounded(&errors.join("; "))),
+    };
+    let websocket = (intake_mode == IntakeMode::Websocket)
+        .then(|| remote.remote_id.clone())
+        .flatten();
+    state.store.set_intake_remote(&conn.id, &remote).await?;
+    if let Some(id) = websocket {
+        super::websocket::supervise(state, &conn.id, &id);
+    }
+    state.store.get_intake(&conn.id).await
+}
+
+/// Deletes the intake's subscriptions, then its webhook or websocket, at Dialpad with
+/// `client` (best effort, within [`REMOVE_DEADLINE`]).
+pub async fn remove_remote(client: dialpad::Client, intake: Intake) {
+    let work = async {
+        let subs: Vec<RemoteSubscription> =
+            serde_json::from_str(&intake.subscriptions).unwrap_or_default();
+        for s in &subs {
+            if let Some(seg) = segment_of(&s.kind) {
+                if let Err(CallError::Failed(e)) = call(
+                    &client,
+                    Method::DELETE,
+                    &["subscriptions", seg, &s.id],
+                    None,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "deleting a Dialpad subscription failed");
+                }
+            }
+        }
+        if let Some(id) = &intake.remote_id {
+            let collection = if intake.mode == "websocket" {
+                "websockets"
+            } else {
+                "webhooks"
+            };
+            if let Err(CallError::Failed(e)) =
+                call(&client, Method::DELETE, &[collection, id], None).await
+            {
+                tracing::warn!(error = %e, "deleting the Dialpad {collection} entry failed");
+            }
+        }
+    };
+    if tokio::time::timeout(REMOVE_DEADLINE, work).await.is_err() {
+        tracing::warn!(
+            connection = %intake.connection_id,
+            "removing the deleted connection's Dialpad subscriptions took too long; given up"
+        );
+    }
+}
+
+/// The repair loop: every `events_repair_interval` (default [`REPAIR_EVERY`]), [`ensure`] for every authorized connection whose
+/// events some enabled endpoint wants (one at a time: Dialpad's rate limits are per company).
+pub async fn repair_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.events_repair_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = repair_once(&state).await {
+            tracing::warn!(error = %e, "repairing Dialpad event subscriptions failed");
+        }
+    }
+}
+
+/// One repair round over every connection.
+pub async fn repair_once(state: &AppState) -> Result<(), StoreError> {
+    let endpoints = state.store.enabled_endpoints().await?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = state
+            .store
+            .list_connections(None, cursor.as_deref(), 100)
+            .await?;
+        for conn in page {
+            if conn.status == ConnectionStatus::Authorized
+                && !wanted_kinds(&endpoints, &conn.owner_id).is_empty()
+            {
+                if let Err(e) = ensure(state, &conn).await {
+                    tracing::warn!(error = %e, connection = %conn.id, "ensuring Dialpad events failed");
+                }
+            }
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => return Ok(()),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// GET /v1/connections/{connectorId}/{ownerId}/events-intake
+
+/// Where a connection's Dialpad events arrive and what is registered at Dialpad for them (the
+/// route token and the signing secret are never answered).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsIntakeObject {
+    /// Always `eventsIntake`.
+    pub object: &'static str,
+    /// `none` (nothing set up: no enabled endpoint wants this connection's events yet),
+    /// `pending`, `active` or `failed`.
+    pub status: String,
+    /// `webhook` or `websocket`.
+    pub mode: String,
+    /// Dialpad's webhook or websocket id.
+    pub remote_id: Option<String>,
+    /// The subscriptions created at Dialpad.
+    pub subscriptions: Vec<RemoteSubscription>,
+    /// Dialpad's message when it refused something.
+    pub last_error: Option<String>,
+    /// When the subscriptions were last checked at Dialpad.
+    pub checked_at: Option<String>,
+}
+
+pub fn intake_json(intake: Option<&Intake>, mode: IntakeMode) -> EventsIntakeObject {
+    match intake {
+        Some(i) => EventsIntakeObject {
+            object: "eventsIntake",
+            status: i.status.clone(),
+            mode: i.mode.clone(),
+            remote_id: i.remote_id.clone(),
+            subscriptions: serde_json::from_str(&i.subscriptions).unwrap_or_default(),
+            last_error: i.last_error.clone(),
+            checked_at: i.checked_at.map(iso_ms),
+        },
+        None => EventsIntakeObject {
+            object: "eventsIntake",
+            status: "none".into(),
+            mode: mode.as_str().into(),
+            remote_id: None,
+            subscriptions: Vec::new(),
+            last_error: None,
+            checked_at: None,
+        },
+    }
+}
+
+pub async fn get_route(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<EventsIntakeObject>> {
+    let conn = crate::connections::load(&state, &connector_id, &owner_id).await?;
+    let intake = state.store.get_intake(&conn.id).await?;
+    Ok(Json(intake_json(
+        intake.as_ref(),
+        state.config.events_intake,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(events: &[&str], owner: Option<&str>, disabled: bool) -> Endpoint {
+        Endpoint {
+            id: "we_1".into(),
+            url: "https://app.example/hook".into(),
+            events: events.iter().map(|s| s.to_string()).collect(),
+            owner_id: owner.map(str::to_owned),
+            description: None,
+            disabled,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn wanted_kinds_follow_the_enabled_endpoints_of_the_owner() {
+        assert_eq!(
+            wanted_kinds(&[endpoint(&["*"], None, false)], "o"),
+            vec!["call", "contact", "sms_inbound", "sms_outbound"]
+        );
+        assert!(wanted_kinds(&[endpoint(&["*"], None, true)], "o").is_empty());
+        assert!(wanted_kinds(&[endpoint(&["*"], Some("other"), false)], "o").is_empty());
+        assert_eq!(
+            wanted_kinds(
+                &[endpoint(
+                    &["telephonyCallTranscript::created"],
+                    Some("o"),
+                    false
+                )],
+                "o"
+            ),
+            vec!["call"]
+        );
+        assert_eq!(
+            wanted_kinds(
+                &[
+                    endpoint(&["telephonySms::received"], None, false),
+                    endpoint(&["genericContact::deleted"], None, false)
+                ],
+                "o"
+            ),
+            vec!["contact", "sms_inbound", "sms_outbound"]
+        );
+    }
+
+    #[test]
+    fn subscribed_call_states_are_the_spec_s() {
+        let spec = [
+            "admin",
+            "admin_recording",
+            "ai_playbook",
+            "all",
+            "barge",
+            "blocked",
+            "call_transcription",
+            "calling",
+            "connected",
+            "csat",
+            "dispositions",
+            "hangup",
+            "hold",
+            "merged",
+            "missed",
+            "monitor",
+            "parked",
+            "pcsat",
+            "postcall",
+            "preanswer",
+            "queued",
+            "recap_action_items",
+            "recap_outcome",
+            "recap_purposes",
+            "recap_summary",
+            "recording",
+            "ringing",
+            "takeover",
+            "transcription",
+            "voicemail",
+            "voicemail_uploaded",
+        ];
+        assert!(CALL_STATES.iter().all(|s| spec.contains(s)));
+    }
+}

@@ -1,0 +1,749 @@
+//! Dialpad events end to end, through the real server and the simulator: an app's receiver
+//! (loopback) registers an endpoint for `*`, a customer connects, and the connector subscribes
+//! at Dialpad by itself; the simulator plays calls (answered with a transcript, missed,
+//! voicemail), contact changes and an inbound SMS; the receiver gets the unified events, each
+//! `webhook-id` once, in order per resource, every signature verified by the Python
+//! `standardwebhooks` package (PyPI). Forged, `alg: none`, truncated and oversized bodies at the
+//! hook are refused and deliver nothing; a replayed event is stored and delivered once; a
+//! subscription deleted at Dialpad is recreated; deleting the connection removes what was
+//! registered at Dialpad.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{spawn_app_with_env, spawn_on_with_env, with_postgres, TestApp};
+
+const OPERATIONS: &[&str] = &[
+    "telephonyCall::list",
+    "telephonyCall::retrieve",
+    "telephonyCallTranscript::retrieve",
+    "genericContact::list",
+];
+
+const SETTINGS: &[(&str, &str)] = &[
+    ("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true"),
+    ("DPC_WEBHOOKS_RETRY_SCHEDULE_MS", "50,100,100"),
+    // The repair loop, quick enough to watch.
+    ("DPC_EVENTS_REPAIR_INTERVAL_MS", "500"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// The app's receiver
+
+#[derive(Clone, Debug)]
+struct Got {
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Got {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+    fn event(&self) -> String {
+        self.json()["event"].as_str().unwrap_or_default().to_owned()
+    }
+    fn resource(&self) -> String {
+        match &self.json()["data"]["id"] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Got>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let r = Receiver::default();
+        let state = r.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    state.got.lock().push(Got { headers, body });
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, url)
+    }
+
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().clone()
+    }
+
+    /// Waits until `done` holds of what arrived, then until nothing more arrives for a while.
+    async fn wait_for(&self, within: Duration, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+        let start = Instant::now();
+        while !done(&self.got()) {
+            assert!(
+                start.elapsed() < within,
+                "the receiver did not get what was expected; it got: {:#?}",
+                self.got()
+                    .iter()
+                    .map(|g| (g.event(), g.resource()))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut n = self.got().len();
+        loop {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let now = self.got().len();
+            if now == n {
+                return self.got();
+            }
+            n = now;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens as Dialpad signs them
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().to_vec()
+}
+
+fn token(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).unwrap());
+    let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap());
+    let s = URL_SAFE_NO_PAD.encode(hmac_sha256(secret, format!("{h}.{p}").as_bytes()));
+    format!("{h}.{p}.{s}")
+}
+
+fn contact_claims(id: &str, first: &str) -> Value {
+    json!({"event": "Created", "contact": {"id": id, "first_name": first, "last_name": "Test",
+        "type": "shared", "phones": ["+14155550142"]}})
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Python verifier
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"))
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const STANDARDWEBHOOKS: &str = "standardwebhooks==1.0.1";
+
+/// A venv with `standardwebhooks` from PyPI, made once under the target directory.
+fn verifier_python() -> PathBuf {
+    // The tests of this file run in parallel: one of them makes the venv, the others wait
+    // (two making it at once would delete each other's).
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MADE.get_or_init(make_verifier_python).clone()
+}
+
+fn make_verifier_python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-standardwebhooks-1.0.1");
+    let python = venv.join("bin").join("python");
+    let ready = |p: &Path| {
+        p.exists()
+            && Command::new(p)
+                .args(["-c", "import standardwebhooks.webhooks"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+    };
+    if ready(&python) {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    assert!(
+        made.status.success(),
+        "python3 -m venv failed:\n{}",
+        show(&made)
+    );
+    let pip =
+        run(Command::new(&python).args(["-m", "pip", "install", "--quiet", STANDARDWEBHOOKS]));
+    assert!(
+        pip.status.success(),
+        "pip install {STANDARDWEBHOOKS} failed:\n{}",
+        show(&pip)
+    );
+    assert!(
+        ready(&python),
+        "standardwebhooks installed but not importable"
+    );
+    python
+}
+
+const VERIFY_PY: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+deliveries = json.load(open(sys.argv[1]))
+wh = Webhook(sys.argv[2])
+for d in deliveries:
+    wh.verify(d["body"], d["headers"])
+print("verified", len(deliveries))
+"#;
+
+/// Every delivery verifies with `standardwebhooks` under `secret`; answers how many.
+async fn verify_with_python(got: &[Got], secret: &str) -> usize {
+    let deliveries: Vec<Value> = got
+        .iter()
+        .map(|g| {
+            let headers: HashMap<String, String> = g
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+                .collect();
+            json!({"headers": headers, "body": g.body})
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deliveries.json");
+    std::fs::write(&file, serde_json::to_vec(&deliveries).unwrap()).unwrap();
+    let script = dir.path().join("verify.py");
+    std::fs::write(&script, VERIFY_PY).unwrap();
+    let secret = secret.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let python = verifier_python();
+        run(Command::new(python).arg(&script).arg(&file).arg(&secret))
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "standardwebhooks refused a delivery:\n{}",
+        show(&out)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .strip_prefix("verified ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected verifier output: {text}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async fn sim_post(app: &TestApp, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", app.sim.base_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap_or(Value::Null)
+}
+
+async fn sim_send(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", app.sim.base_url));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+async fn intake(app: &TestApp, owner: &str) -> Value {
+    let r = app
+        .get(&format!("/v1/connections/dialpad/{owner}/events-intake"))
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn intake_active(app: &TestApp, owner: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let v = intake(app, owner).await;
+        if v["status"] == "active" {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the intake never became active: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The connector's webhook at the simulator: its hook URL and secret.
+fn sim_hook(app: &TestApp) -> (String, String) {
+    let db = app.sim.sim.db().read();
+    let hooks: Vec<_> = db
+        .webhooks
+        .values()
+        .filter(|h| h.hook_url.contains("/v1/hooks/dialpad/"))
+        .collect();
+    assert_eq!(hooks.len(), 1, "one webhook for the one connection");
+    (
+        hooks[0].hook_url.clone(),
+        hooks[0].secret().expect("signed").to_owned(),
+    )
+}
+
+fn kinds(intake: &Value) -> Vec<String> {
+    let mut k: Vec<String> = intake["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap().to_owned())
+        .collect();
+    k.sort();
+    k
+}
+
+async fn post_hook(app: &TestApp, url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let r = app
+        .http
+        .post(url.to_owned())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow
+
+async fn flow(app: TestApp, websocket: bool) {
+    let (rx, url) = Receiver::start().await;
+    let r = app
+        .post_json(
+            "/v1/webhook-endpoints",
+            json!({"url": url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let endpoint: Value = r.json().await.unwrap();
+    let secret = endpoint["secret"].as_str().unwrap().to_owned();
+
+    // Before connecting, the intake is not set up.
+    app.create_connection("acme", OPERATIONS).await;
+    assert_eq!(intake(&app, "acme").await["status"], "none");
+    let auth = app.authorization_url("acme").await;
+    let callback = app.consent(&auth).await;
+    let r = app.http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The connector subscribes at Dialpad by itself.
+    let v = intake_active(&app, "acme").await;
+    assert!(v["remoteId"].is_string());
+    assert_eq!(
+        kinds(&v),
+        ["call", "contact", "sms_inbound", "sms_outbound"]
+    );
+    assert!(v["lastError"].is_null());
+    assert_eq!(v["mode"], if websocket { "websocket" } else { "webhook" });
+    let text = v.to_string();
+    let hook = (!websocket).then(|| sim_hook(&app));
+    if let Some((hook_url, dialpad_secret)) = &hook {
+        let route_token = hook_url.rsplit('/').next().unwrap();
+        assert_eq!(route_token.len(), 64);
+        assert!(!text.contains(route_token) && !text.contains(dialpad_secret.as_str()));
+    } else {
+        let db = app.sim.sim.db().read();
+        assert_eq!(db.websockets.len(), 1);
+        assert!(db.webhooks.is_empty());
+        let secret = db
+            .websockets
+            .values()
+            .next()
+            .unwrap()
+            .secret()
+            .unwrap()
+            .to_owned();
+        assert!(!text.contains(&secret));
+    }
+    {
+        let db = app.sim.sim.db().read();
+        let call = db
+            .subscriptions
+            .values()
+            .find(|s| s.call_states.iter().any(|c| c == "call_transcription"))
+            .expect("a call subscription with transcripts");
+        for state in [
+            "ringing",
+            "connected",
+            "hangup",
+            "recording",
+            "recap_summary",
+        ] {
+            assert!(call.call_states.iter().any(|c| c == state), "{state}");
+        }
+    }
+
+    if websocket {
+        // Past the first URL's expiry (2 s in that test): what follows arrives on a renewed one.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+
+    // Dialpad's activity.
+    sim_post(
+        &app,
+        "/_sim/calls",
+        json!({"direction": "inbound", "outcome": "answered", "with_transcript": true, "speed": 1000}),
+    )
+    .await;
+    sim_post(
+        &app,
+        "/_sim/calls",
+        json!({"outcome": "missed", "speed": 1000}),
+    )
+    .await;
+    sim_post(
+        &app,
+        "/_sim/calls",
+        json!({"outcome": "voicemail", "speed": 1000}),
+    )
+    .await;
+    let c = sim_post(
+        &app,
+        "/_sim/contacts",
+        json!({"first_name": "Ada", "last_name": "Lovelace", "phones": ["+14155550111"]}),
+    )
+    .await;
+    let contact_id = match &c["id"] {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    sim_send(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/_sim/contacts/{contact_id}"),
+        Some(json!({"last_name": "King"})),
+    )
+    .await;
+    sim_send(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/_sim/contacts/{contact_id}"),
+        None,
+    )
+    .await;
+    let user = *app.sim.sim.db().read().users.keys().next().unwrap();
+    sim_post(
+        &app,
+        "/_sim/sms/inbound",
+        json!({"user_id": user, "from_number": "+14155550123", "text": "hello there"}),
+    )
+    .await;
+
+    let got = rx
+        .wait_for(Duration::from_secs(60), |got| {
+            let ev: Vec<String> = got.iter().map(Got::event).collect();
+            let created_calls = ev.iter().filter(|e| *e == "telephonyCall::created").count();
+            created_calls >= 3
+                && ev.iter().any(|e| e == "telephonyCallTranscript::created")
+                && ev.iter().any(|e| e == "genericContact::deleted")
+                && ev.iter().any(|e| e == "telephonySms::received")
+        })
+        .await;
+
+    // Each webhook-id once.
+    let ids: Vec<String> = got
+        .iter()
+        .map(|g| g.headers["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a webhook-id arrived twice");
+    // In order per resource: created first, nothing after deleted.
+    let mut per: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for g in &got {
+        let ev = g.event();
+        let model = ev.split("::").next().unwrap().to_owned();
+        per.entry((model, g.resource())).or_default().push(ev);
+    }
+    let calls: Vec<_> = per
+        .iter()
+        .filter(|((m, _), _)| m == "telephonyCall")
+        .collect();
+    assert_eq!(calls.len(), 3, "three calls: {per:?}");
+    for (_, evs) in &calls {
+        assert_eq!(evs[0], "telephonyCall::created", "{evs:?}");
+        assert!(
+            evs.len() >= 2,
+            "a call is updated after it is created: {evs:?}"
+        );
+        assert!(
+            evs[1..].iter().all(|e| e == "telephonyCall::updated"),
+            "{evs:?}"
+        );
+    }
+    let transcripts: Vec<_> = per
+        .iter()
+        .filter(|((m, _), _)| m == "telephonyCallTranscript")
+        .collect();
+    assert_eq!(transcripts.len(), 1, "{per:?}");
+    assert_eq!(transcripts[0].1[0], "telephonyCallTranscript::created");
+    let contact = &per[&("genericContact".to_owned(), contact_id.clone())];
+    assert_eq!(
+        contact,
+        &[
+            "genericContact::created",
+            "genericContact::updated",
+            "genericContact::deleted"
+        ]
+    );
+    let sms: Vec<_> = got
+        .iter()
+        .filter(|g| g.event() == "telephonySms::received")
+        .collect();
+    assert_eq!(sms.len(), 1);
+    for g in &got {
+        let b = g.json();
+        assert_eq!(b["ownerId"], "acme");
+        assert_eq!(b["connectorId"], "dialpad");
+    }
+
+    // Every signature verifies with the Standard Webhooks reference library.
+    assert_eq!(verify_with_python(&got, &secret).await, got.len());
+
+    if let Some((hook_url, dialpad_secret)) = &hook {
+        refused_and_replayed(&app, &rx, hook_url, dialpad_secret).await;
+    }
+
+    // A subscription deleted at Dialpad is recreated by the repair loop.
+    let old_call = v["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "call")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.sim
+        .sim
+        .db()
+        .write()
+        .subscriptions
+        .remove(&old_call.parse::<i64>().unwrap());
+    let start = Instant::now();
+    let v2 = loop {
+        let v2 = intake(&app, "acme").await;
+        let call = v2["subscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "call")
+            .map(|s| s["id"].clone());
+        if v2["status"] == "active" && call.is_some_and(|c| c != json!(old_call)) {
+            break v2;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not recreated: {v2}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(v2["remoteId"], v["remoteId"], "the webhook itself was kept");
+    assert_eq!(
+        app.sim.sim.db().read().subscriptions.len(),
+        4,
+        "nothing left over at Dialpad"
+    );
+
+    // Deleting the connection removes what was registered at Dialpad.
+    let r = app.delete("/v1/connections/dialpad/acme").await;
+    assert_eq!(r.status(), 200);
+    let start = Instant::now();
+    loop {
+        let (hooks, subs) = {
+            let db = app.sim.sim.db().read();
+            (db.webhooks.len(), db.subscriptions.len())
+        };
+        if hooks == 0 && subs == 0 && app.sim.sim.db().read().websockets.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "left at Dialpad: {hooks} webhooks, {subs} subscriptions"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Forged, `alg: none`, truncated and oversized bodies at the hook are refused and deliver
+/// nothing; an event POSTed twice is stored and delivered once.
+async fn refused_and_replayed(app: &TestApp, rx: &Receiver, hook_url: &str, dialpad_secret: &str) {
+    let route_token = hook_url.rsplit('/').next().unwrap().to_owned();
+    // Refused at the hook: forged, alg none, truncated, oversized; nothing is delivered for
+    // them.
+    let before = rx.got().len();
+    let hs = json!({"alg": "HS256", "typ": "JWT"});
+    let forged = token(&hs, &contact_claims("666", "Forged"), b"not-the-secret");
+    assert_eq!(post_hook(app, hook_url, forged).await.0, 401);
+    let claims = URL_SAFE_NO_PAD.encode(contact_claims("667", "None").to_string());
+    let none_header = URL_SAFE_NO_PAD.encode(json!({"alg": "none"}).to_string());
+    let (status, body) = post_hook(app, hook_url, format!("{none_header}.{claims}.")).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "EVENT::REJECTED");
+    let good = token(
+        &hs,
+        &contact_claims("668", "Replay"),
+        dialpad_secret.as_bytes(),
+    );
+    let truncated = good[..good.len() - 6].to_owned();
+    assert_eq!(post_hook(app, hook_url, truncated).await.0, 401);
+    let cut = good[..good.rfind('.').unwrap()].to_owned();
+    assert_eq!(post_hook(app, hook_url, cut).await.0, 401);
+    let huge = format!("{good}{}", "A".repeat(300 * 1024));
+    assert_eq!(post_hook(app, hook_url, huge).await.0, 413);
+    let wrong_route = hook_url.replace(&route_token, &"0".repeat(64));
+    let valid_elsewhere = token(
+        &hs,
+        &contact_claims("669", "Route"),
+        dialpad_secret.as_bytes(),
+    );
+    assert_eq!(post_hook(app, &wrong_route, valid_elsewhere).await.0, 401);
+
+    // A replayed event (identical token) is stored once and delivered once.
+    let (s1, b1) = post_hook(app, hook_url, good.clone()).await;
+    assert_eq!((s1, b1["status"].as_str()), (202, Some("stored")));
+    let (s2, b2) = post_hook(app, hook_url, good.clone()).await;
+    assert_eq!((s2, b2["status"].as_str()), (200, Some("duplicate")));
+    let got = rx
+        .wait_for(Duration::from_secs(20), |g| {
+            g.iter().any(|g| g.resource() == "668")
+        })
+        .await;
+    let after: Vec<&Got> = got[before..].iter().collect();
+    assert_eq!(
+        after
+            .iter()
+            .map(|g| (g.event(), g.resource()))
+            .collect::<Vec<_>>(),
+        [("genericContact::created".to_owned(), "668".to_owned())],
+        "only the replayed event, once"
+    );
+}
+
+#[tokio::test]
+async fn dialpad_events_reach_the_app_through_the_webhook_intake() {
+    flow(spawn_app_with_env(SETTINGS).await, false).await;
+}
+
+#[tokio::test]
+async fn dialpad_events_reach_the_app_on_postgres() {
+    with_postgres(|url| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let sim_config = dialpad_sim::SimConfig {
+            auto_consent: true,
+            ..Default::default()
+        };
+        flow(
+            spawn_on_with_env(sim_config, &url, dir, SETTINGS).await,
+            false,
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dialpad_events_reach_the_app_through_the_websocket_intake() {
+    let mut settings = SETTINGS.to_vec();
+    settings.push(("DPC_EVENTS_INTAKE", "websocket"));
+    // URLs that expire within the flow: the supervisor renews them while events arrive (the
+    // simulator closes a connection whose URL expired).
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("dpc.db").display());
+    let sim_config = dialpad_sim::SimConfig {
+        auto_consent: true,
+        websocket_url_ttl: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let app = spawn_on_with_env(sim_config, &db_url, dir, &settings).await;
+    flow(app, true).await;
+}
+
+/// Dialpad's cap of 100 subscriptions per type: the refusal is recorded on the intake
+/// (`failed`, Dialpad's message) with what could be created, and the callback is unaffected.
+#[tokio::test]
+async fn a_refused_subscription_is_recorded_as_failed() {
+    let app = spawn_app_with_env(SETTINGS).await;
+    let http = reqwest::Client::new();
+    let key = app.sim.api_key.clone();
+    let api = |path: &str| format!("{}/api/v2/{path}", app.sim.base_url);
+    let hook: Value = http
+        .post(api("webhooks"))
+        .bearer_auth(&key)
+        .json(&json!({"hook_url": "http://127.0.0.1:9/elsewhere"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let r = http
+            .post(api("subscriptions/call"))
+            .bearer_auth(&key)
+            .json(&json!({"endpoint_id": hook["id"], "call_states": ["hangup"]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    let (_rx, url) = Receiver::start().await;
+    let r = app
+        .post_json(
+            "/v1/webhook-endpoints",
+            json!({"url": url, "events": ["telephonyCall::created", "genericContact::created"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    app.connect("capped", OPERATIONS).await;
+    let start = Instant::now();
+    let v = loop {
+        let v = intake(&app, "capped").await;
+        if v["status"] == "failed" {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let err = v["lastError"].as_str().unwrap();
+    assert!(err.contains("at most 100"), "{err}");
+    // The webhook and the contact subscription were made; only the call one was refused.
+    assert!(v["remoteId"].is_string());
+    assert_eq!(kinds(&v), ["contact"]);
+}
