@@ -21,6 +21,13 @@ pub struct HookAnswer {
     pub status: &'static str,
 }
 
+/// The hook's own limit, smaller than the API's body limit.
+fn too_large() -> ApiError {
+    ApiError::too_large().with_message(format!(
+        "the event body is larger than {MAX_EVENT_BYTES} bytes"
+    ))
+}
+
 fn refused(message: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -37,7 +44,7 @@ pub async fn receive(
     crate::metrics::event_received("webhook");
     if body.len() > MAX_EVENT_BYTES {
         crate::metrics::event_rejected("too_large");
-        return Err(ApiError::too_large());
+        return Err(too_large());
     }
     // Unknown routes answer as forged tokens do: a prober learns nothing from the difference.
     let Some(intake) = state.store.intake_by_route(&route_token).await? else {
@@ -54,7 +61,7 @@ pub async fn receive(
                 status: "duplicate",
             }),
         )),
-        Err(IntakeError::TooLarge) => Err(ApiError::too_large()),
+        Err(IntakeError::TooLarge) => Err(too_large()),
         Err(IntakeError::Store(e)) => {
             tracing::warn!(error = %e, "storing a Dialpad event failed");
             Err(ApiError::of(

@@ -59,6 +59,24 @@ pub async fn accept_token(
     secret: &SecretString,
     token: &[u8],
 ) -> Result<Accepted, IntakeError> {
+    let out = accept(state, connection_id, secret, token).await;
+    match &out {
+        Ok(Accepted::Stored) => crate::metrics::event_verified(),
+        Ok(Accepted::Duplicate) => {
+            crate::metrics::event_verified();
+            crate::metrics::event_deduplicated();
+        }
+        Err(e) => crate::metrics::event_rejected(e.reason()),
+    }
+    out
+}
+
+async fn accept(
+    state: &AppState,
+    connection_id: &str,
+    secret: &SecretString,
+    token: &[u8],
+) -> Result<Accepted, IntakeError> {
     if token.len() > MAX_EVENT_BYTES {
         return Err(IntakeError::TooLarge);
     }

@@ -15,6 +15,9 @@ use crate::auth::ApiKeyAuth;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::AppState;
 
+/// The longest endpoint URL accepted (browsers' and proxies' common limit).
+pub const MAX_URL_LEN: usize = 2048;
+
 /// How long the secret before a rotation keeps signing beside the new one.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 
@@ -157,6 +160,10 @@ fn invalid_fields(errors: Vec<(String, String)>) -> ApiError {
 /// addresses again at each connect, so a name that later resolves inward is still refused.
 async fn check_url(state: &AppState, url: &str, errors: &mut Vec<(String, String)>) {
     let allow = state.config.webhooks.allow_private_urls;
+    if url.len() > MAX_URL_LEN {
+        errors.push(("url".into(), format!("at most {MAX_URL_LEN} characters")));
+        return;
+    }
     match crate::ssrf::check_url(url, allow) {
         Ok(u) => {
             let host = u.host_str().unwrap_or_default().to_owned();

@@ -654,6 +654,33 @@ async fn refused_and_replayed(app: &TestApp, rx: &Receiver, hook_url: &str, dial
         [("genericContact::created".to_owned(), "668".to_owned())],
         "only the replayed event, once"
     );
+    // Each refusal is counted by its reason, and the duplicate as such (the registry is the
+    // process's, shared by parallel tests: the series exist, at least this test's counts).
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "dpc_events_rejected_total{reason=\"bad_signature\"}",
+        "dpc_events_rejected_total{reason=\"bad_algorithm\"}",
+        "dpc_events_rejected_total{reason=\"malformed\"}",
+        "dpc_events_rejected_total{reason=\"too_large\"}",
+        "dpc_events_rejected_total{reason=\"unknown_route\"}",
+        "dpc_events_deduplicated_total",
+        "dpc_events_verified_total",
+    ] {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("{series} missing"));
+        let n: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(n >= 1.0, "{line}");
+    }
 }
 
 #[tokio::test]

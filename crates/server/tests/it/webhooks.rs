@@ -321,6 +321,10 @@ async fn endpoint_api_refuses_bad_input_and_private_urls() {
         (json!({"url": "http://localhost/hook"}), "url"),
         (json!({"url": "ftp://example.com/hook"}), "url"),
         (
+            json!({"url": format!("https://93.184.215.14/{}", "u".repeat(3000))}),
+            "url",
+        ),
+        (
             json!({"url": "https://93.184.215.14/h", "events": ["telephonyCall::exploded"]}),
             "events[0]",
         ),

@@ -293,9 +293,11 @@ pub enum Settle {
 /// The outbox's state for `/metrics`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutboxStats {
-    /// Deliveries not yet settled.
+    /// Deliveries not yet settled, to enabled endpoints (a disabled endpoint's are kept for
+    /// when it is enabled again, and would otherwise age the gauge forever).
     pub pending: u64,
-    /// How long the oldest due delivery has been waiting (ms), 0 when none is due.
+    /// How long the oldest due delivery to an enabled endpoint has been waiting (ms), 0 when
+    /// none is due.
     pub oldest_due_age_ms: i64,
     pub inbound_pending: u64,
     pub failed: u64,

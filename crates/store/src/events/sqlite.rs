@@ -866,9 +866,11 @@ impl EventStore for SqliteStore {
         let now = now_ms();
         let (pending, oldest, failed, inbound): (i64, Option<i64>, i64, i64) = sqlx::query_as(
             "SELECT \
-             (SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'delivering')), \
-             (SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' \
-                 AND next_attempt_at <= ?1), \
+             (SELECT COUNT(*) FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 WHERE w.disabled = 0 AND d.status IN ('pending', 'delivering')), \
+             (SELECT MIN(d.next_attempt_at) FROM deliveries d \
+                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 WHERE w.disabled = 0 AND d.status = 'pending' AND d.next_attempt_at <= ?1), \
              (SELECT COUNT(*) FROM deliveries WHERE status = 'failed'), \
              (SELECT COUNT(*) FROM inbound_events WHERE status = 'pending')",
         )
