@@ -40,6 +40,22 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// The kind [`EventKind::as_str`] labelled (as stored with a raw event); anything else is
+    /// [`EventKind::Other`].
+    pub fn parse(s: &str) -> Self {
+        [
+            EventKind::Call,
+            EventKind::Contact,
+            EventKind::Sms,
+            EventKind::AgentStatus,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .unwrap_or(EventKind::Other)
+    }
+}
+
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -209,6 +225,20 @@ mod tests {
     use crate::events::fixtures;
     use serde_json::json;
     use std::collections::HashSet;
+
+    #[test]
+    fn kinds_read_back_from_their_labels() {
+        for k in [
+            EventKind::Call,
+            EventKind::Contact,
+            EventKind::Sms,
+            EventKind::AgentStatus,
+            EventKind::Other,
+        ] {
+            assert_eq!(EventKind::parse(k.as_str()), k);
+        }
+        assert_eq!(EventKind::parse("fax"), EventKind::Other);
+    }
 
     #[test]
     fn every_fixture_is_classified_with_a_distinct_key() {

@@ -94,16 +94,6 @@ async fn process(state: &AppState, worker: &str, batch: Vec<InboundEvent>) {
     }
 }
 
-fn kind_of(s: &str) -> EventKind {
-    match s {
-        "call" => EventKind::Call,
-        "contact" => EventKind::Contact,
-        "sms" => EventKind::Sms,
-        "agent_status" => EventKind::AgentStatus,
-        _ => EventKind::Other,
-    }
-}
-
 async fn normalize_one(
     state: &AppState,
     conn: &Connection,
@@ -112,7 +102,7 @@ async fn normalize_one(
 ) -> Result<Vec<NewEvent>, String> {
     let claims: Value =
         serde_json::from_str(&ev.payload).map_err(|e| format!("stored payload: {e}"))?;
-    let kind = kind_of(&ev.kind);
+    let kind = EventKind::parse(&ev.kind);
     let ctx = crate::resources::map_context(conn);
     let first_seen = if kind == EventKind::Call {
         let call_id = dpc_core::events::classify(&claims)

@@ -73,9 +73,9 @@ impl Default for WebhooksConfig {
 
 /// Epoch milliseconds → the API's ISO-8601 form.
 pub(crate) fn iso_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
+    dialpad::Timestamp::from_millis(ms)
+        .map(dpc_core::read::iso)
         .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// An ISO-8601 time (or epoch milliseconds) from a query parameter.
