@@ -73,6 +73,8 @@ error_codes! {
     ResourceValidationFailed = "RESOURCE::VALIDATION_FAILED" => 422,
     /// Dialpad refused a write because it conflicts with existing data (e.g. a number taken).
     ResourceConflict = "RESOURCE::CONFLICT" => 409,
+    /// A configured cap was reached (e.g. `DPC_WEBHOOKS_MAX_ENDPOINTS`); the message names it.
+    LimitReached = "REQUEST::LIMIT_REACHED" => 409,
     /// Dialpad has no API for this model operation.
     OperationNotSupported = "OPERATION::NOT_SUPPORTED" => 501,
     UpstreamRateLimited = "UPSTREAM::RATE_LIMITED" => 429,

@@ -32,6 +32,18 @@ pub struct Reader<'a> {
     pub warnings: Vec<Warning>,
 }
 
+/// A caller's input quoted for an error message, cut to 64 characters: an id of 3000 digits is
+/// answered as "its first 64 … (3000 characters)", never echoed whole.
+pub fn quote_input(s: &str) -> String {
+    const MAX: usize = 64;
+    let chars = s.chars().count();
+    if chars <= MAX {
+        return format!("{s:?}");
+    }
+    let head: String = s.chars().take(MAX).collect();
+    format!("{head:?}… ({chars} characters)")
+}
+
 /// A short, bounded rendering of a bad value for a warning message (no record dumps).
 fn show(v: &Value) -> String {
     let mut s = v.to_string();

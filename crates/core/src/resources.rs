@@ -530,7 +530,8 @@ impl Resources<'_> {
             Ok(())
         } else {
             Err(ResourceError::NotFound(format!(
-                "{id:?} cannot be a {model} id"
+                "{} cannot be a {model} id",
+                crate::read::quote_input(id)
             )))
         }
     }
@@ -707,7 +708,8 @@ impl Resources<'_> {
         };
         if !id_ok {
             return Err(ResourceError::NotFound(format!(
-                "{id:?} cannot be a {model} id"
+                "{} cannot be a {model} id",
+                crate::read::quote_input(id)
             )));
         }
         match model {
@@ -762,7 +764,8 @@ impl Resources<'_> {
         };
         if !ok {
             return Err(ResourceError::NotFound(format!(
-                "{id:?} cannot be a {model} id"
+                "{} cannot be a {model} id",
+                crate::read::quote_input(id)
             )));
         }
         self.client

@@ -243,6 +243,7 @@ struct WebhooksLayer {
     timeout_ms: Option<u64>,
     max_in_flight: Option<u64>,
     per_endpoint: Option<u64>,
+    max_endpoints: Option<u64>,
     retention_days: Option<u64>,
 }
 
@@ -745,6 +746,13 @@ fn webhooks_config(
     }
     if let Some(n) = number("DPC_WEBHOOKS_PER_ENDPOINT", layer.per_endpoint, 1..=1000)? {
         c.per_endpoint = n as u32;
+    }
+    if let Some(n) = number(
+        "DPC_WEBHOOKS_MAX_ENDPOINTS",
+        layer.max_endpoints,
+        1..=1_000_000,
+    )? {
+        c.max_endpoints = n;
     }
     if let Some(n) = number("DPC_EVENTS_RETENTION_DAYS", layer.retention_days, 1..=3650)? {
         c.retention = Duration::from_secs(n * 86_400);

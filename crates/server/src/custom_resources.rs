@@ -46,14 +46,7 @@ async fn permit(state: &AppState, c: &Caller, m: &CustomModel, op: Op) -> ApiRes
         &c.conn.scopes,
     ) {
         Permission::Granted => Ok(()),
-        Permission::NotGranted => Err(ApiError::of(
-            ErrorCode::ConnectionMissingPermission,
-            format!("the connection was not granted {id}: add it to the connection's operations"),
-        )
-        .with_details(json!({
-            "operation": id, "requiredScopes": operation.scopes, "missingScopes": [],
-            "authorizationUrl": null,
-        }))),
+        Permission::NotGranted => Err(crate::resources::not_granted(c, operation)),
         Permission::MissingScopes(missing) => {
             Err(missing_permission(state, &c.conn, operation, &missing).await)
         }

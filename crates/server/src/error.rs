@@ -234,10 +234,71 @@ where
                 "malformed JSON body: expected a JSON object",
             ));
         }
+        no_duplicate_keys(&bytes)?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)
             .map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))
     }
+}
+
+/// Refuses a body in which an object repeats a key (`{"firstName":"a","firstName":"b"}`).
+/// serde_json keeps the last one silently, another parser in front of us (a gateway, a WAF, the
+/// app's own logger) may keep the first: the same bytes would mean two different writes. One
+/// extra pass over a body of at most 1 MiB, on write routes only.
+fn no_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Check;
+    impl<'de> DeserializeSeed<'de> for Check {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Check {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if !seen.insert(key.to_string()) {
+                    let shown = dpc_core::read::quote_input(&key);
+                    return Err(serde::de::Error::custom(format!("duplicate key {shown}")));
+                }
+                map.next_value_seed(Check)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Check)?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Check
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))
 }
 
 /// Query parameters with a JSON error on bad input.

@@ -526,6 +526,7 @@ fn endpoints_list() {}
     responses(
         (status = 201, description = "Created; `secret` is answered this once", body = EndpointObject),
         (status = 400, description = "`REQUEST::INVALID` (malformed JSON, unknown field)", body = ErrorBody),
+        (status = 409, description = "`REQUEST::LIMIT_REACHED` (`DPC_WEBHOOKS_MAX_ENDPOINTS` endpoints exist)", body = ErrorBody),
         (status = 422, description = "`RESOURCE::VALIDATION_FAILED` (a private URL, an unknown event type)", body = ErrorBody)))]
 fn endpoints_create() {}
 

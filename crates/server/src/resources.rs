@@ -108,23 +108,37 @@ async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiRes
         &c.conn.scopes,
     ) {
         Permission::Granted => Ok(()),
-        Permission::NotGranted => Err(ApiError::of(
-            ErrorCode::ConnectionMissingPermission,
-            format!(
-                "the connection was not granted {id}: add it to the connection's operations \
-                 (PATCH /v1/connections/{{connectorId}}/{{ownerId}}), then authorize again if it needs scopes"
-            ),
-        )
-        .with_details(json!({
-            "operation": id,
-            "requiredScopes": operation.scopes,
-            "missingScopes": [],
-            "authorizationUrl": null,
-        }))),
+        Permission::NotGranted => Err(not_granted(c, operation)),
         Permission::MissingScopes(missing) => {
             Err(missing_permission(state, &c.conn, operation, &missing).await)
         }
     }
+}
+
+/// The 403 for an operation the connection's (or the session's) list leaves out. It names
+/// which of the two said no, since the fix differs: widen the connection's operations (and
+/// authorize again for new scopes), or create a session that lists the operation.
+pub(crate) fn not_granted(c: &Caller, operation: &operations::Operation) -> ApiError {
+    let id = operation.id;
+    let connection_allows =
+        c.conn.operations.is_empty() || c.conn.operations.iter().any(|o| o == id);
+    let message = if connection_allows {
+        format!(
+            "this session was not granted {id}: create a session whose operations include it \
+             (POST /v1/sessions)"
+        )
+    } else {
+        format!(
+            "the connection was not granted {id}: add it to the connection's operations \
+             (PATCH /v1/connections/{{connectorId}}/{{ownerId}}), then authorize again if it needs scopes"
+        )
+    };
+    ApiError::of(ErrorCode::ConnectionMissingPermission, message).with_details(json!({
+        "operation": id,
+        "requiredScopes": operation.scopes,
+        "missingScopes": [],
+        "authorizationUrl": null,
+    }))
 }
 
 /// What the connection's grants let the mappers show.

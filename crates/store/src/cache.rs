@@ -171,6 +171,10 @@ impl crate::events::EventStore for CachedStore {
         self.inner.list_endpoints(cursor, limit).await
     }
 
+    async fn count_endpoints(&self) -> Result<u64> {
+        self.inner.count_endpoints().await
+    }
+
     async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>> {
         self.inner.enabled_endpoints().await
     }

@@ -529,7 +529,7 @@ impl CallCreate {
             Some(u) => {
                 errors.push(field_error(
                     "user",
-                    format!("{:?} is not a user id", u.id()),
+                    format!("{} is not a user id", crate::read::quote_input(&u.id())),
                 ));
                 None
             }

@@ -323,7 +323,10 @@ impl ContactWrite {
         } else if let Some(owner) = &self.owner {
             let id = owner.id();
             if !is_numeric_id(&id) {
-                errors.push(field_error("owner", format!("{id:?} is not a user id")));
+                errors.push(field_error(
+                    "owner",
+                    format!("{} is not a user id", crate::read::quote_input(&id)),
+                ));
             }
             body.insert("owner_id".into(), json!(id));
         }

@@ -413,12 +413,63 @@ pub fn parse_write<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, In
     if !body.is_object() {
         return Err(vec![field_error("", "the body must be a JSON object")]);
     }
+    let mut errors = Invalid::new();
+    check_text(body, &mut String::new(), &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         let inner = e.into_inner().to_string();
         vec![field_error(&path, inner)]
     })
+}
+
+/// The longest text a write body may carry in one field, in characters. Dialpad's spec states
+/// no lengths; its fields here are names, emails, numbers, URLs and titles, so anything longer is
+/// a caller's mistake (or an attack on the customer's Dialpad data) better refused by us with a
+/// field path than passed on.
+pub const MAX_TEXT_CHARS: usize = 1024;
+
+/// Refuses control characters and over-long text anywhere in a write body, naming each field
+/// (`phones[1]`): a NUL or an escape sequence in a contact's name reaches every app and screen
+/// that shows it.
+fn check_text(v: &Value, path: &mut String, errors: &mut Invalid) {
+    match v {
+        Value::String(s) => {
+            if s.chars().any(|c| c.is_control()) {
+                errors.push(field_error(path, "control characters are not allowed"));
+            }
+            let n = s.chars().count();
+            if n > MAX_TEXT_CHARS {
+                errors.push(field_error(
+                    path,
+                    format!("at most {MAX_TEXT_CHARS} characters (got {n})"),
+                ));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_text(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                check_text(item, path, errors);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Serializes a unified struct into its field map through serde (`None`s are left out by the
@@ -562,6 +613,23 @@ pub fn from_dialpad(model: Model, raw: &Value, ctx: MapContext) -> Mapped {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn write_bodies_refuse_control_characters_and_long_text() {
+        let body = json!({
+            "firstName": "Ada\u{0}",
+            "lastName": "x".repeat(MAX_TEXT_CHARS + 1),
+            "phones": ["+14155550100", "+1415\u{1b}[2J"],
+            "companyName": "é".repeat(MAX_TEXT_CHARS),
+        });
+        let errors = parse_write::<contact::ContactWrite>(&body).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["firstName", "lastName", "phones[1]"], "{errors:?}");
+        assert!(errors[1].message.contains("1025"), "{errors:?}");
+        // At the limit, counted in characters (not bytes), it passes.
+        let ok = json!({"firstName": "é".repeat(MAX_TEXT_CHARS), "lastName": "Lovelace"});
+        assert!(parse_write::<contact::ContactWrite>(&ok).is_ok());
+    }
 
     #[test]
     fn model_names_round_trip() {

@@ -297,7 +297,7 @@ fn office_id(errors: &mut Invalid, w: &RefInput) -> Option<i64> {
         _ => {
             errors.push(field_error(
                 "workspace",
-                format!("{id:?} is not a workspace id"),
+                format!("{} is not a workspace id", crate::read::quote_input(&id)),
             ));
             None
         }

@@ -411,6 +411,9 @@ pub async fn ensure(state: &AppState, conn: &Connection) -> Result<Option<Intake
         }
     }
 
+    // One cause (a missing scope, an outage) fails every subscription the same way: say it once.
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.clone()));
     let failed = !errors.is_empty();
     if failed {
         tracing::warn!(connection = %conn.id, error = %errors.join("; "),

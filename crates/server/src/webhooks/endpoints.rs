@@ -223,6 +223,17 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(invalid_fields(errors));
     }
+    // Checked before the insert, so two creates racing at the cap may both pass: the cap
+    // bounds work per event, one over it is harmless.
+    let max = state.config.webhooks.max_endpoints;
+    if state.store.count_endpoints().await? >= max {
+        return Err(ApiError::of(
+            dpc_core::ErrorCode::LimitReached,
+            format!(
+                "at most {max} webhook endpoints may exist (DPC_WEBHOOKS_MAX_ENDPOINTS): delete one first"
+            ),
+        ));
+    }
     let secret = SecretString::from(dpc_core::events::new_secret());
     let e = state
         .store

@@ -44,6 +44,10 @@ pub struct WebhooksConfig {
     /// Deliveries in flight at once, in total and per endpoint.
     pub max_in_flight: usize,
     pub per_endpoint: u32,
+    /// Endpoints that may exist at once (creating one more is refused). Every event is matched
+    /// against every enabled endpoint, so an unbounded count is unbounded work per event. High
+    /// by default: an app with one owner-filtered endpoint per customer needs thousands.
+    pub max_endpoints: u64,
     /// Events are kept this long, then purged (with their deliveries and attempts).
     pub retention: Duration,
 }
@@ -66,6 +70,7 @@ impl Default for WebhooksConfig {
             timeout: Duration::from_secs(15),
             max_in_flight: 64,
             per_endpoint: 8,
+            max_endpoints: 10_000,
             retention: Duration::from_secs(30 * 24 * 3600),
         }
     }

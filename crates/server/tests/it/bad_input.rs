@@ -200,6 +200,27 @@ async fn unknown_fields_and_wrong_types_are_refused() {
         let (s, v) = error_code(r).await;
         invalid(s, &v);
     }
+    // A repeated key is ambiguous (which one wins depends on the parser): refused, nested too.
+    for body in [
+        r#"{"operations":["genericContact::list"],"operations":["genericUser::list"]}"#,
+        r#"{"operations":["genericContact::list"],"x":{"a":1,"a":2}}"#,
+    ] {
+        let r = app
+            .http
+            .patch(app.url("/v1/connections/dialpad/upd"))
+            .header("x-api-secret", &app.api_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = error_code(r).await;
+        invalid(s, &v);
+        assert!(
+            v["message"].as_str().unwrap().contains("duplicate key"),
+            "{body}: {v}"
+        );
+    }
     let c = app.connection("upd").await;
     assert_eq!(c["operations"], json!(["genericUser::list"]));
     assert_eq!(c["status"], "unauthorized");

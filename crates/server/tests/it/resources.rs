@@ -910,6 +910,46 @@ async fn session_routes_serve_the_same_resources(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // A session narrowed to listing users: retrieving one is the session's refusal, and the
+    // message says so (the connection itself allows every operation).
+    let r = app
+        .post_json(
+            "/v1/connections/dialpad/o1/sessions",
+            json!({"connection": {"operations": ["genericUser::list"]}}),
+        )
+        .await;
+    let narrow: Value = r.json().await.unwrap();
+    let r = app
+        .http
+        .get(app.url(&format!("/v1/s/resources/genericUser/{id}")))
+        .header("x-session-token", narrow["sessionToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = error_code(r).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"], "CONNECTION::MISSING_PERMISSION");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("this session was not granted genericUser::retrieve"),
+        "{v}"
+    );
+    // A 3000-digit id is refused without echoing it whole.
+    let long = "9".repeat(3000);
+    let r = app
+        .http
+        .get(app.url(&format!("/v1/s/resources/genericUser/{long}")))
+        .header("x-session-token", &token)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = error_code(r).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.len() < 200, "{message}");
+    assert!(message.contains("(3000 characters)"), "{message}");
     // The secret key is not a session token for the secret-key routes' twins' owner headers
     // either way: no token → 401.
     let r = app

@@ -359,3 +359,33 @@ async fn endpoint_api_refuses_bad_input_and_private_urls() {
         .unwrap();
     assert_eq!(r.status(), 401, "the secret key is required");
 }
+
+#[tokio::test]
+async fn endpoint_count_is_capped() {
+    let app = spawn_app_with_env(&[
+        ("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true"),
+        ("DPC_WEBHOOKS_MAX_ENDPOINTS", "2"),
+    ])
+    .await;
+    let body = json!({"url": "http://127.0.0.1:9/hook"});
+    let first = create_endpoint(&app, body.clone()).await;
+    create_endpoint(&app, body.clone()).await;
+    let r = app.post_json("/v1/webhook-endpoints", body.clone()).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "REQUEST::LIMIT_REACHED", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("at most 2"), "{v}");
+    // Deleting one makes room again.
+    let r = app
+        .http
+        .delete(app.url(&format!(
+            "/v1/webhook-endpoints/{}",
+            first["id"].as_str().unwrap()
+        )))
+        .header("x-api-secret", &app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    create_endpoint(&app, body).await;
+}

@@ -313,6 +313,8 @@ pub trait EventStore: Send + Sync {
     async fn create_endpoint(&self, new: &NewEndpoint, secret: &SecretString) -> Result<Endpoint>;
     async fn get_endpoint(&self, id: &str) -> Result<Option<Endpoint>>;
     async fn list_endpoints(&self, cursor: Option<&str>, limit: u32) -> Result<Page<Endpoint>>;
+    /// How many endpoints exist, enabled or not (the cap on creating more reads it).
+    async fn count_endpoints(&self) -> Result<u64>;
     /// Every enabled endpoint (what publishing matches events against).
     async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>>;
     /// `NotFound` when there is no such endpoint.

@@ -211,6 +211,14 @@ impl EventStore for SqliteStore {
         Ok(page_of(rows, limit))
     }
 
+    async fn count_endpoints(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>> {
         let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE disabled = 0 ORDER BY seq"
