@@ -97,6 +97,9 @@ pub struct Inner {
     outbox_gauge: std::sync::OnceLock<Arc<dyn metrics::OutboxGauge>>,
     /// Connections whose Dialpad subscriptions are being set up on this instance.
     pub intake_busy: intake::subscriptions::Busy,
+    /// Wakes the subscriptions repair loop early: an endpoint was created or changed, so some
+    /// connection's events may be wanted now (rather than at the next scheduled round).
+    pub intake_repair: Arc<tokio::sync::Notify>,
     /// The websocket intake's supervisors (websocket mode).
     pub ws_supervisors: intake::websocket::Supervisors,
 }
@@ -166,6 +169,7 @@ impl AppState {
             delivery: Arc::default(),
             normalizer: Arc::default(),
             intake_busy: Default::default(),
+            intake_repair: Arc::default(),
             ws_supervisors: Default::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,

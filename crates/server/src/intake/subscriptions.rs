@@ -482,7 +482,16 @@ pub async fn repair_periodically(state: AppState) {
     let mut tick = tokio::time::interval(state.config.events_repair_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        // `notify_one` stores a permit when nobody waits, so a change made during a round
+        // starts another round right after it.
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = state.intake_repair.notified() => {
+                // Endpoints usually change in bursts (an app setting up): one round for the
+                // burst, not one per change.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
         if let Err(e) = repair_once(&state).await {
             tracing::warn!(error = %e, "repairing Dialpad event subscriptions failed");
         }

@@ -249,6 +249,7 @@ pub async fn create(
         )
         .await?;
     state.delivery.endpoints_changed();
+    state.intake_repair.notify_one();
     Ok((StatusCode::CREATED, Json(endpoint_json(&e, Some(&secret)))))
 }
 
@@ -324,6 +325,7 @@ pub async fn update(
         Err(e) => return Err(e.into()),
     };
     state.delivery.endpoints_changed();
+    state.intake_repair.notify_one();
     Ok(Json(endpoint_json(&e, None)))
 }
 
@@ -336,6 +338,7 @@ pub async fn delete(
         return Err(not_found(&id));
     }
     state.delivery.endpoints_changed();
+    state.intake_repair.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -357,6 +360,7 @@ pub async fn rotate_secret(
         Err(e) => return Err(e.into()),
     }
     state.delivery.endpoints_changed();
+    state.intake_repair.notify_one();
     let e = state
         .store
         .get_endpoint(&id)

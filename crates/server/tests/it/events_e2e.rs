@@ -774,3 +774,28 @@ async fn a_refused_subscription_is_recorded_as_failed() {
     assert!(v["remoteId"].is_string());
     assert_eq!(kinds(&v), ["contact"]);
 }
+
+/// A connection authorized before any endpoint exists gets its Dialpad subscriptions when the
+/// first endpoint is created, without waiting for the repair loop's next round (an hour here).
+#[tokio::test]
+async fn creating_an_endpoint_sets_up_connections_at_once() {
+    let app = spawn_app_with_env(&[
+        ("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true"),
+        ("DPC_EVENTS_REPAIR_INTERVAL_MS", "3600000"),
+    ])
+    .await;
+    app.connect("early", OPERATIONS).await;
+    // Let the loop's first (immediate) round pass with nothing wanted.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(intake(&app, "early").await["status"], "none");
+    let (_rx, url) = Receiver::start().await;
+    let r = app
+        .post_json(
+            "/v1/webhook-endpoints",
+            json!({"url": url, "events": ["telephonyCall::created"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let v = intake_active(&app, "early").await;
+    assert_eq!(kinds(&v), ["call"], "{v}");
+}
