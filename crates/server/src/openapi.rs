@@ -284,6 +284,51 @@ const OBJECT_CONSTS: &[(&str, &str)] = &[
 /// What the derives cannot say, added to the generated document: `object` constants, one
 /// resource schema per model, optional `fields` keys (`fields=a,b` keeps only some), and the
 /// error answers every route may give.
+/// OpenAPI 3.1's `webhooks`: the requests the connector sends to an app's endpoints, one per
+/// event type (utoipa 5 has no webhooks section, so it is written here). The body is
+/// `dpc_core::events::WebhookBody`; the headers are Standard Webhooks'.
+fn webhooks(doc: &mut Value) {
+    doc["components"]["schemas"]["WebhookEvent"] = json!({
+        "description": "The body of an event delivery (Standard Webhooks: verify `webhook-signature` over `webhook-id.webhook-timestamp.body` with the endpoint's `whsec_` secret).",
+        "type": "object",
+        "required": ["event", "connectorId", "ownerId", "data", "source", "occurredAt"],
+        "properties": {
+            "event": {"type": "string", "enum": crate::webhooks::EVENT_TYPES},
+            "connectorId": {"type": "string"},
+            "ownerId": {"type": "string", "description": "The connection's owner."},
+            "data": {"$ref": "#/components/schemas/Resource"},
+            "source": {"type": "string", "enum": ["dialpad", "poll"], "description": "`dialpad` (Dialpad's event) or `poll` (a change the connector found by polling)."},
+            "occurredAt": {"type": "string", "format": "date-time"},
+        },
+    });
+    let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": true, "description": description, "schema": {"type": "string"}});
+    let mut hooks = serde_json::Map::new();
+    for event in crate::webhooks::EVENT_TYPES {
+        hooks.insert(
+            (*event).to_owned(),
+            json!({"post": {
+                "summary": format!("`{event}` delivered to a webhook endpoint subscribed to it"),
+                "tags": ["events"],
+                "parameters": [
+                    header("webhook-id", "The event id (`evt_…`): the same on every retry; deduplicate on it."),
+                    header("webhook-timestamp", "Seconds since the epoch when this attempt was signed."),
+                    header("webhook-signature", "Space-separated `v1,<base64 HMAC-SHA256>`, one per active secret (two for 24 h after a rotation)."),
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [
+                    {"$ref": "#/components/schemas/WebhookEvent"},
+                    {"type": "object", "properties": {"event": {"const": event}}},
+                ]}}}},
+                "responses": {
+                    "2XX": {"description": "Received: the delivery is settled."},
+                    "410": {"description": "Gone: the endpoint is disabled, no further deliveries."},
+                    "default": {"description": "Anything else (or no answer in time) is retried on the schedule, honouring `Retry-After`."},
+                },
+            }}),
+        );
+    }
+    doc["webhooks"] = Value::Object(hooks);
+}
+
 fn finish(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     for (name, text) in OBJECT_CONSTS {
@@ -300,6 +345,8 @@ fn finish(doc: &mut Value) {
             }},
         ],
     });
+    webhooks(doc);
+    let schemas = &mut doc["components"]["schemas"];
     schemas["DialpadAnswer"] = json!({
         "description": "Dialpad's answer, unchanged: anything but an object with a text `error` (that is the connector's own `Error`).",
         "not": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},

@@ -535,6 +535,19 @@ async fn flow(app: TestApp, websocket: bool) {
 
     // Every signature verifies with the Standard Webhooks reference library.
     assert_eq!(verify_with_python(&got, &secret).await, got.len());
+    // Every body is what the document's `webhooks` section says this event type carries.
+    let doc = crate::checked::document();
+    for g in &got {
+        let event = g.event();
+        let schema = &doc.doc["webhooks"][event.as_str()]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"];
+        assert!(
+            schema.is_object(),
+            "{event} is not in the document's webhooks"
+        );
+        doc.validate(&format!("webhook {event}"), schema, &g.json())
+            .unwrap_or_else(|e| panic!("{event}: {e}\n{}", g.body));
+    }
 
     if let Some((hook_url, dialpad_secret)) = &hook {
         refused_and_replayed(&app, &rx, hook_url, dialpad_secret).await;
