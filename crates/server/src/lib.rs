@@ -100,6 +100,8 @@ pub struct Inner {
     /// Wakes the subscriptions repair loop early: an endpoint was created or changed, so some
     /// connection's events may be wanted now (rather than at the next scheduled round).
     pub intake_repair: Arc<tokio::sync::Notify>,
+    /// Stores verified Dialpad events in group commits (`intake::batch`).
+    pub intake_writer: intake::batch::Batcher,
     /// The websocket intake's supervisors (websocket mode).
     pub ws_supervisors: intake::websocket::Supervisors,
 }
@@ -170,6 +172,7 @@ impl AppState {
             normalizer: Arc::default(),
             intake_busy: Default::default(),
             intake_repair: Arc::default(),
+            intake_writer: Default::default(),
             ws_supervisors: Default::default(),
             seen_cache: resources::SeenCache::default(),
             cursor_key,

@@ -5,13 +5,14 @@
 //! (`normalize.rs`) turns stored events into unified ones and their deliveries; nothing here
 //! waits for delivery.
 
+pub mod batch;
 pub mod hook;
 pub mod normalize;
 pub mod subscriptions;
 pub mod websocket;
 
 use dpc_core::events::{classify, verify_dialpad_jwt, ClassifyError, JwtError};
-use dpc_store::events::{InboundOutcome, NewInbound};
+use dpc_store::events::InboundOutcome;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::AppState;
@@ -85,19 +86,20 @@ async fn accept(
     let inbound = classify(&claims).map_err(IntakeError::Unclassifiable)?;
     let payload = claims.to_string();
     let out = state
-        .store
-        .insert_inbound(&[NewInbound {
+        .intake_writer
+        .insert(
+            &state.store,
             connection_id,
-            dedup_key: &inbound.dedup_key,
-            kind: inbound.kind.as_str(),
-            payload: &payload,
-        }])
+            &inbound.dedup_key,
+            inbound.kind.as_str(),
+            payload,
+        )
         .await?;
-    match out.first() {
-        Some(InboundOutcome::Stored(_)) => {
+    match out {
+        InboundOutcome::Stored(_) => {
             state.normalizer.notify_one();
             Ok(Accepted::Stored)
         }
-        _ => Ok(Accepted::Duplicate),
+        InboundOutcome::Duplicate => Ok(Accepted::Duplicate),
     }
 }

@@ -667,6 +667,29 @@ async fn refused_and_replayed(app: &TestApp, rx: &Receiver, hook_url: &str, dial
         [("genericContact::created".to_owned(), "668".to_owned())],
         "only the replayed event, once"
     );
+    // A concurrent burst (the intake's group commit): 40 events, each POSTed twice at once.
+    // Exactly one of each pair is stored, and each is delivered once.
+    let ids: Vec<String> = (0..40).map(|i| format!("7{i:03}")).collect();
+    let posts = ids.iter().flat_map(|id| {
+        let t = token(&hs, &contact_claims(id, "Burst"), dialpad_secret.as_bytes());
+        [t.clone(), t]
+    });
+    let answers = futures::future::join_all(posts.map(|t| post_hook(app, hook_url, t))).await;
+    let stored = answers.iter().filter(|(s, _)| *s == 202).count();
+    let duplicate = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!((stored, duplicate), (40, 40), "{answers:?}");
+    let got = rx
+        .wait_for(Duration::from_secs(30), |g| {
+            ids.iter().all(|id| g.iter().any(|g| &g.resource() == id))
+        })
+        .await;
+    for id in &ids {
+        assert_eq!(
+            got.iter().filter(|g| &g.resource() == id).count(),
+            1,
+            "contact {id} delivered once"
+        );
+    }
     // Each refusal is counted by its reason, and the duplicate as such (the registry is the
     // process's, shared by parallel tests: the series exist, at least this test's counts).
     let metrics = app
