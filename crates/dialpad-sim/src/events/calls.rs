@@ -3,6 +3,11 @@
 //! `recap_action_items`, `recap_purposes` and `recap_outcome`, each carrying its part of what
 //! `GET /api/v2/call/{id}/ai_recap` answers from then on (see `payloads::call`).
 //!
+//! With `stop_at` (`ringing`, `connected`, `hold` or `parked`; answered calls only) the call
+//! plays up to that state and stays live there, for actions to act on (hang up, transfer,
+//! unpark, record); once it ends through the API (`call.actions.hangup`), its post-call events
+//! follow as they would after a natural hangup.
+//!
 //! Timing is realistic (a short pre-answer, a few seconds of ringing, ~45 s of talk, post-call
 //! processing) and divided by `speed`. Timestamps in the call are simulated: they keep the
 //! realistic gaps whatever the speed and never lie in the future, so a call played at
@@ -47,12 +52,16 @@ pub struct PlayCall {
     /// Time compression (default 1 = real time).
     speed: Option<f64>,
     custom_data: Option<String>,
+    /// Stop in this state and stay live (see the module docs).
+    stop_at: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Ringing,
     Connected,
+    Hold,
+    Parked,
     Missed,
     Voicemail,
     Hangup,
@@ -71,6 +80,8 @@ impl Step {
         match self {
             Step::Ringing => "ringing",
             Step::Connected => "connected",
+            Step::Hold => "hold",
+            Step::Parked => "parked",
             Step::Missed => "missed",
             Step::Voicemail => "voicemail",
             Step::Hangup => "hangup",
@@ -89,7 +100,13 @@ impl Step {
     fn live(self) -> bool {
         matches!(
             self,
-            Step::Ringing | Step::Connected | Step::Missed | Step::Voicemail | Step::Hangup
+            Step::Ringing
+                | Step::Connected
+                | Step::Hold
+                | Step::Parked
+                | Step::Missed
+                | Step::Voicemail
+                | Step::Hangup
         )
     }
 }
@@ -100,6 +117,9 @@ struct Plan {
     agent: Card,
     /// (offset from the start in simulated ms, step)
     steps: Vec<(i64, Step)>,
+    /// For a call left live (`stop_at`): the steps after it ends through the API, offsets
+    /// from that moment.
+    after_hangup: Option<Vec<(i64, Step)>>,
     /// Simulated time of the start (epoch ms).
     t0: i64,
     speed: f64,
@@ -148,6 +168,25 @@ pub async fn play_call(
         return Err(ApiError::invalid_field(
             "office_id",
             "only inbound calls ring an office",
+        ));
+    }
+    let stop_at = match req.stop_at.as_deref() {
+        None => None,
+        Some("ringing") => Some(Step::Ringing),
+        Some("connected") => Some(Step::Connected),
+        Some("hold") => Some(Step::Hold),
+        Some("parked") => Some(Step::Parked),
+        Some(x) => {
+            return Err(ApiError::invalid_field(
+                "stop_at",
+                format!("{x:?} is not one of ringing, connected, hold, parked"),
+            ))
+        }
+    };
+    if stop_at.is_some() && outcome != "answered" {
+        return Err(ApiError::invalid_field(
+            "stop_at",
+            "only an answered call can be left live",
         ));
     }
     let speed = req.speed.unwrap_or(1.0);
@@ -226,6 +265,22 @@ pub async fn play_call(
     if outcome == "voicemail" {
         steps.push((ended + 4000, Step::VoicemailUploaded));
     }
+    // A call left live: its steps up to the stop, then (after the API hangs it up) the steps
+    // that follow a hangup, timed from that hangup.
+    let after_hangup = stop_at.map(|stop| {
+        let after: Vec<(i64, Step)> = steps
+            .iter()
+            .filter(|(_, s)| !s.live())
+            .map(|&(at, s)| (at - ended, s))
+            .collect();
+        steps.retain(|&(_, s)| {
+            s == Step::Ringing || (s == Step::Connected && stop != Step::Ringing)
+        });
+        if matches!(stop, Step::Hold | Step::Parked) {
+            steps.push((answered + 1000, stop));
+        }
+        after
+    });
     let total = steps.last().map_or(0, |s| s.0);
     let now = wire::now_ms();
     // Slower than real time (speed < 1) keeps real timestamps rather than future ones.
@@ -273,6 +328,8 @@ pub async fn play_call(
         target_id,
         target_type: target_type.to_owned(),
         office_id,
+        agent_id: Some(agent.id),
+        recording_since: None,
     };
     let first_state = call.state.clone();
     sim.emit(&db, Event::Call(&call));
@@ -281,10 +338,16 @@ pub async fn play_call(
 
     let mut states = vec![first_state];
     states.extend(steps.iter().map(|(_, s)| s.state().to_owned()));
+    if let Some(after) = &after_hangup {
+        states.push("hangup".to_owned());
+        states.extend(after.iter().map(|(_, s)| s.state().to_owned()));
+    }
+    let live = after_hangup.is_some();
     let plan = Plan {
         call_id: id,
         agent,
         steps,
+        after_hangup,
         t0,
         speed,
     };
@@ -293,6 +356,7 @@ pub async fn play_call(
         "call_id": id.to_string(),
         "states": states,
         "speed": speed,
+        "live": live,
     })))
 }
 
@@ -332,49 +396,88 @@ async fn play(sim: Sim, plan: Plan) {
     for (offset, step) in &plan.steps {
         let due = Duration::from_secs_f64(*offset as f64 / 1000.0 / plan.speed);
         tokio::time::sleep_until(started + due).await;
-        let at = plan.t0 + offset;
-        let mut db = sim.db().write();
-        let Some(call) = db.calls.get(&plan.call_id) else {
-            return;
-        };
-        // Hung up through the API: the live part is over (the hangup event went out then).
-        if step.live() && call.date_ended.is_some() {
+        if !play_step(&sim, &plan, *step, plan.t0 + offset) {
             return;
         }
-        let connected = call.date_connected;
-        let ended = call.date_ended;
-        if *step == Step::Transcription {
-            let contact = call.contact.clone().unwrap_or_default();
-            let talk = match (connected, ended) {
-                (Some(c), Some(e)) => (e - c).max(1000),
-                _ => 1000,
-            };
-            let t = crate::seed::activity::transcript(
-                &mut db,
-                plan.call_id,
-                &plan.agent,
-                &contact,
-                connected.unwrap_or(at),
-                talk,
-            );
-            db.transcripts.insert(plan.call_id, t);
-        }
-        let extra_id = match step {
-            Step::Recording | Step::VoicemailUploaded => Some(db.next_id()),
-            _ => None,
-        };
-        let Some(call) = db.calls.get_mut(&plan.call_id) else {
-            return;
-        };
-        apply(call, *step, at, extra_id);
-        let snapshot = call.clone();
-        // After the call, the stored call stays `hangup` (as `call.list` shows finished calls);
-        // the post-call states are events only.
-        if !step.live() {
-            call.state = "hangup".to_owned();
-        }
-        sim.emit(&db, Event::Call(&snapshot));
     }
+    let Some(after) = &plan.after_hangup else {
+        return;
+    };
+    let Some(ended) = ended_at(&sim, plan.call_id).await else {
+        return;
+    };
+    let started = tokio::time::Instant::now();
+    for (offset, step) in after {
+        let due = Duration::from_secs_f64(*offset as f64 / 1000.0 / plan.speed);
+        tokio::time::sleep_until(started + due).await;
+        // Simulated time runs `speed` times faster, but never into the future.
+        if !play_step(&sim, &plan, *step, (ended + offset).min(wire::now_ms())) {
+            return;
+        }
+    }
+}
+
+/// Waits until the live call ends through the API; its end time, or `None` when the call is
+/// gone (a reset).
+async fn ended_at(sim: &Sim, call_id: i64) -> Option<i64> {
+    loop {
+        // Registered before looking, so an end between the look and the wait is not missed.
+        let changed = sim.0.calls_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match sim.db().read().calls.get(&call_id) {
+            None => return None,
+            Some(c) if c.date_ended.is_some() => return c.date_ended,
+            Some(_) => {}
+        }
+        changed.await;
+    }
+}
+
+/// Plays one step at simulated time `at`; `false` when the call is over for the player.
+fn play_step(sim: &Sim, plan: &Plan, step: Step, at: i64) -> bool {
+    let mut db = sim.db().write();
+    let Some(call) = db.calls.get(&plan.call_id) else {
+        return false;
+    };
+    // Hung up through the API: the live part is over (the hangup event went out then).
+    if step.live() && call.date_ended.is_some() {
+        return false;
+    }
+    let connected = call.date_connected;
+    let ended = call.date_ended;
+    if step == Step::Transcription {
+        let contact = call.contact.clone().unwrap_or_default();
+        let talk = match (connected, ended) {
+            (Some(c), Some(e)) => (e - c).max(1000),
+            _ => 1000,
+        };
+        let t = crate::seed::activity::transcript(
+            &mut db,
+            plan.call_id,
+            &plan.agent,
+            &contact,
+            connected.unwrap_or(at),
+            talk,
+        );
+        db.transcripts.insert(plan.call_id, t);
+    }
+    let extra_id = match step {
+        Step::Recording | Step::VoicemailUploaded => Some(db.next_id()),
+        _ => None,
+    };
+    let Some(call) = db.calls.get_mut(&plan.call_id) else {
+        return false;
+    };
+    apply(call, step, at, extra_id);
+    let snapshot = call.clone();
+    // After the call, the stored call stays `hangup` (as `call.list` shows finished calls);
+    // the post-call states are events only.
+    if !step.live() {
+        call.state = "hangup".to_owned();
+    }
+    sim.emit(&db, Event::Call(&snapshot));
+    true
 }
 
 fn apply(call: &mut Call, step: Step, at: i64, extra_id: Option<i64>) {
@@ -420,7 +523,9 @@ fn apply(call: &mut Call, step: Step, at: i64, extra_id: Option<i64>) {
                 "Hi, it's about my order, please call me back when you can. Thanks.".to_owned(),
             );
         }
-        Step::Missed
+        Step::Hold
+        | Step::Parked
+        | Step::Missed
         | Step::Voicemail
         | Step::Postcall
         | Step::Transcription
