@@ -494,7 +494,16 @@ pub(super) async fn transfer(
         ));
     }
     let (_party, number) = resolve(&db, "to", &to, true)?;
+    // Transferred to a user (or a call center's operator): it is now that user's active call.
+    let new_agent = match (to.operator_id, to.target_type.as_deref()) {
+        (Some(op), _) if to.target_id.is_some() => Some(op),
+        (None, Some("user")) => to.target_id,
+        _ => None,
+    };
     let call = active_call(&mut db, id)?;
+    if new_agent.is_some() {
+        call.agent_id = new_agent;
+    }
     call.is_transferred = true;
     call.event_timestamp = Some(wire::now_ms());
     if req.custom_data.is_some() {

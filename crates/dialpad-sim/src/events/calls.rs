@@ -5,8 +5,10 @@
 //!
 //! With `stop_at` (`ringing`, `connected`, `hold` or `parked`; answered calls only) the call
 //! plays up to that state and stays live there, for actions to act on (hang up, transfer,
-//! unpark, record); once it ends through the API (`call.actions.hangup`), its post-call events
-//! follow as they would after a natural hangup.
+//! unpark, record). Whenever a call ends through the API (`call.actions.hangup`), its live
+//! states stop and its post-call events follow, timed from that hangup, as they would after a
+//! natural one (none for a call hung up before it was answered); their timestamps keep the
+//! realistic gaps from that hangup.
 //!
 //! Timing is realistic (a short pre-answer, a few seconds of ringing, ~45 s of talk, post-call
 //! processing) and divided by `speed`. Timestamps in the call are simulated: they keep the
@@ -115,11 +117,12 @@ impl Step {
 struct Plan {
     call_id: i64,
     agent: Card,
-    /// (offset from the start in simulated ms, step)
+    /// The live steps: (offset from the start in simulated ms, step).
     steps: Vec<(i64, Step)>,
-    /// For a call left live (`stop_at`): the steps after it ends through the API, offsets
-    /// from that moment.
-    after_hangup: Option<Vec<(i64, Step)>>,
+    /// The steps after the call ended: (offset from the end in simulated ms, step).
+    after_hangup: Vec<(i64, Step)>,
+    /// Left live (`stop_at`): only an action ends it.
+    live: bool,
     /// Simulated time of the start (epoch ms).
     t0: i64,
     speed: f64,
@@ -265,22 +268,24 @@ pub async fn play_call(
     if outcome == "voicemail" {
         steps.push((ended + 4000, Step::VoicemailUploaded));
     }
-    // A call left live: its steps up to the stop, then (after the API hangs it up) the steps
-    // that follow a hangup, timed from that hangup.
-    let after_hangup = stop_at.map(|stop| {
-        let after: Vec<(i64, Step)> = steps
-            .iter()
-            .filter(|(_, s)| !s.live())
-            .map(|&(at, s)| (at - ended, s))
-            .collect();
+    // The live part plays on its own timing; what follows the hangup (post-call processing,
+    // recording, transcript, recap, voicemail upload) is timed from the moment the call ends,
+    // whether the plan ends it or an action (`call.actions.hangup`) does.
+    let after_hangup: Vec<(i64, Step)> = steps
+        .iter()
+        .filter(|(_, s)| !s.live())
+        .map(|&(at, s)| (at - ended, s))
+        .collect();
+    steps.retain(|(_, s)| s.live());
+    // A call left live: its steps up to the stop, no hangup of its own.
+    if let Some(stop) = stop_at {
         steps.retain(|&(_, s)| {
             s == Step::Ringing || (s == Step::Connected && stop != Step::Ringing)
         });
         if matches!(stop, Step::Hold | Step::Parked) {
             steps.push((answered + 1000, stop));
         }
-        after
-    });
+    }
     let total = steps.last().map_or(0, |s| s.0);
     let now = wire::now_ms();
     // Slower than real time (speed < 1) keeps real timestamps rather than future ones.
@@ -336,18 +341,19 @@ pub async fn play_call(
     db.calls.insert(id, call);
     drop(db);
 
+    let live = stop_at.is_some();
     let mut states = vec![first_state];
     states.extend(steps.iter().map(|(_, s)| s.state().to_owned()));
-    if let Some(after) = &after_hangup {
+    if live {
         states.push("hangup".to_owned());
-        states.extend(after.iter().map(|(_, s)| s.state().to_owned()));
     }
-    let live = after_hangup.is_some();
+    states.extend(after_hangup.iter().map(|(_, s)| s.state().to_owned()));
     let plan = Plan {
         call_id: id,
         agent,
         steps,
         after_hangup,
+        live,
         t0,
         speed,
     };
@@ -393,42 +399,78 @@ fn resolve_parties(
 
 async fn play(sim: Sim, plan: Plan) {
     let started = tokio::time::Instant::now();
+    let mut by_action = plan.live;
     for (offset, step) in &plan.steps {
         let due = Duration::from_secs_f64(*offset as f64 / 1000.0 / plan.speed);
-        tokio::time::sleep_until(started + due).await;
+        // An action may end the call before its next state: then the live part is over.
+        if sleep_unless_ended(&sim, plan.call_id, started + due).await {
+            by_action = true;
+            break;
+        }
         if !play_step(&sim, &plan, *step, plan.t0 + offset) {
             return;
         }
     }
-    let Some(after) = &plan.after_hangup else {
+    let Some((ended, connected)) = ended_at(&sim, plan.call_id).await else {
         return;
     };
-    let Some(ended) = ended_at(&sim, plan.call_id).await else {
+    // Hung up before anyone answered: nothing was said, so nothing follows.
+    if by_action && !connected {
         return;
-    };
+    }
     let started = tokio::time::Instant::now();
-    for (offset, step) in after {
+    for (offset, step) in &plan.after_hangup {
         let due = Duration::from_secs_f64(*offset as f64 / 1000.0 / plan.speed);
         tokio::time::sleep_until(started + due).await;
-        // Simulated time runs `speed` times faster, but never into the future.
-        if !play_step(&sim, &plan, *step, (ended + offset).min(wire::now_ms())) {
+        // The realistic gap from the end, as `ai_recap` dates the recap. (After a natural end
+        // the plan's start was set back so that this is not in the future; after an action's
+        // hangup at a speed above 1, it can be ahead of the wall clock by up to the gap.)
+        if !play_step(&sim, &plan, *step, ended + offset) {
             return;
         }
     }
 }
 
-/// Waits until the live call ends through the API; its end time, or `None` when the call is
-/// gone (a reset).
-async fn ended_at(sim: &Sim, call_id: i64) -> Option<i64> {
+/// Whether the call has ended (or is gone, after a reset).
+fn has_ended(sim: &Sim, call_id: i64) -> bool {
+    sim.db()
+        .read()
+        .calls
+        .get(&call_id)
+        .is_none_or(|c| c.date_ended.is_some())
+}
+
+/// Sleeps until `deadline`; returns `true` early when the call ends meanwhile (an action).
+async fn sleep_unless_ended(sim: &Sim, call_id: i64, deadline: tokio::time::Instant) -> bool {
     loop {
         // Registered before looking, so an end between the look and the wait is not missed.
         let changed = sim.0.calls_changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        if has_ended(sim, call_id) {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return false,
+            () = &mut changed => {}
+        }
+    }
+}
+
+/// Waits until the call has ended; its end time and whether it was ever connected, or `None`
+/// when the call is gone (a reset).
+async fn ended_at(sim: &Sim, call_id: i64) -> Option<(i64, bool)> {
+    loop {
+        let changed = sim.0.calls_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         match sim.db().read().calls.get(&call_id) {
             None => return None,
-            Some(c) if c.date_ended.is_some() => return c.date_ended,
-            Some(_) => {}
+            Some(c) => {
+                if let Some(e) = c.date_ended {
+                    return Some((e, c.date_connected.is_some()));
+                }
+            }
         }
         changed.await;
     }

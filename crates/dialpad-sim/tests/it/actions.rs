@@ -632,3 +632,58 @@ async fn live_calls_park_only_once_and_unpark_checks_its_user() {
     .await;
     assert_eq!(v["call_id"], id.as_str());
 }
+
+#[tokio::test]
+async fn a_call_transferred_to_a_user_is_that_users_active_call() {
+    let h = sim(false).await;
+    let (a, b) = (users(&h)[0], users(&h)[1]);
+    let rung = ok(
+        &h,
+        Method::POST,
+        "/api/v2/call",
+        Some(json!({"phone_number": "+14155550123", "user_id": a})),
+    )
+    .await;
+    let id = rung["call_id"].as_str().unwrap().to_owned();
+    let on = ok(
+        &h,
+        Method::PATCH,
+        &format!("/api/v2/users/{a}/activecall"),
+        Some(json!({"is_recording": true})),
+    )
+    .await;
+    assert_eq!(on["id"], id.as_str());
+    assert_eq!(on["call_state"], "calling");
+    ok(
+        &h,
+        Method::POST,
+        &format!("/api/v2/call/{id}/transfer"),
+        Some(json!({"to": {"target_id": b, "target_type": "user"}})),
+    )
+    .await;
+    let (s, v) = call(
+        &h,
+        Method::PATCH,
+        &format!("/api/v2/users/{a}/activecall"),
+        Some(json!({})),
+    )
+    .await;
+    error(s, &v, StatusCode::NOT_FOUND);
+    let off = ok(
+        &h,
+        Method::PATCH,
+        &format!("/api/v2/users/{b}/activecall"),
+        Some(json!({"is_recording": false})),
+    )
+    .await;
+    assert_eq!(off["id"], id.as_str());
+    assert_eq!(off["is_recording"], false);
+    let (s, v) = call(
+        &h,
+        Method::PATCH,
+        &format!("/api/v2/users/{b}/activecall"),
+        Some(json!({"recording_type": "everyone"})),
+    )
+    .await;
+    assert!(error(s, &v, StatusCode::BAD_REQUEST).contains("recording_type"));
+}

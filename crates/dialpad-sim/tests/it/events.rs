@@ -487,16 +487,46 @@ async fn hangup_through_the_api_ends_a_call_in_progress() {
         None,
     )
     .await;
-    let got = r.wait(4).await;
+    // The live states stop; what follows a hangup comes at once (timed from it, not from the
+    // end the plan had, 6 s later): postcall, recording, call_transcription.
+    let got = r.wait(7).await;
     let events: Vec<Value> = got.iter().map(claims).collect();
-    assert_eq!(states(&events)[3], "hangup");
-    assert!(events[3]["date_ended"].is_i64());
-    settle().await;
     assert_eq!(
-        r.got().len(),
-        4,
-        "the player stops once the call was hung up"
+        states(&events)[3..],
+        ["hangup", "postcall", "recording", "call_transcription"]
     );
+    assert!(events[3]["date_ended"].is_i64());
+    assert_eq!(events[3]["date_ended"], events[6]["date_ended"]);
+    settle().await;
+    assert_eq!(r.got().len(), 7, "no live state after the hangup");
+}
+
+#[tokio::test]
+async fn a_call_hung_up_while_ringing_has_no_post_call_events() {
+    let h = sim().await;
+    let r = Receiver::start(0).await;
+    let hook = webhook(&h, &r.url, None).await;
+    subscribe(&h, "call", &hook, json!({})).await;
+    let started = ok(
+        &h,
+        Method::POST,
+        "/_sim/calls",
+        Some(json!({"ring_secs": 30, "speed": 10})),
+    )
+    .await;
+    let id = started["call_id"].as_str().unwrap().to_owned();
+    r.wait(2).await;
+    ok(
+        &h,
+        Method::PUT,
+        &format!("/api/v2/call/{id}/actions/hangup"),
+        None,
+    )
+    .await;
+    r.wait(3).await;
+    settle().await;
+    let events: Vec<Value> = r.got().iter().map(plain).collect();
+    assert_eq!(states(&events), ["preanswer", "ringing", "hangup"]);
 }
 
 #[tokio::test]
