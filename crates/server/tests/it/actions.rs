@@ -77,6 +77,7 @@ on_both_backends!(
     catalog_describes_every_action_and_the_connections_permissions,
     sms_and_channel_actions_change_the_simulator,
     call_actions_change_the_call,
+    live_call_actions_record_share_park_and_pop,
     bad_input_answers_422_with_every_path,
     missing_permissions_name_the_operation,
     idempotency_key_reaches_dialpad_once,
@@ -153,8 +154,8 @@ async fn catalog_describes_every_action_and_the_connections_permissions(db: Db) 
     assert_eq!(pop["scopes"], json!(["screen_pop"]));
     let list = data.iter().find(|a| a["id"] == "listChannels").unwrap();
     assert_eq!(
-        (list["readOnly"], list["acceptsIdempotencyKey"]),
-        (json!(true), json!(false))
+        (&list["readOnly"], &list["acceptsIdempotencyKey"]),
+        (&json!(true), &json!(false))
     );
     for a in data {
         assert!(
@@ -454,6 +455,20 @@ async fn bad_input_answers_422_with_every_path(db: Db) {
         vec!["colour", "text", "toNumbers[0]", "userId"],
         "{v}"
     );
+    // Every action refuses an unknown field, naming it.
+    for a in dpc_core::actions::catalog() {
+        let (s, v) = error_code(app.run_action("o1", a.id, json!({"bogus": 1}), None).await).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}: {v}", a.id);
+        assert!(
+            v["details"]["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["path"] == "bogus"),
+            "{}: {v}",
+            a.id
+        );
+    }
     // Dialpad's text limit, before Dialpad.
     let (s, v) = error_code(
         app.run_action(
@@ -546,6 +561,17 @@ async fn missing_permissions_name_the_operation(db: Db) {
         "{v}"
     );
     assert_eq!(v["details"]["operation"], "action::hangUpCall");
+    for a in dpc_core::actions::catalog()
+        .iter()
+        .filter(|a| a.id != "sendSms")
+    {
+        let (s, v) = error_code(app.run_action("o1", a.id, json!({}), None).await).await;
+        assert_eq!(
+            (s, v["details"]["operation"].as_str()),
+            (StatusCode::FORBIDDEN, Some(a.operation)),
+            "{v}"
+        );
+    }
     // Granted since, but the authorization did not ask for its scope: a fresh authorization URL.
     let r = app
         .http
@@ -708,4 +734,166 @@ async fn idempotency_key_reaches_dialpad_once(db: Db) {
     let r = app.run_action("o2", "sendSms", body, Some("k-1")).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("idempotent-replayed").is_none());
+}
+
+/// A user whose Dialpad app the API can drive (desktop, web or a CTI).
+fn app_user(app: &TestApp) -> String {
+    let db = app.sim.sim.db().read();
+    let d = db
+        .devices
+        .values()
+        .find(|d| {
+            matches!(d.kind.as_str(), "native" | "web" | "packaged_app")
+                && db.users.contains_key(&d.user_id)
+        })
+        .expect("a seeded user with an app");
+    d.user_id.to_string()
+}
+
+async fn wait_for_state(app: &TestApp, cid: i64, state: &str) {
+    let ok = crate::helpers::eventually(std::time::Duration::from_secs(10), || {
+        app.sim
+            .sim
+            .db()
+            .read()
+            .calls
+            .get(&cid)
+            .is_some_and(|c| c.state == state)
+    })
+    .await;
+    assert!(ok, "call {cid} never reached {state}");
+}
+
+async fn live_call_actions_record_share_park_and_pop(db: Db) {
+    let app = app(db).await;
+    let user = app_user(&app);
+    // A live call of that user, answered and left connected.
+    let r = app
+        .http
+        .post(format!("{}/_sim/calls", app.sim.base_url))
+        .json(&json!({"stop_at": "connected", "speed": 100, "user_id": user}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let played: Value = r.json().await.unwrap();
+    let call_id = played["call_id"].as_str().unwrap().to_owned();
+    let cid: i64 = call_id.parse().unwrap();
+    wait_for_state(&app, cid, "connected").await;
+
+    // Record a stretch of it: on, then off.
+    let on = app
+        .action_ok(
+            "toggleCallRecording",
+            json!({"userId": user, "isRecording": true, "playMessage": false}),
+        )
+        .await;
+    assert_eq!(
+        (on["callId"].as_str(), &on["isRecording"]),
+        (Some(call_id.as_str()), &json!(true)),
+        "{on}"
+    );
+    let off = app
+        .action_ok(
+            "toggleCallRecording",
+            json!({"userId": user, "isRecording": false}),
+        )
+        .await;
+    assert_eq!(off["isRecording"], false, "{off}");
+    let recording = app.sim.sim.db().read().calls[&cid]
+        .recording_details
+        .iter()
+        .find(|r| r.recording_type == "callrecording")
+        .map(|r| r.id.clone())
+        .expect("the stretch is a recording");
+    let link = app
+        .action_ok(
+            "createRecordingShareLink",
+            json!({"recordingId": recording, "recordingType": "callRecording", "privacy": "company"}),
+        )
+        .await;
+    assert!(
+        link["accessLink"].as_str().unwrap().starts_with("http"),
+        "{link}"
+    );
+    assert_eq!(link["recordingId"], recording.as_str(), "{link}");
+    assert_eq!(link["privacy"], "company");
+
+    // Parked in the app, then unparked by the user through the action.
+    let r = app
+        .http
+        .post(format!("{}/_sim/calls/{cid}/park", app.sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(app.sim.sim.db().read().calls[&cid].state, "parked");
+    app.action_ok("unparkCall", json!({"callId": call_id, "userId": user}))
+        .await;
+    assert_ne!(app.sim.sim.db().read().calls[&cid].state, "parked");
+
+    // The user's app starts a call of its own.
+    let before = app.sim.sim.db().read().calls.len();
+    let started = app
+        .action_ok(
+            "initiateCall",
+            json!({"userId": user, "phoneNumber": "+14155550111"}),
+        )
+        .await;
+    assert_eq!(started["device"]["userId"], user.as_str(), "{started}");
+    {
+        let db = app.sim.sim.db().read();
+        assert_eq!(db.calls.len(), before + 1);
+        assert!(db
+            .calls
+            .values()
+            .any(|c| c.external_number.as_deref() == Some("+14155550111") && c.is_active()));
+    }
+
+    // A screen pop on the user's app, in the simulator's log.
+    let pop = app
+        .action_ok(
+            "screenPop",
+            json!({"userId": user, "url": "https://crm.example/contacts/7"}),
+        )
+        .await;
+    assert!(pop["device"]["id"].is_string(), "{pop}");
+    let r = app
+        .http
+        .get(format!("{}/_sim/screenpops", app.sim.base_url))
+        .send()
+        .await
+        .unwrap();
+    let pops: Value = r.json().await.unwrap();
+    assert_eq!(
+        pops.as_array().unwrap().last().unwrap()["screen_pop_uri"],
+        "https://crm.example/contacts/7"
+    );
+
+    // Hang the live call up: it ends; a second hang-up is Dialpad's refusal.
+    app.action_ok("hangUpCall", json!({"callId": call_id}))
+        .await;
+    assert_eq!(app.sim.sim.db().read().calls[&cid].state, "hangup");
+    let (s, v) = error_code(
+        app.run_action("o1", "hangUpCall", json!({"callId": call_id}), None)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("UPSTREAM::INVALID")),
+        "{v}"
+    );
+    // Recording the ended call: nothing to record.
+    let (s, v) = error_code(
+        app.run_action(
+            "o1",
+            "toggleCallRecording",
+            json!({"userId": "1", "isRecording": true}),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert!(s.is_client_error(), "{s} {v}");
 }
