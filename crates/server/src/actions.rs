@@ -67,9 +67,16 @@ pub struct ActionObject {
 
 /// The actions catalog.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ActionList {
     pub data: Vec<ActionObject>,
+    /// Where the rest is: what Dialpad offers beyond these actions and how to reach it.
+    pub see_also: &'static str,
 }
+
+/// Cobalt's other Dialpad actions (calls list/get, contacts and users CRUD, a raw request), and
+/// where this connector has them.
+pub const SEE_ALSO: &str = "Contacts, users, offices, calls and transcripts (list, get, create, update, delete where Dialpad allows) are the unified models at /v1/resources/{model} (genericContact, genericUser, genericWorkspace, telephonyCall, telephonyCallTranscript); any other Dialpad endpoint is reachable with the connection's credentials through /v1/proxy/api/v2/….";
 
 /// What running an action answers.
 #[derive(Serialize, ToSchema)]
@@ -120,6 +127,7 @@ fn catalog(caller: Option<&Caller>) -> Json<ActionList> {
             .iter()
             .map(|a| object(a, caller.map(|c| permitted(c, a))))
             .collect(),
+        see_also: SEE_ALSO,
     })
 }
 

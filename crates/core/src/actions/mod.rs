@@ -205,7 +205,7 @@ actions! {
     }
     "placeCall" => PlaceCallInput, CallRef, exec::place_call, {
         title: "Place a call (ring a user's devices)",
-        description: "Rings all of a user's Dialpad devices (or one, with `deviceId`); when the user answers, Dialpad dials `phoneNumber`. The user needs at least one active device. Answers the new call's id, which `telephonyCall` reads and events follow. Not idempotent.",
+        description: "Rings all of a user's Dialpad devices (or one, with `deviceId`); when the user answers, Dialpad dials `phoneNumber`. The user needs at least one active device. Answers the new call's id, which `telephonyCall` reads and events follow (calls are listed and read through the `telephonyCall` model, not an action). Not idempotent.",
         scopes: NONE, read_only: false, destructive: false, idempotent: false,
         rate_limit: Some("5 per minute"),
         grant: "Place calls",

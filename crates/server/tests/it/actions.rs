@@ -136,6 +136,10 @@ async fn catalog_describes_every_action_and_the_connections_permissions(db: Db) 
     let v: Value = r.json().await.unwrap();
     let data = v["data"].as_array().unwrap();
     assert_eq!(data.len(), dpc_core::actions::catalog().len());
+    assert!(
+        v["seeAlso"].as_str().unwrap().contains("/v1/resources/"),
+        "{v}"
+    );
     let sms = data.iter().find(|a| a["id"] == "sendSms").unwrap();
     assert_eq!(sms["operation"], "action::sendSms");
     assert_eq!(sms["readOnly"], false);
