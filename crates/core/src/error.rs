@@ -75,6 +75,12 @@ error_codes! {
     ResourceConflict = "RESOURCE::CONFLICT" => 409,
     /// A configured cap was reached (e.g. `DPC_WEBHOOKS_MAX_ENDPOINTS`); the message names it.
     LimitReached = "REQUEST::LIMIT_REACHED" => 409,
+    /// `/v1/actions/{actionId}` for an action the connector does not have.
+    ActionNotFound = "ACTION::NOT_FOUND" => 404,
+    /// An `Idempotency-Key` used before with another body (or for another action).
+    RequestIdempotencyConflict = "REQUEST::IDEMPOTENCY_CONFLICT" => 409,
+    /// An `Idempotency-Key` whose first request is still running.
+    RequestIdempotencyInProgress = "REQUEST::IDEMPOTENCY_IN_PROGRESS" => 409,
     /// Dialpad has no API for this model operation.
     OperationNotSupported = "OPERATION::NOT_SUPPORTED" => 501,
     UpstreamRateLimited = "UPSTREAM::RATE_LIMITED" => 429,
