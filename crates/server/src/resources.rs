@@ -482,7 +482,7 @@ pub(crate) async fn seen_times(
     }
 }
 
-async fn list(
+pub(crate) async fn list(
     state: AppState,
     c: Caller,
     model: &str,
@@ -571,7 +571,7 @@ fn query_error(e: ResourceError) -> ApiError {
     }
 }
 
-async fn retrieve(
+pub(crate) async fn retrieve(
     state: AppState,
     c: Caller,
     model: &str,
@@ -647,7 +647,7 @@ fn reference(model: Model, id: &str) -> Value {
     json!({"object": "resourceRef", "model": model.as_str(), "id": id, "remote": {"id": id}})
 }
 
-async fn create(
+pub(crate) async fn create(
     state: AppState,
     c: Caller,
     model: &str,
@@ -710,7 +710,7 @@ async fn create(
     Ok((StatusCode::CREATED, out))
 }
 
-async fn update(
+pub(crate) async fn update(
     state: AppState,
     c: Caller,
     model: &str,
@@ -765,7 +765,7 @@ async fn update(
     })
 }
 
-async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<Value> {
+pub(crate) async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<Value> {
     if let Some(m) = state.config.custom_model(model) {
         return crate::custom_resources::write(
             &state,

@@ -10,6 +10,7 @@ mod cors;
 mod errors;
 mod events_e2e;
 mod hardening;
+mod mcp;
 mod metrics;
 mod openapi;
 mod refresh;
