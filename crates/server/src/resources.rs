@@ -90,6 +90,12 @@ async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiRes
         )
         .with_details(json!({"model": model.as_str(), "operation": op.as_str()})));
     }
+    authorize_operation(state, c, &op.operation_id(model)).await
+}
+
+/// Checks the connection's state and its permission for the catalog operation `id` (a model
+/// operation or an action): the one check the resources routes and the MCP tools share.
+pub(crate) async fn authorize_operation(state: &AppState, c: &Caller, id: &str) -> ApiResult<()> {
     match c.conn.status {
         ConnectionStatus::RefreshFailed => return Err(ApiError::refresh_failed()),
         ConnectionStatus::Unauthorized | ConnectionStatus::AwaitingAuthorization => {
@@ -97,8 +103,7 @@ async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiRes
         }
         ConnectionStatus::Authorized => {}
     }
-    let id = op.operation_id(model);
-    let Some(operation) = operations::find(&id) else {
+    let Some(operation) = operations::find(id) else {
         return Err(ApiError::internal(format!("{id} missing from the catalog")));
     };
     match operations::check(

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use dpc_core::actions;
 use dpc_core::models::{FilterKind, Model, Op, Support};
 use dpc_core::operations::{self, Permission};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
@@ -105,15 +106,112 @@ pub(crate) fn list(_state: &AppState, caller: &McpCaller) -> Vec<Tool> {
             ToolKind::Action(_) => None,
         })
         .collect();
-    tools.extend(action_tools_pending_actions_module(caller));
+    tools.extend(action_tools(caller));
     tools
 }
 
-/// The action tools. The actions module (`dpc_core::actions`) is being built on another
-/// branch; until it is merged there are none, and `action_…` calls answer
-/// `OPERATION::NOT_SUPPORTED`.
-fn action_tools_pending_actions_module(_caller: &McpCaller) -> Vec<Tool> {
-    Vec::new()
+/// The action tools (`dpc_core::actions`): each granted action with its own schemas and hints.
+fn action_tools(caller: &McpCaller) -> Vec<Tool> {
+    actions::catalog()
+        .iter()
+        .filter(|a| granted(caller, a.operation))
+        .filter_map(action_tool_of)
+        .collect()
+}
+
+fn object_schema(v: Value) -> Option<Arc<JsonObject>> {
+    match v {
+        Value::Object(mut m) if m.get("type").is_none_or(|t| t == "object") => {
+            m.insert("type".into(), "object".into());
+            Some(Arc::new(m))
+        }
+        // MCP wants an object schema; an action whose output is not one gets none (its result
+        // is still structured content).
+        _ => None,
+    }
+}
+
+fn action_tool_of(a: &'static actions::ActionInfo) -> Option<Tool> {
+    let input = object_schema(actions::input_schema(a.id)?)?;
+    let mut description = a.description.to_owned();
+    if let Some(limit) = a.rate_limit {
+        description.push_str(&format!(" Dialpad's rate limit: {limit}."));
+    }
+    if !a.idempotent && !a.read_only {
+        // The HTTP route's `Idempotency-Key` has no MCP counterpart: say what a retry does.
+        description.push_str(
+            " Through MCP there is no idempotency key: call it again only if the first call \
+             answered an error, or it runs twice.",
+        );
+    }
+    let mut tool = Tool::new(
+        ToolKind::Action(a.id.to_owned()).name(),
+        Cow::Owned(description),
+        input,
+    )
+    .with_title(a.title)
+    .with_annotations(
+        ToolAnnotations::with_title(a.title)
+            .read_only(a.read_only)
+            .destructive(a.destructive)
+            .idempotent(a.idempotent)
+            .open_world(true),
+    );
+    if let Some(out) = actions::output_schema(a.id).and_then(object_schema) {
+        tool = tool.with_raw_output_schema(out);
+    }
+    Some(tool)
+}
+
+/// Runs action `id`: the connection's state and permission (as the resources tools), the
+/// input against its schema (422 `RESOURCE::VALIDATION_FAILED` with every failing path), then
+/// the action on the connection's Dialpad client, Dialpad's errors mapped as the resources
+/// API maps them (a 403 naming a scope: the missing permission with an authorization URL).
+async fn action_call(
+    state: &AppState,
+    caller: &McpCaller,
+    a: &'static actions::ActionInfo,
+    input: Value,
+) -> ApiResult<(String, Value)> {
+    let c = caller.resources_caller();
+    crate::resources::authorize_operation(state, &c, a.operation).await?;
+    if let Err(e) = actions::validate(a.id, &input) {
+        return Err(action_error(state, caller, a, None, e).await);
+    }
+    let cc = state.connection_client(&caller.conn)?;
+    match actions::run(&cc.client, a.id, input).await {
+        Ok(v) => Ok((format!("{}: done.", a.title), v)),
+        Err(e) => Err(action_error(state, caller, a, cc.tokens.held_version(), e).await),
+    }
+}
+
+async fn action_error(
+    state: &AppState,
+    caller: &McpCaller,
+    a: &'static actions::ActionInfo,
+    held_version: Option<i64>,
+    e: actions::ActionError,
+) -> ApiError {
+    match e {
+        actions::ActionError::Validation { errors } => {
+            crate::resources::validation_failed(&format!("invalid input for {}", a.id), errors)
+        }
+        actions::ActionError::UnknownAction(id) => ApiError::of(
+            dpc_core::ErrorCode::ActionNotFound,
+            format!("no action `{id}`"),
+        ),
+        actions::ActionError::Dialpad(e) => {
+            crate::resources::resource_error(
+                state,
+                &caller.conn,
+                a.id,
+                a.operation,
+                held_version,
+                dpc_core::resources::ResourceError::Upstream(e),
+            )
+            .await
+        }
+    }
 }
 
 fn annotations(title: String, op: Op) -> ToolAnnotations {
@@ -368,10 +466,15 @@ pub(crate) async fn call(
             (_, Op::Update) => write_tool(state, &caller, *m, *op, args).await,
             (_, Op::Delete) => delete_tool(state, &caller, *m, args).await,
         },
-        ToolKind::Action(id) => Err(ApiError::of(
-            dpc_core::ErrorCode::OperationNotSupported,
-            format!("no action `{id}` on this server yet"),
-        )),
+        ToolKind::Action(id) => match actions::find(id) {
+            Some(a) => action_call(state, &caller, a, args).await,
+            None => {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown tool `{name}`: tools/list shows the tools of this connection"),
+                    None,
+                ))
+            }
+        },
     };
     Ok(match out {
         Ok((summary, value)) => {

@@ -56,6 +56,8 @@ const CONNECTION_OPS: &[&str] = &[
     "genericContact::retrieve",
     "genericContact::create",
     "genericUser::list",
+    "action::listChannels",
+    "action::sendSms",
 ];
 
 async fn app(db: Db) -> TestApp {
@@ -215,6 +217,8 @@ async fn python_sdk_sees_only_granted_tools_pages_and_gets_tool_errors(db: Db) {
             "genericContact::list",
             "genericContact::retrieve",
             "telephonyCall::list",
+            "action::listChannels",
+            "action::sendSms",
         ],
     )
     .await;
@@ -237,6 +241,10 @@ async fn python_sdk_sees_only_granted_tools_pages_and_gets_tool_errors(db: Db) {
             {"tool": "genericContact_retrieve", "arguments": {"id": first, "fields": ["firstName", "lastName", "phones"]}},
             {"tool": "genericContact_list", "arguments": {"limit": 0}},
             {"tool": "genericContact_list", "arguments": {"colour": "red"}},
+            {"tool": "action_listChannels", "arguments": {}},
+            // Two schema violations: every failing path, and nothing sent.
+            {"tool": "action_sendSms", "arguments": {"toNumbers": ["12"]}},
+            {"tool": "action_sendSms", "arguments": {"toNumbers": ["+14155550123"], "text": "hello from an agent"}},
         ],
     }))
     .await;
@@ -254,7 +262,9 @@ async fn python_sdk_sees_only_granted_tools_pages_and_gets_tool_errors(db: Db) {
         BTreeSet::from([
             "genericContact_list",
             "genericContact_retrieve",
-            "telephonyCall_list"
+            "telephonyCall_list",
+            "action_listChannels",
+            "action_sendSms",
         ])
     );
     let list = out["tools"]
@@ -343,6 +353,77 @@ async fn python_sdk_sees_only_granted_tools_pages_and_gets_tool_errors(db: Db) {
         assert_eq!(c["isError"], true, "{c}");
         assert_eq!(c["structured"]["error"], "REQUEST::INVALID", "{c}");
     }
+
+    // Actions: their own schemas and hints.
+    let tool = |name: &str| {
+        out["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let sms = tool("action_sendSms");
+    assert_eq!(sms["annotations"]["readOnlyHint"], false, "{sms}");
+    assert_eq!(sms["annotations"]["idempotentHint"], false);
+    assert!(
+        sms["inputSchema"]["properties"]["text"].is_object(),
+        "{sms}"
+    );
+    assert!(sms["description"].as_str().unwrap().contains("rate limit"));
+    assert_eq!(
+        tool("action_listChannels")["annotations"]["readOnlyHint"],
+        true
+    );
+    // A read action: Dialpad's channels.
+    let c = &calls[5];
+    assert_eq!(c["isError"], false, "{c}");
+    let raw: Value = app
+        .proxy("o1", reqwest::Method::GET, "/api/v2/channels")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let want_channels: BTreeSet<String> = raw["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| match &i["id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    let got_channels: BTreeSet<String> = c["structured"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ch| ch["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!want_channels.is_empty());
+    assert_eq!(got_channels, want_channels);
+    // Invalid input: 422's code with every failing path.
+    let c = &calls[6];
+    assert_eq!(c["isError"], true, "{c}");
+    assert_eq!(
+        c["structured"]["error"], "RESOURCE::VALIDATION_FAILED",
+        "{c}"
+    );
+    let paths: BTreeSet<&str> = c["structured"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains("text"), "{c}");
+    assert!(paths.contains("toNumbers[0]"), "{c}");
+    // A sent SMS: one request reached Dialpad (the invalid one none).
+    let c = &calls[7];
+    assert_eq!(c["isError"], false, "{c}");
+    assert_eq!(
+        app.sim.stats().requests.get("POST /api/v2/sms").copied(),
+        Some(1)
+    );
 }
 
 /// A JSON-RPC request to `/v1/mcp` with `headers`.
@@ -462,7 +543,9 @@ async fn auth_failures_answer_401_json_before_mcp(db: Db) {
             "genericContact_list",
             "genericContact_retrieve",
             "genericContact_create",
-            "genericUser_list"
+            "genericUser_list",
+            "action_listChannels",
+            "action_sendSms",
         ])
     );
     // `Bearer sk_…` is the secret key too.
