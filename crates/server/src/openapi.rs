@@ -483,7 +483,7 @@ impl Modify for Security {
         endpoints_list, endpoints_create, endpoints_retrieve, endpoints_update, endpoints_delete,
         endpoints_rotate, endpoints_attempts, endpoints_replay,
         events_list, events_retrieve, events_replay, dialpad_hook, connections_events_intake,
-        mcp_post, mcp_get, mcp_delete, session_mcp,
+        mcp_post, mcp_get, session_mcp,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -808,18 +808,12 @@ struct JsonRpcMessage {
 fn mcp_post() {}
 
 #[utoipa::path(get, path = "/v1/mcp", tag = "mcp",
-    description = "Without `Accept: text/event-stream`: how to point an MCP client here (no credentials needed). Asking for the event stream answers 405: this stateless server sends no server-initiated messages.",
+    description = "Without `Accept: text/event-stream`: how to point an MCP client here (no credentials needed). Asking for the event stream answers 405: this stateless server sends no server-initiated messages. (`DELETE`, ending a session, is 405 too: there are none.)",
     security(()),
     responses(
         (status = 200, description = "How to connect", body = crate::mcp::McpInfo),
         (status = 405, description = "`REQUEST::METHOD_NOT_ALLOWED`: no event stream", body = ErrorBody)))]
 fn mcp_get() {}
-
-#[utoipa::path(delete, path = "/v1/mcp", tag = "mcp",
-    description = "Ending an MCP session: there are none (stateless), so always 405.",
-    security(()),
-    responses((status = 405, description = "`REQUEST::METHOD_NOT_ALLOWED`", body = ErrorBody)))]
-fn mcp_delete() {}
 
 #[utoipa::path(get, path = "/v1/s/mcp", tag = "mcp",
     description = "How to point an MCP client at `/v1/mcp`: its URL, the headers to send, and a client configuration (`mcpServers`).",
