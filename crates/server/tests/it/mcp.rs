@@ -439,6 +439,9 @@ async fn rpc(app: &TestApp, headers: &[(&str, &str)], body: Value) -> crate::hel
     req.send().await.unwrap()
 }
 
+/// Request headers, name and value.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 fn tools_list() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
 }
@@ -460,7 +463,7 @@ async fn auth_failures_answer_401_json_before_mcp(db: Db) {
         .unwrap();
     let expired = expired.expose_secret().to_owned();
     let bearer_expired = format!("Bearer {expired}");
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    let cases: Vec<(Headers, StatusCode, &str)> = vec![
         (vec![], StatusCode::UNAUTHORIZED, "SESSION::INVALID"),
         (
             vec![("x-session-token", "nope")],
