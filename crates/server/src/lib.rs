@@ -21,6 +21,7 @@ pub mod cors;
 mod custom_resources;
 pub mod error;
 pub mod intake;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 /// The operation catalog lives in the core; re-exported for the handlers' `crate::operations`.
@@ -381,6 +382,7 @@ pub fn router(state: AppState) -> Router {
             post(actions::run_route::<resources::KeyCaller>),
         )
         .route("/v1/proxy/{*path}", any(proxy::proxy))
+        .route(mcp::PATH, mcp::route(&state))
         .route(
             "/v1/webhook-endpoints",
             get(webhooks::endpoints::list).post(webhooks::endpoints::create),
@@ -472,6 +474,7 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
             post(authorization::session_authorize),
         )
         .route("/v1/s/connector", get(connections::session_connector))
+        .route("/v1/s/mcp", get(mcp::session_info))
         .route(
             "/v1/s/models/{model}/fields",
             get(resources::session_fields),

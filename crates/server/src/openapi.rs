@@ -537,6 +537,17 @@ impl Modify for Security {
             ),
         );
         c.add_security_scheme(
+            "sessionBearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "`Authorization: Bearer <session token>`, on `/v1/mcp` (MCP clients set one bearer header most easily)",
+                    ))
+                    .build(),
+            ),
+        );
+        c.add_security_scheme(
             "sessionToken",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-session-token",
@@ -570,6 +581,7 @@ impl Modify for Security {
         endpoints_rotate, endpoints_attempts, endpoints_replay,
         events_list, events_retrieve, events_replay, dialpad_hook, connections_events_intake,
         actions_list, actions_run, session_actions_list, session_actions_run,
+        mcp_post, mcp_get, session_mcp,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -580,7 +592,8 @@ impl Modify for Security {
         Resource, ResourceRef, dpc_core::models::ExpandableRef, Warning, ResourcePage,
         AnyModelResource, CustomResource, CreatedRef, RemoteId, WriteAnswer, CreateBody,
         UpdateBody, CustomWrite, contact::ContactWrite, user::UserWrite,
-        workspace::WorkspaceWrite, call::CallCreate, call::CallUpdate,
+        workspace::WorkspaceWrite, call::CallCreate, call::CallUpdate, JsonRpcMessage,
+        crate::mcp::McpInfo, crate::mcp::McpAuth,
         dpc_core::models::RefInput, dpc_core::models::IdInput, Empty, Health, DialpadAnswer,
         contact::Contact, user::User, workspace::Workspace, workspace::Company,
         call::Call, call::Recording, transcript::Transcript, transcript::Segment,
@@ -918,6 +931,42 @@ fn session_connection_delete() {}
         (status = 200, description = "Authorized already, or where to send the customer", body = ConnectionAuthorization),
         (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody)))]
 fn session_authorize() {}
+
+/// A JSON-RPC 2.0 message of MCP (a request, a notification, or the answer to one).
+#[derive(ToSchema)]
+#[schema(as = JsonRpcMessage)]
+struct JsonRpcMessage {
+    /// Always `2.0`.
+    jsonrpc: String,
+}
+
+#[utoipa::path(post, path = "/v1/mcp", tag = "mcp",
+    description = "The MCP server (Streamable HTTP, stateless: no `Mcp-Session-Id`): POST one JSON-RPC message (`initialize`, `tools/list`, `tools/call`, …) with `Accept: application/json, text/event-stream`. The tools are the connection's granted operations, narrowed by the session's. Authenticated on every request: a session token (`x-session-token` or `Authorization: Bearer <session token>`) or the secret key with `x-connector-id` and `x-owner-id`; failures answer our error JSON before any MCP.",
+    request_body(content = JsonRpcMessage, description = "One JSON-RPC message"),
+    security(("sessionToken" = []), ("sessionBearer" = []), ("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The JSON-RPC answer (a result, or a JSON-RPC error such as an unknown tool); a tool's own failure is a result with `isError: true` and our error code", body = JsonRpcMessage),
+        (status = 202, description = "A notification or response, accepted"),
+        (status = 400, description = "`REQUEST::INVALID`: no connection headers, or the MCP transport refused the message", body = ErrorBody),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody),
+        (status = 406, description = "`REQUEST::INVALID`: the `Accept` header admits neither JSON nor an event stream", body = ErrorBody),
+        (status = 415, description = "`REQUEST::INVALID`: the body is not a JSON-RPC message in `application/json`", body = ErrorBody),
+        (status = 422, description = "`REQUEST::INVALID`: the MCP transport cannot read the message", body = ErrorBody)))]
+fn mcp_post() {}
+
+#[utoipa::path(get, path = "/v1/mcp", tag = "mcp",
+    description = "Without `Accept: text/event-stream`: how to point an MCP client here (no credentials needed). Asking for the event stream answers 405: this stateless server sends no server-initiated messages. (`DELETE`, ending a session, is 405 too: there are none.)",
+    security(()),
+    responses(
+        (status = 200, description = "How to connect", body = crate::mcp::McpInfo),
+        (status = 405, description = "`REQUEST::METHOD_NOT_ALLOWED`: no event stream", body = ErrorBody)))]
+fn mcp_get() {}
+
+#[utoipa::path(get, path = "/v1/s/mcp", tag = "mcp",
+    description = "How to point an MCP client at `/v1/mcp`: its URL, the headers to send, and a client configuration (`mcpServers`).",
+    security(("sessionToken" = [])),
+    responses((status = 200, description = "How to connect", body = crate::mcp::McpInfo)))]
+fn session_mcp() {}
 
 #[utoipa::path(get, path = "/v1/s/connector", tag = "connections",
     security(("sessionToken" = [])),

@@ -131,7 +131,7 @@ pub(crate) fn not_granted(c: &Caller, operation: &operations::Operation) -> ApiE
     let message = if connection_allows {
         format!(
             "this session was not granted {id}: create a session whose operations include it \
-             (POST /v1/sessions)"
+             (POST /v1/connections/{{connectorId}}/{{ownerId}}/sessions)"
         )
     } else {
         format!(
@@ -502,7 +502,7 @@ pub(crate) async fn seen_times(
     }
 }
 
-async fn list(
+pub(crate) async fn list(
     state: AppState,
     c: Caller,
     model: &str,
@@ -591,7 +591,7 @@ fn query_error(e: ResourceError) -> ApiError {
     }
 }
 
-async fn retrieve(
+pub(crate) async fn retrieve(
     state: AppState,
     c: Caller,
     model: &str,
@@ -667,7 +667,7 @@ fn reference(model: Model, id: &str) -> Value {
     json!({"object": "resourceRef", "model": model.as_str(), "id": id, "remote": {"id": id}})
 }
 
-async fn create(
+pub(crate) async fn create(
     state: AppState,
     c: Caller,
     model: &str,
@@ -730,7 +730,7 @@ async fn create(
     Ok((StatusCode::CREATED, out))
 }
 
-async fn update(
+pub(crate) async fn update(
     state: AppState,
     c: Caller,
     model: &str,
@@ -785,7 +785,7 @@ async fn update(
     })
 }
 
-async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<Value> {
+pub(crate) async fn delete(state: AppState, c: Caller, model: &str, id: &str) -> ApiResult<Value> {
     if let Some(m) = state.config.custom_model(model) {
         return crate::custom_resources::write(
             &state,

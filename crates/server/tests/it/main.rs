@@ -11,6 +11,7 @@ mod cors;
 mod errors;
 mod events_e2e;
 mod hardening;
+mod mcp;
 mod metrics;
 mod openapi;
 mod refresh;

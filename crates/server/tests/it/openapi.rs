@@ -313,6 +313,19 @@ async fn real_answers_match_the_openapi_document() {
         None,
     )
     .await;
+    c.call(M::GET, "/v1/s/mcp", "/v1/s/mcp", Auth::Session, None)
+        .await;
+    c.call(M::GET, "/v1/mcp", "/v1/mcp", Auth::None, None).await;
+    c.call(M::POST, "/v1/mcp", "/v1/mcp", Auth::None, None)
+        .await; // 401
+    c.call(
+        M::POST,
+        "/v1/mcp",
+        "/v1/mcp",
+        Auth::KeyConn,
+        Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})),
+    )
+    .await; // 406: the checker sends no `Accept`
     c.call(
         M::POST,
         "/v1/s/connection/authorization",
