@@ -73,6 +73,12 @@ error_codes! {
     ResourceValidationFailed = "RESOURCE::VALIDATION_FAILED" => 422,
     /// Dialpad refused a write because it conflicts with existing data (e.g. a number taken).
     ResourceConflict = "RESOURCE::CONFLICT" => 409,
+    /// `/v1/actions/{actionId}` for an action the connector does not have.
+    ActionNotFound = "ACTION::NOT_FOUND" => 404,
+    /// An `Idempotency-Key` used before with another body (or for another action).
+    RequestIdempotencyConflict = "REQUEST::IDEMPOTENCY_CONFLICT" => 409,
+    /// An `Idempotency-Key` whose first request is still running.
+    RequestIdempotencyInProgress = "REQUEST::IDEMPOTENCY_IN_PROGRESS" => 409,
     /// Dialpad has no API for this model operation.
     OperationNotSupported = "OPERATION::NOT_SUPPORTED" => 501,
     UpstreamRateLimited = "UPSTREAM::RATE_LIMITED" => 429,

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod cursor;
 pub mod custom;
 pub mod error;

@@ -31,8 +31,9 @@ const fn op(
     }
 }
 
-/// Every operation, models first (native Dialpad operations only: e.g. deleting a workspace or a
-/// call has no Dialpad API and is not offered), then actions.
+/// Every model operation (native Dialpad operations only: e.g. deleting a workspace or a call
+/// has no Dialpad API and is not offered). The runnable actions' `action::<id>` operations are
+/// derived from the actions table ([`crate::actions::catalog`]), see [`ACTIONS`].
 pub const CATALOG: &[Operation] = &[
     op("genericContact::list", "List your contacts", &[]),
     op("genericContact::retrieve", "Read a contact", &[]),
@@ -87,22 +88,21 @@ pub const CATALOG: &[Operation] = &[
         "Read transcript fields",
         &[],
     ),
-    op("action::sendSms", "Send text messages", &[]),
+    // Not an action one runs: SMS text in `telephonySms` events needs this scope.
     op(
         "action::receiveSmsContent",
         "Receive the text of SMS messages in events",
         &["message_content_export"],
     ),
-    op("action::hangUp", "Hang up calls", &[]),
-    op("action::transferCall", "Transfer calls", &[]),
-    op("action::addParticipant", "Add participants to calls", &[]),
-    op("action::screenPop", "Show screen pops", &["screen_pop"]),
-    op("action::sendFax", "Send faxes", &["fax_message"]),
-    op("action::listChannels", "List channels", &[]),
-    op("action::createChannel", "Create channels", &[]),
-    op("action::addChannelMember", "Add channel members", &[]),
-    op("action::removeChannelMember", "Remove channel members", &[]),
 ];
+
+/// The actions' operations, made from their catalog entries (one table states each action).
+static ACTIONS: std::sync::LazyLock<Vec<Operation>> = std::sync::LazyLock::new(|| {
+    crate::actions::catalog()
+        .iter()
+        .map(|a| op(a.operation, a.grant, a.scopes))
+        .collect()
+});
 
 /// Operations of the configured custom models, registered at start-up (`custom::register`).
 /// Process-wide like the static catalog: an operation id means one thing in a process. An id
@@ -123,20 +123,28 @@ pub fn register(ops: Vec<Operation>) {
 }
 
 pub fn find(id: &str) -> Option<&'static Operation> {
-    CATALOG.iter().find(|o| o.id == id).or_else(|| {
-        REGISTERED
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find(|o| o.id == id)
-            .copied()
-    })
+    CATALOG
+        .iter()
+        .chain(ACTIONS.iter())
+        .find(|o| o.id == id)
+        .or_else(|| {
+            REGISTERED
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|o| o.id == id)
+                .copied()
+        })
 }
 
-/// The static catalog, then the registered operations.
+/// The static catalog, the actions, then the registered operations.
 pub fn all() -> Vec<&'static Operation> {
     let reg = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
-    CATALOG.iter().chain(reg.iter().copied()).collect()
+    CATALOG
+        .iter()
+        .chain(ACTIONS.iter())
+        .chain(reg.iter().copied())
+        .collect()
 }
 
 /// Checks operation ids against the catalog; the error lists the unknown ones.
@@ -283,6 +291,29 @@ mod tests {
             let (model, op) = o.id.split_once("::").expect("model::op");
             assert!(!model.is_empty() && !op.is_empty());
         }
+    }
+
+    #[test]
+    fn actions_are_operations_with_their_scopes() {
+        for a in crate::actions::catalog() {
+            let o = find(a.operation).expect(a.operation);
+            assert_eq!(o.scopes, a.scopes);
+            assert!(all().iter().any(|x| x.id == a.operation));
+            assert!(!CATALOG.iter().any(|x| x.id == a.operation), "stated twice");
+        }
+        assert_eq!(
+            find("action::screenPop").unwrap().scopes,
+            &["screen_pop"][..]
+        );
+        assert_eq!(
+            find("action::createRecordingShareLink").unwrap().scopes,
+            &["recordings_export"][..]
+        );
+        assert_eq!(
+            find("action::receiveSmsContent").unwrap().scopes,
+            &["message_content_export"][..]
+        );
+        assert!(find("action::hangUp").is_none(), "renamed to hangUpCall");
     }
 
     #[test]
