@@ -71,7 +71,9 @@ pub enum Format {
 
 /// The export stopped on Ctrl-C or SIGTERM, everything up to the last page kept (exit 130).
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted: {records} records are in {out}; run the same command with --resume to continue")]
+#[error(
+    "interrupted: {records} records are in {out}; run the same command with --resume to continue"
+)]
 pub struct Interrupted {
     records: u64,
     out: String,
@@ -171,7 +173,10 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let previous: Option<Checkpoint> = if args.resume && cp_path.exists() {
         let text = std::fs::read(&cp_path)?;
         Some(serde_json::from_slice(&text).map_err(|e| {
-            format!("{} is not a checkpoint this tool wrote: {e}", cp_path.display())
+            format!(
+                "{} is not a checkpoint this tool wrote: {e}",
+                cp_path.display()
+            )
         })?)
     } else {
         None
@@ -252,13 +257,16 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut file = match previous {
         Some(p) => {
-            let mut f = OpenOptions::new().write(true).open(&args.out).map_err(|e| {
-                format!(
-                    "cannot open {} to resume it: {e} (its checkpoint is {})",
-                    args.out.display(),
-                    cp_path.display()
-                )
-            })?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .open(&args.out)
+                .map_err(|e| {
+                    format!(
+                        "cannot open {} to resume it: {e} (its checkpoint is {})",
+                        args.out.display(),
+                        cp_path.display()
+                    )
+                })?;
             let len = f.metadata()?.len();
             if len < p.bytes {
                 return Err(format!(

@@ -1,5 +1,6 @@
 //! `dialpad-connector`: the one binary. `main` only parses arguments and hands over.
 
+mod actions_cmd;
 mod connections_cmd;
 mod demo_cmd;
 mod export_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Keys(keys_cmd::KeysArgs),
     /// List, show or delete connections (`--json` for scripts).
     Connections(connections_cmd::ConnectionsArgs),
+    /// List the actions, or run one on a connection (`--json` for scripts).
+    Actions(actions_cmd::ActionsArgs),
     /// Export one connection's records of a model to NDJSON or CSV, resumable (`--resume`).
     Export(Box<export_cmd::ExportArgs>),
     /// Run the simulator and the server together, with copy-paste steps to connect an account.
@@ -63,6 +66,7 @@ async fn main() -> std::process::ExitCode {
         Command::RotateKey(args) => serve_cmd::rotate_key(args).await,
         Command::Keys(args) => keys_cmd::run(args).await,
         Command::Connections(args) => connections_cmd::run(args).await,
+        Command::Actions(args) => actions_cmd::run(args).await,
         Command::Export(args) => export_cmd::run(*args).await,
         Command::Demo(args) => demo_cmd::run(args).await,
         Command::Sim(args) => sim_cmd::run(args).await,

@@ -264,7 +264,10 @@ async fn connections_list_show_delete() {
     let v: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(v["object"], "connection");
     assert_eq!(v["status"], "authorized");
-    assert_eq!(v["operations"], json!(["telephonyCall::list", "contact::list"]));
+    assert_eq!(
+        v["operations"],
+        json!(["telephonyCall::list", "contact::list"])
+    );
 
     let r = e.run(&["connections", "delete", "acme", "--json"]);
     assert!(r.status.success(), "{}", text(&r.stderr));
@@ -323,7 +326,12 @@ async fn export_ndjson_and_csv_every_call_once() {
 
     // A second run refuses to overwrite; --resume of a finished export changes nothing.
     let r = e.run(&[
-        "export", "--owner", "acme", "--model", "telephonyCall", "--out",
+        "export",
+        "--owner",
+        "acme",
+        "--model",
+        "telephonyCall",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(r.status.code(), Some(1));
@@ -355,9 +363,14 @@ async fn export_ndjson_and_csv_every_call_once() {
     assert_exactly_once(&ids, &want);
 
     // The CSV's rows are the NDJSON's resources, flattened (nested values as JSON text).
-    let first: Value =
-        serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap())
-            .unwrap();
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     let mut rd = csv::Reader::from_path(&csv_out).unwrap();
     let row = rd.records().next().unwrap().unwrap();
     for (i, col) in header.iter().enumerate().skip(3) {
@@ -440,7 +453,8 @@ async fn interrupted_export_resumes_without_duplicates() {
 async fn refusals_leave_no_file() {
     let e = env(50).await;
     e.connection("pending", CALLS, false).await;
-    e.connection("contacts-only", &["contact::list"], true).await;
+    e.connection("contacts-only", &["contact::list"], true)
+        .await;
     e.connection("acme", CALLS, true).await;
     let out = e.path("x.ndjson");
     let o = out.to_str().unwrap();
@@ -526,4 +540,72 @@ async fn outage_mid_run_then_resume() {
     let mut rd = csv::Reader::from_path(&out).unwrap();
     let ids: Vec<String> = rd.records().map(|r| r.unwrap()[0].to_owned()).collect();
     assert_exactly_once(&ids, &want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn actions_list_and_run() {
+    let e = env(10).await;
+    let r = e.run(&["actions", "list"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let out = text(&r.stdout);
+    assert!(out.starts_with("ACTION"), "{out}");
+    assert!(
+        out.contains("sendSms") && out.contains("hangUpCall"),
+        "{out}"
+    );
+    let r = e.run(&["actions", "list", "--json"]);
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), dpc_core::actions::catalog().len());
+    let list = data.iter().find(|a| a["id"] == "listChannels").unwrap();
+    assert_eq!(list["operation"], "action::listChannels");
+    assert_eq!(list["readOnly"], true);
+    assert_eq!(list["inputSchema"]["type"], "object");
+
+    e.connection("acme", &["action::listChannels"], true).await;
+    e.connection("other", CALLS, true).await;
+    let r = e.run(&[
+        "actions",
+        "run",
+        "listChannels",
+        "--owner",
+        "acme",
+        "--input",
+        r#"{"limit": 2}"#,
+    ]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let page: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let channels = page["channels"].as_array().expect("a page of channels");
+    assert!(!channels.is_empty() && channels.len() <= 2, "{page}");
+
+    // Not granted: the operation to grant is named, Dialpad is not called.
+    let before = e.sim.stats();
+    let r = e.run(&["actions", "run", "listChannels", "--owner", "other"]);
+    let err = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("CONNECTION::MISSING_PERMISSION") && err.contains("action::listChannels"),
+        "{err}"
+    );
+    // Bad input: every failing path, before any connection is opened.
+    let r = e.run(&[
+        "actions",
+        "run",
+        "listChannels",
+        "--owner",
+        "acme",
+        "--input",
+        r#"{"limit": 0, "bogus": 1}"#,
+    ]);
+    let err = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("RESOURCE::VALIDATION_FAILED"), "{err}");
+    assert!(err.contains("limit") && err.contains("bogus"), "{err}");
+    let r = e.run(&["actions", "run", "noSuchAction", "--owner", "acme"]);
+    assert!(text(&r.stderr).contains("ACTION::NOT_FOUND"));
+    assert_eq!(
+        serde_json::to_value(e.sim.stats()).unwrap()["requests"],
+        serde_json::to_value(before).unwrap()["requests"],
+        "a refused action reached Dialpad"
+    );
 }

@@ -184,7 +184,8 @@ impl Export {
             Ok(v) => v,
             Err(e) => return Err(self.error(e).await),
         };
-        let times = crate::resources::seen_times(&self.state, &self.conn, self.model, &records).await;
+        let times =
+            crate::resources::seen_times(&self.state, &self.conn, self.model, &records).await;
         let mut data = Vec::with_capacity(records.len());
         let render = Render {
             raw: self.raw,
@@ -277,6 +278,14 @@ fn granted(conn: &Connection, op: &str) -> bool {
 
 /// The connection's state and its permission for `model::list`, as the list route checks them.
 async fn check_list(state: &AppState, conn: &Connection, model: Model) -> ApiResult<()> {
+    check_operation(state, conn, &Op::List.operation_id(model)).await
+}
+
+/// The connection's state and its permission for operation `id` (`telephonyCall::list`,
+/// `action::sendSms`), as the API checks them: not authorized, refresh failed, not granted
+/// (naming the operation), or missing scopes (with a fresh authorization URL). The CLI's
+/// `actions run` uses it too.
+pub async fn check_operation(state: &AppState, conn: &Connection, id: &str) -> ApiResult<()> {
     match conn.status {
         ConnectionStatus::RefreshFailed => return Err(ApiError::refresh_failed()),
         ConnectionStatus::Unauthorized | ConnectionStatus::AwaitingAuthorization => {
@@ -284,8 +293,7 @@ async fn check_list(state: &AppState, conn: &Connection, model: Model) -> ApiRes
         }
         ConnectionStatus::Authorized => {}
     }
-    let id = Op::List.operation_id(model);
-    let Some(operation) = operations::find(&id) else {
+    let Some(operation) = operations::find(id) else {
         return Err(ApiError::internal(format!("{id} missing from the catalog")));
     };
     match operations::check(operation, &conn.operations, None, &conn.scopes) {
