@@ -32,11 +32,12 @@ pub struct ExportArgs {
     /// The connection's owner id.
     #[arg(long)]
     owner: String,
-    /// The unified model: telephonyCall, transcript, contact, user or workspace.
+    /// The unified model: telephonyCall, telephonyCallTranscript, genericContact, genericUser or
+    /// genericWorkspace.
     #[arg(long)]
     model: String,
     /// Calls started after this time (ISO-8601, a date YYYY-MM-DD meaning its midnight UTC, or
-    /// epoch milliseconds); telephonyCall and transcript.
+    /// epoch milliseconds); telephonyCall and telephonyCallTranscript.
     #[arg(long)]
     since: Option<String>,
     /// Calls started before this time (default: when the export started, kept for `--resume`).
@@ -168,7 +169,10 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let store = dpc_server::connect_store(&config).await?;
     let state = AppState::new(config, store)?;
     let cp_path = checkpoint_path(&args.out);
-    let is_call_model = matches!(args.model.as_str(), "telephonyCall" | "transcript");
+    let is_call_model = matches!(
+        dpc_core::Model::parse(&args.model),
+        Some(dpc_core::Model::Call | dpc_core::Model::Transcript)
+    );
 
     let previous: Option<Checkpoint> = if args.resume && cp_path.exists() {
         let text = std::fs::read(&cp_path)?;

@@ -609,3 +609,90 @@ async fn actions_list_and_run() {
         "a refused action reached Dialpad"
     );
 }
+
+/// `--since`/`--until` cut the window exactly, and `--expand transcript,recap` gives each call
+/// its transcript with the AI recap (paced at Dialpad's 1 recap per 5 s by the client).
+#[tokio::test(flavor = "multi_thread")]
+async fn window_and_transcripts_with_recap() {
+    let e = env(60).await;
+    e.connection("acme", CALLS, true).await;
+    let http = &e.http;
+    let mut calls: Vec<(i64, String)> = Vec::new();
+    let page: Value = http
+        .get(format!("{}/api/v2/call?limit=100", e.sim.base_url))
+        .bearer_auth(SIM_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for c in page["items"].as_array().unwrap() {
+        let started = match &c["date_started"] {
+            Value::String(s) => s.parse().unwrap(),
+            v => v.as_i64().unwrap(),
+        };
+        let id = match &c["call_id"] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        calls.push((started, id));
+    }
+    // Newest first; a call with a transcript that is not the newest.
+    let mut with_transcript = None;
+    for (i, (_, id)) in calls.iter().enumerate().skip(1).take(calls.len() - 3) {
+        let r = http
+            .get(format!("{}/api/v2/transcripts/{id}", e.sim.base_url))
+            .bearer_auth(SIM_KEY)
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() {
+            with_transcript = Some(i);
+            break;
+        }
+    }
+    let j = with_transcript.expect("a seeded call with a transcript");
+    // Strictly between the neighbours' start times: calls j and j+1.
+    let (since, until) = (calls[j + 2].0, calls[j - 1].0);
+    let want: Vec<String> = vec![calls[j].1.clone(), calls[j + 1].1.clone()];
+    let out = e.path("window.ndjson");
+    let r = e.run(&[
+        "export",
+        "--owner",
+        "acme",
+        "--model",
+        "telephonyCall",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &until.to_string(),
+        "--expand",
+        "transcript,recap",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert_exactly_once(&ndjson_ids(&out), &want);
+    let body = std::fs::read_to_string(&out).unwrap();
+    let first: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+    assert_eq!(first["id"], calls[j].1.as_str());
+    let t = &first["fields"]["transcript"];
+    assert_eq!(t["object"], "resource", "{first}");
+    assert_eq!(t["model"], "telephonyCallTranscript");
+    assert!(
+        t["fields"]["recap"].is_object(),
+        "no recap: {}",
+        t["fields"]
+    );
+
+    // `recap` alone is refused before anything is written.
+    let out2 = e.path("recap-only.ndjson");
+    let r = e.run(&[
+        "export", "--owner", "acme", "--model", "telephonyCall", "--expand", "recap", "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("expand transcript too"));
+    assert!(!out2.exists());
+}

@@ -33,7 +33,8 @@ pub struct ExportRequest {
     pub connector_id: String,
     pub owner_id: String,
     pub model: String,
-    /// Calls started after (ISO-8601 or epoch ms), for `telephonyCall` and `transcript`.
+    /// Calls started after (ISO-8601 or epoch ms), for `telephonyCall` and
+    /// `telephonyCallTranscript`.
     pub since: Option<String>,
     /// Calls started before.
     pub until: Option<String>,
@@ -98,7 +99,7 @@ impl Export {
         if req.since.is_some() || req.until.is_some() {
             if !matches!(model, Model::Call | Model::Transcript) {
                 return Err(ApiError::invalid(format!(
-                    "--since and --until apply to telephonyCall and transcript (call start times), not {model}"
+                    "--since and --until apply to telephonyCall and telephonyCallTranscript (call start times), not {model}"
                 )));
             }
             if let Some(s) = &req.since {
