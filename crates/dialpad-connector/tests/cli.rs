@@ -689,7 +689,14 @@ async fn window_and_transcripts_with_recap() {
     // `recap` alone is refused before anything is written.
     let out2 = e.path("recap-only.ndjson");
     let r = e.run(&[
-        "export", "--owner", "acme", "--model", "telephonyCall", "--expand", "recap", "--out",
+        "export",
+        "--owner",
+        "acme",
+        "--model",
+        "telephonyCall",
+        "--expand",
+        "recap",
+        "--out",
         out2.to_str().unwrap(),
     ]);
     assert_eq!(r.status.code(), Some(1));

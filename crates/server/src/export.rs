@@ -53,8 +53,10 @@ pub struct Export {
     model: Model,
     filters: BTreeMap<String, dpc_core::resources::FilterValue>,
     expand: Vec<String>,
-    /// `recap` asked on calls: the expanded transcripts get their AI recap.
-    call_recap: bool,
+    /// `recap` asked: each transcript (a call's expanded one, or the transcript exported) gets
+    /// its AI recap here, waiting for Dialpad's slot (`Resources::expand` gives up after the
+    /// API's 2 s, which a page of recaps at 1 per 5 s would always hit).
+    recap: bool,
     maps: Vec<FieldMapping>,
     raw: bool,
 }
@@ -111,10 +113,11 @@ impl Export {
         }
         let filters = parse_filters(model, &raw_filters).map_err(invalid)?;
         let mut expand = req.expand.clone();
-        let call_recap = model == Model::Call && expand.iter().any(|e| e == "recap");
-        if call_recap {
+        let recap =
+            matches!(model, Model::Call | Model::Transcript) && expand.iter().any(|e| e == "recap");
+        if recap {
             expand.retain(|e| e != "recap");
-            if !expand.iter().any(|e| e == "transcript") {
+            if model == Model::Call && !expand.iter().any(|e| e == "transcript") {
                 return Err(ApiError::invalid(
                     "`recap` on telephonyCall fills the expanded transcript: expand transcript too (--expand transcript,recap)",
                 ));
@@ -136,7 +139,7 @@ impl Export {
             model,
             filters,
             expand,
-            call_recap,
+            recap,
             maps,
             raw: req.raw,
         })
@@ -169,10 +172,15 @@ impl Export {
             state: &self.state,
             conn: &self.conn,
         };
+        // A cache for this page only: a listed page's calls answer the same page's
+        // transcript-to-call expansions (Dialpad allows 10 single-call reads a minute), and
+        // nothing outlives the page. The connection's shared cache would keep up to 5,000
+        // raw calls, so the export's memory would grow with the records exported.
+        let page_calls = dpc_core::resources::CallCache::default();
         let service = Resources {
             client: &self.cc.client,
             ctx: crate::resources::map_context(&self.conn),
-            calls: &self.cc.calls,
+            calls: &page_calls,
             seen: Some(&seen_source),
         };
         let params = ListParams {
@@ -199,7 +207,7 @@ impl Export {
         if !self.expand.is_empty() {
             service.expand(self.model, &mut data, &self.expand).await;
         }
-        if self.call_recap {
+        if self.recap {
             self.recaps(&mut data).await?;
         }
         Ok((data, next))
@@ -208,21 +216,23 @@ impl Export {
     /// Fills each expanded transcript's `recap`, waiting for Dialpad's 1-per-5-s slot rather than
     /// giving up after the API's short wait (an export has the time; a request does not).
     async fn recaps(&self, data: &mut [Value]) -> ApiResult<()> {
-        for call in data.iter_mut() {
-            let Some(t) = call["fields"].get_mut("transcript") else {
-                continue;
+        for resource in data.iter_mut() {
+            // A transcript's id is its call's.
+            let id = resource["id"].as_str().unwrap_or_default().to_owned();
+            let t = if self.model == Model::Transcript {
+                resource
+            } else {
+                match resource["fields"].get_mut("transcript") {
+                    Some(t) if t.get("object").and_then(Value::as_str) == Some("resource") => t,
+                    _ => continue,
+                }
             };
-            if t.get("object").and_then(Value::as_str) != Some("resource") {
-                continue;
-            }
-            let id = call["id"].as_str().unwrap_or_default().to_owned();
             let r: Result<Value, dialpad::Error> = self
                 .cc
                 .client
                 .request(dialpad::Method::GET, &["call", &id, "ai_recap"])
                 .send()
                 .await;
-            let t = &mut call["fields"]["transcript"];
             match r {
                 Ok(raw) => t["fields"]["recap"] = json!(transcript::recap_from_dialpad(&raw)),
                 Err(e) if e.is_not_found() => t["fields"]["recap"] = Value::Null,
