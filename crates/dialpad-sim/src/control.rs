@@ -1,4 +1,8 @@
 //! The `/_sim/` test-control API (not Dialpad's). Guarded by the admin key when one is set.
+//!
+//! For the actions' tests: `POST /_sim/calls` with `stop_at` leaves a played call live,
+//! `POST /_sim/calls/{id}/park` parks an active call (for `call.unpark`), `GET /_sim/sms` lists
+//! every SMS sent or received (oldest first) and `GET /_sim/screenpops` every screen pop.
 
 use axum::extract::Path;
 use axum::extract::{Request, State};
@@ -29,7 +33,10 @@ pub fn routes(sim: Sim) -> Router<Sim> {
         )
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/calls", post(crate::events::calls::play_call))
+        .route("/_sim/calls/{id}/park", post(crate::activity::park))
+        .route("/_sim/sms", get(sms_log))
         .route("/_sim/sms/inbound", post(crate::activity::sms::inbound))
+        .route("/_sim/screenpops", get(screen_pops))
         .route("/_sim/agent_status", post(agent_status))
         .route("/_sim/contacts", post(create_contact))
         .route(
@@ -130,6 +137,18 @@ async fn update_contact(
 
 async fn delete_contact(state: State<Sim>, id: Path<String>) -> Result<Reply, ApiError> {
     crate::contacts::delete(state, app_user(), id).await
+}
+
+/// `GET /_sim/sms`: every message the company sent (`POST /api/v2/sms`) or received
+/// (`/_sim/sms/inbound`, the seed), oldest first, newest last, as `GET` would show them.
+async fn sms_log(State(sim): State<Sim>) -> Json<Vec<crate::activity::Sms>> {
+    // Ids increase with every message, so id order is the order they were made in.
+    Json(sim.db().read().sms.values().cloned().collect())
+}
+
+/// `GET /_sim/screenpops`: the screen pops sent to users' apps, oldest first.
+async fn screen_pops(State(sim): State<Sim>) -> Json<Vec<crate::activity::ScreenPop>> {
+    Json(sim.db().read().screen_pops.iter().cloned().collect())
 }
 
 async fn deliveries(State(sim): State<Sim>) -> Json<Vec<Delivery>> {

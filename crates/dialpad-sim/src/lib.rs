@@ -134,7 +134,12 @@ async fn rate_limit(State(sim): State<Sim>, req: Request, next: Next) -> Respons
                 let method = req.method().as_str();
                 let mut limits = vec![("company".to_owned(), ratelimit::COMPANY_LIMIT)];
                 if let Some(limit) = ratelimit::operation_limit(method, path) {
-                    limits.push((format!("{method} {path}"), limit));
+                    let key = if ratelimit::per_user(method, path) {
+                        format!("{method} {}", req.uri().path())
+                    } else {
+                        format!("{method} {path}")
+                    };
+                    limits.push((key, limit));
                 }
                 if let Err(wait) = sim.0.rate_limiter.check(&limits) {
                     sim.stats().lock().rate_limited += 1;

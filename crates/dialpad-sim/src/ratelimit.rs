@@ -19,11 +19,27 @@ const OPERATION_LIMITS: &[(&str, &str, u32, u64)] = &[
     ("PUT", "/api/v2/call/{id}/labels", 500, 120),
     ("POST", "/api/v2/contacts", 100, 60),
     ("PUT", "/api/v2/contacts", 100, 60),
+    ("POST", "/api/v2/recordingsharelink", 100, 60),
+    ("PUT", "/api/v2/recordingsharelink/{id}", 100, 60),
     ("POST", "/api/v2/sms", 100, 60),
     ("POST", "/api/v2/users/{id}/initiate_call", 5, 60),
+    ("POST", "/api/v2/users/{id}/screenpop", 5, 60),
     ("POST", "/api/v2/webhooks", 100, 60),
     ("POST", "/api/v2/websockets", 500, 120),
 ];
+
+/// Limits Dialpad counts per user rather than per company: the user's app is what is driven
+/// (5 call starts and 5 screen pops a minute per user). Their cell is keyed by the request's
+/// path, which names the user.
+const PER_USER: &[(&str, &str)] = &[
+    ("POST", "/api/v2/users/{id}/initiate_call"),
+    ("POST", "/api/v2/users/{id}/screenpop"),
+];
+
+/// Whether the operation's own limit is counted per user.
+pub fn per_user(method: &str, path: &str) -> bool {
+    PER_USER.iter().any(|&(m, p)| m == method && p == path)
+}
 
 /// The company-wide limit.
 pub const COMPANY_LIMIT: (u32, u64) = (20, 1);
@@ -108,5 +124,7 @@ mod tests {
     fn spec_limits_are_found_by_template() {
         assert_eq!(operation_limit("GET", "/api/v2/call/{id}"), Some((10, 60)));
         assert_eq!(operation_limit("GET", "/api/v2/call"), None);
+        assert!(per_user("POST", "/api/v2/users/{id}/initiate_call"));
+        assert!(!per_user("POST", "/api/v2/call"));
     }
 }

@@ -28,6 +28,9 @@ pub struct SimInner {
     pub events: crate::events::Hub,
     /// Signs the tokens in websocket URLs.
     pub url_keys: websockets::UrlKeys,
+    /// Woken when a call ends through the API (or on reset), so a played call left live
+    /// (`/_sim/calls` with `stop_at`) goes on to its post-call events.
+    pub calls_changed: tokio::sync::Notify,
 }
 
 impl Sim {
@@ -41,6 +44,7 @@ impl Sim {
             faults: Default::default(),
             events: Default::default(),
             url_keys: Default::default(),
+            calls_changed: Default::default(),
         }))
     }
 
@@ -65,6 +69,8 @@ impl Sim {
         // Ids restart with the seed: a websocket URL minted before the reset must not open
         // the new websocket that happens to get the old id.
         self.0.url_keys.rotate();
+        // Players waiting on a live call of the old data set find it gone and stop.
+        self.0.calls_changed.notify_waiters();
     }
 }
 
@@ -83,6 +89,10 @@ pub struct Db {
     pub call_labels: Vec<String>,
     pub transcripts: BTreeMap<i64, activity::Transcript>,
     pub sms: BTreeMap<i64, activity::Sms>,
+    /// Recording share links by their token id.
+    pub share_links: BTreeMap<String, activity::ShareLink>,
+    /// Screen pops sent to users' apps, oldest first (`GET /_sim/screenpops`).
+    pub screen_pops: std::collections::VecDeque<activity::ScreenPop>,
     pub channels: BTreeMap<i64, channels::Channel>,
     pub webhooks: BTreeMap<i64, subscriptions::Webhook>,
     pub websockets: BTreeMap<i64, websockets::Websocket>,
@@ -107,6 +117,8 @@ impl Db {
             call_labels: Vec::new(),
             transcripts: BTreeMap::new(),
             sms: BTreeMap::new(),
+            share_links: BTreeMap::new(),
+            screen_pops: Default::default(),
             channels: BTreeMap::new(),
             webhooks: BTreeMap::new(),
             websockets: BTreeMap::new(),

@@ -311,6 +311,11 @@ struct AddParticipantBody<'a> {
 }
 
 #[derive(Serialize)]
+struct UnparkBody {
+    user_id: i64,
+}
+
+#[derive(Serialize)]
 struct LabelsBody<'a> {
     labels: &'a [String],
 }
@@ -411,6 +416,14 @@ impl Calls<'_> {
         let body = AddParticipantBody { participant };
         self.client
             .json(api(Method::POST, &["call", &id, "participants", "add"]).json(&body)?)
+            .await
+    }
+
+    /// `POST /api/v2/call/{id}/unpark`: `user_id` picks up the parked call.
+    pub async fn unpark(&self, call_id: i64, user_id: i64) -> Result<CallIdResponse> {
+        let id = call_id.to_string();
+        self.client
+            .json(api(Method::POST, &["call", &id, "unpark"]).json(&UnparkBody { user_id })?)
             .await
     }
 

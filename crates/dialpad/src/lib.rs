@@ -31,6 +31,9 @@
 //! [`calls`](Client::calls) (incl. call labels and AI recaps),
 //! [`transcripts`](Client::transcripts), [`channels`](Client::channels),
 //! [`sms`](Client::sms), [`webhooks`](Client::webhooks),
+//! [`recording_share_links`](Client::recording_share_links) (the user's app:
+//! [`initiate_call`](users::Users::initiate_call), recording of the active call and screen pops
+//! are on [`users`](Client::users)),
 //! [`subscriptions`](Client::subscriptions) (call, sms, contact, agent
 //! status, changelog), [`devices`](Client::devices), [`oauth`](Client::oauth)
 //! and [`raw`](Client::raw) for proxying:
@@ -85,11 +88,13 @@ pub mod observe;
 pub mod offices;
 pub mod pagination;
 pub mod raw;
+pub mod recording_share_links;
 pub mod request;
 pub mod retry;
 pub mod sms;
 pub mod subscriptions;
 pub mod transcripts;
+pub mod user_calls;
 pub mod users;
 pub mod webhooks;
 pub mod wire;

@@ -79,9 +79,20 @@ pub const DIALPAD_OPERATION_LIMITS: &[(&str, &str, u32, u64)] = &[
     ("PUT", "/api/v2/call/{id}/labels", 500, 120),
     ("POST", "/api/v2/contacts", 100, 60),
     ("PUT", "/api/v2/contacts", 100, 60),
+    ("POST", "/api/v2/recordingsharelink", 100, 60),
+    ("PUT", "/api/v2/recordingsharelink/{id}", 100, 60),
     ("POST", "/api/v2/sms", 100, 60),
     ("POST", "/api/v2/users/{id}/initiate_call", 5, 60),
+    ("POST", "/api/v2/users/{id}/screenpop", 5, 60),
     ("POST", "/api/v2/webhooks", 100, 60),
+];
+
+/// Operations whose limit Dialpad counts per user (the user's app is what is driven: 5 call
+/// starts and 5 screen pops a minute per user). Their cell is keyed by the request path, which
+/// names the user, so one busy user does not hold back the others.
+pub const DIALPAD_PER_USER_LIMITS: &[(&str, &str)] = &[
+    ("POST", "/api/v2/users/{id}/initiate_call"),
+    ("POST", "/api/v2/users/{id}/screenpop"),
 ];
 
 /// One operation's limit.
@@ -93,6 +104,8 @@ struct OperationLimit {
     /// Template segments; `None` is a `{placeholder}`.
     segments: Vec<Option<String>>,
     limit: Limit,
+    /// One cell per concrete path (per user) rather than one for the operation.
+    per_path: bool,
 }
 
 impl OperationLimit {
@@ -114,6 +127,7 @@ impl OperationLimit {
             template,
             segments,
             limit,
+            per_path: false,
         }
     }
 
@@ -151,11 +165,13 @@ impl RateLimits {
             operations: DIALPAD_OPERATION_LIMITS
                 .iter()
                 .map(|&(m, p, n, secs)| {
-                    OperationLimit::new(
+                    let mut op = OperationLimit::new(
                         Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET),
                         p,
                         Limit::new(n, Duration::from_secs(secs)),
-                    )
+                    );
+                    op.per_path = DIALPAD_PER_USER_LIMITS.contains(&(m, p));
+                    op
                 })
                 .collect(),
             margin: DEFAULT_MARGIN,
@@ -220,11 +236,13 @@ impl RateLimits {
     /// operation has a limit of its own. `path` is the request path without
     /// host or query, e.g. `/api/v2/call/123`.
     pub fn operation_for(&self, method: &Method, path: &str) -> Option<(&str, Limit)> {
-        let segs = path_segments(path);
-        self.operations
-            .iter()
-            .find(|o| o.matches(method, &segs))
+        self.operation_limit(method, path)
             .map(|o| (o.template.as_str(), o.limit))
+    }
+
+    fn operation_limit(&self, method: &Method, path: &str) -> Option<&OperationLimit> {
+        let segs = path_segments(path);
+        self.operations.iter().find(|o| o.matches(method, &segs))
     }
 
     /// Whether the limits do anything at all.
@@ -301,8 +319,13 @@ impl RateLimiter {
     /// OAuth endpoints).
     fn cells_for(&self, method: &Method, path: &str) -> Vec<(String, Limit)> {
         let mut out = Vec::with_capacity(2);
-        if let Some((template, limit)) = self.limits.operation_for(method, path) {
-            out.push((format!("{method} {template}"), limit));
+        if let Some(op) = self.limits.operation_limit(method, path) {
+            let key = if op.per_path {
+                format!("{method} /{}", path_segments(path).join("/"))
+            } else {
+                format!("{method} {}", op.template)
+            };
+            out.push((key, op.limit));
         }
         if let Some(company) = self.limits.company {
             if path.trim_start_matches('/').starts_with("api/") {
@@ -557,6 +580,42 @@ mod tests {
             Some("company")
         );
         assert!(reserve_at(&rl, now, &Method::GET, "/api/v2/users") >= ms(1000));
+    }
+
+    #[test]
+    fn call_starts_and_screen_pops_are_paced_per_user() {
+        let rl = RateLimiter::new(RateLimits::dialpad().margin(1.0).company(None));
+        let now = Instant::now();
+        let post = Method::POST;
+        for path in ["/api/v2/users/1/initiate_call", "/api/v2/users/1/screenpop"] {
+            for _ in 0..5 {
+                assert_eq!(reserve_at(&rl, now, &post, path), Duration::ZERO, "{path}");
+            }
+            // The sixth waits one interval (12 s) for this user, not for another one.
+            assert_eq!(
+                reserve_at(&rl, now, &post, path),
+                Duration::from_secs(12),
+                "{path}"
+            );
+            let other = path.replace("/1/", "/2/");
+            assert_eq!(
+                reserve_at(&rl, now, &post, &other),
+                Duration::ZERO,
+                "{other}"
+            );
+        }
+        // A per-operation limit elsewhere stays one cell for every id.
+        let link = |id: u32| format!("/api/v2/recordingsharelink/{id}");
+        let put = Method::PUT;
+        for i in 0..100 {
+            assert_eq!(reserve_at(&rl, now, &put, &link(i)), Duration::ZERO);
+        }
+        assert!(reserve_at(&rl, now, &put, &link(1000)) > Duration::ZERO);
+        assert_eq!(
+            reserve_at(&rl, now, &post, "/api/v2/sms"),
+            Duration::ZERO,
+            "sms has its own cell"
+        );
     }
 
     #[test]

@@ -21,7 +21,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 /// Headers Morph's browser SDK (`@runmorph/cloud` 0.0.7, `request()` in `src/index.ts`) sends on
 /// every call: `Content-Type: application/json` (even on a GET, so every call is preflighted),
 /// `x-api-key` (its public key) and `x-session-token`. `x-api-secret` is deliberately absent.
-pub const ALLOWED_HEADERS: [&str; 3] = ["content-type", "x-api-key", "x-session-token"];
+pub const ALLOWED_HEADERS: [&str; 4] = [
+    "content-type",
+    "x-api-key",
+    "x-session-token",
+    // a page retrying an action safely (`/v1/s/actions/{id}`)
+    "idempotency-key",
+];
 
 /// How long a browser may reuse a preflight answer: the SDK's calls all need one, and without
 /// caching each call would cost two round trips.
@@ -48,6 +54,8 @@ impl BrowserCors {
             .allow_origin(AllowOrigin::list(origins.clone()))
             .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
             .allow_headers(ALLOWED_HEADERS.map(HeaderName::from_static))
+            // so that a page can tell an action's replayed answer
+            .expose_headers([HeaderName::from_static("idempotent-replayed")])
             // Sessions travel in a header, never in cookies: credentials stay off.
             .allow_credentials(false)
             .max_age(PREFLIGHT_MAX_AGE);

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod auth;
 pub mod authorization;
 pub mod config;
@@ -368,6 +369,11 @@ pub fn router(state: AppState) -> Router {
                 .patch(resources::update_route::<resources::KeyCaller>)
                 .delete(resources::delete_route::<resources::KeyCaller>),
         )
+        .route("/v1/actions", get(actions::list))
+        .route(
+            "/v1/actions/{action_id}",
+            post(actions::run_route::<resources::KeyCaller>),
+        )
         .route("/v1/proxy/{*path}", any(proxy::proxy))
         .route(
             "/v1/webhook-endpoints",
@@ -474,6 +480,11 @@ fn browser_routes(state: &AppState) -> Router<AppState> {
             get(resources::retrieve_route::<resources::SessionCaller>)
                 .patch(resources::update_route::<resources::SessionCaller>)
                 .delete(resources::delete_route::<resources::SessionCaller>),
+        )
+        .route("/v1/s/actions", get(actions::session_list))
+        .route(
+            "/v1/s/actions/{action_id}",
+            post(actions::run_route::<resources::SessionCaller>),
         )
         // Set before the CORS layer: a 405 fallback added afterwards would sit outside it, and a
         // preflight (`OPTIONS`, a method these routes lack) would never reach CORS.
@@ -596,6 +607,14 @@ async fn purge_expired_periodically(store: Arc<dyn Store>, retention: Duration) 
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "events past their retention deleted"),
             Err(e) => tracing::warn!(error = %e, "purging old events failed"),
+        }
+        match store
+            .purge_idempotency_keys(dpc_store::events::now_ms())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "idempotency keys past their 24 h deleted"),
+            Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
         }
         match store.purge_expired(PURGE_GRACE).await {
             Ok(0) => {}

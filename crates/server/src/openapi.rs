@@ -144,6 +144,55 @@ impl utoipa::PartialSchema for WriteAnswer {
 }
 impl ToSchema for WriteAnswer {}
 
+/// Any action's output (`anyOf` the actions' output types; which one is the path's action's,
+/// its `outputSchema` in `GET /v1/actions`).
+pub struct AnyActionOutput;
+
+impl utoipa::PartialSchema for AnyActionOutput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        action_union(|names| names.1)
+    }
+}
+impl ToSchema for AnyActionOutput {}
+
+/// Any action's input (`anyOf` the actions' input types; which one is the path's action's).
+struct AnyActionInput;
+
+impl utoipa::PartialSchema for AnyActionInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        action_union(|names| names.0)
+    }
+}
+impl ToSchema for AnyActionInput {}
+
+fn action_union(
+    pick: fn((String, String)) -> String,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut names: Vec<String> = dpc_core::actions::catalog()
+        .iter()
+        .filter_map(|a| dpc_core::actions::schema_names(a.id).map(pick))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut any = utoipa::openapi::schema::AnyOfBuilder::new();
+    for n in names {
+        any = any.item(utoipa::openapi::Ref::from_schema_name(n));
+    }
+    any.into()
+}
+
+/// The actions' input and output types (and the types they use) as components.
+struct ActionSchemas;
+
+impl Modify for ActionSchemas {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in dpc_core::actions::components() {
+            c.schemas.entry(name).or_insert(schema);
+        }
+    }
+}
+
 /// An empty object (`{}`): what a delete answers.
 #[derive(ToSchema)]
 struct Empty {}
@@ -279,6 +328,7 @@ const OBJECT_CONSTS: &[(&str, &str)] = &[
     ("CreatedRef", "resourceRef"),
     ("FieldDescription", "field"),
     ("FieldMappings", "fieldMappings"),
+    ("ActionResult", "actionResult"),
 ];
 
 /// What the derives cannot say, added to the generated document: `object` constants, one
@@ -456,7 +506,7 @@ impl Modify for Security {
         description = "The open-source Dialpad connector: connections, authorization, unified resources (Morph-compatible) and the Dialpad proxy. Every error answers `{error, message, details?}`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    modifiers(&Security),
+    modifiers(&Security, &ActionSchemas),
     paths(
         healthz, readyz, openapi_json, metrics,
         connections_list, connections_create, connections_retrieve, connections_update,
@@ -472,6 +522,7 @@ impl Modify for Security {
         endpoints_list, endpoints_create, endpoints_retrieve, endpoints_update, endpoints_delete,
         endpoints_rotate, endpoints_attempts, endpoints_replay,
         events_list, events_retrieve, events_replay, dialpad_hook, connections_events_intake,
+        actions_list, actions_run, session_actions_list, session_actions_run,
     ),
     components(schemas(
         ErrorBody, ErrorCode, ConnectionObject, ConnectionStatusSchema, DeletedConnection,
@@ -492,11 +543,14 @@ impl Modify for Security {
         crate::intake::hook::HookAnswer,
         crate::intake::subscriptions::EventsIntakeObject,
         crate::intake::subscriptions::RemoteSubscription,
+        crate::actions::ActionObject, crate::actions::ActionList, crate::actions::ActionResult,
+        AnyActionOutput, AnyActionInput,
     )),
     tags(
         (name = "connections", description = "Connections, sessions and authorization"),
         (name = "resources", description = "Unified resources (`/v1/s/…`: the session twins)"),
         (name = "proxy", description = "Any Dialpad endpoint with the connection's credentials"),
+        (name = "actions", description = "Things to do at Dialpad (send an SMS, hang up or transfer a call, screen pops, channels), typed, permission-checked and retry-safe (`/v1/s/…`: the session twins)"),
         (name = "operations", description = "Health, metrics and this document"),
         (name = "events", description = "Webhook endpoints, the event log and replay"),
         (name = "browser", description = "Pages a customer's browser opens (HTML), not API calls: the hosted connect page and the OAuth callback"),
@@ -505,6 +559,51 @@ impl Modify for Security {
 struct ApiDoc;
 
 // The operations. Path parameters are documented once per stub.
+
+#[utoipa::path(get, path = "/v1/actions", tag = "actions",
+    params(("x-connector-id" = Option<String>, Header, description = "With `x-owner-id`: say per action whether this connection may run it"),
+           ("x-owner-id" = Option<String>, Header)),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Every action with its input and output JSON Schemas (`permitted` only with a connection)", body = crate::actions::ActionList),
+        (status = 404, description = "`CONNECTION::NOT_FOUND` (connection headers naming none)", body = ErrorBody)))]
+fn actions_list() {}
+
+#[utoipa::path(post, path = "/v1/actions/{actionId}", tag = "actions",
+    params(("actionId" = String, Path, description = "e.g. `sendSms`"),
+           ("x-connector-id" = String, Header), ("x-owner-id" = String, Header),
+           ("Idempotency-Key" = Option<String>, Header, description = "On an action that changes something: a retry with the same key and body answers the first result again (for 24 h, header `Idempotent-Replayed: true`) without calling Dialpad")),
+    request_body(content = AnyActionInput, description = "The action's input (its `inputSchema`)"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Done; `output` is the action's", body = crate::actions::ActionResult),
+        (status = 403, description = "`CONNECTION::MISSING_PERMISSION` (details: operation, missingScopes, authorizationUrl), `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+        (status = 404, description = "`ACTION::NOT_FOUND`, `CONNECTION::NOT_FOUND`, `RESOURCE::NOT_FOUND` (Dialpad has no such call, channel, …)", body = ErrorBody),
+        (status = 409, description = "`REQUEST::IDEMPOTENCY_CONFLICT` (the key was used with another body), `REQUEST::IDEMPOTENCY_IN_PROGRESS`, `CONNECTION::NOT_AUTHORIZED`, `RESOURCE::CONFLICT`", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED`: every failing path in `details.fields`", body = ErrorBody),
+        (status = 429, description = "`UPSTREAM::RATE_LIMITED` (details: retryAfter)", body = ErrorBody),
+        (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
+fn actions_run() {}
+
+#[utoipa::path(get, path = "/v1/s/actions", tag = "actions",
+    security(("sessionToken" = [])),
+    responses((status = 200, description = "Every action, with whether the session's connection may run it", body = crate::actions::ActionList)))]
+fn session_actions_list() {}
+
+#[utoipa::path(post, path = "/v1/s/actions/{actionId}", tag = "actions",
+    params(("actionId" = String, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "As on `/v1/actions/{actionId}`")),
+    request_body(content = AnyActionInput, description = "The action's input (its `inputSchema`)"),
+    security(("sessionToken" = [])),
+    responses(
+        (status = 200, description = "Done", body = crate::actions::ActionResult),
+        (status = 403, description = "`CONNECTION::MISSING_PERMISSION`, `UPSTREAM::FORBIDDEN`", body = ErrorBody),
+        (status = 404, description = "`ACTION::NOT_FOUND`, `RESOURCE::NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`REQUEST::IDEMPOTENCY_CONFLICT`, `REQUEST::IDEMPOTENCY_IN_PROGRESS`, `CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED`", body = ErrorBody),
+        (status = 429, description = "`UPSTREAM::RATE_LIMITED`", body = ErrorBody),
+        (status = 502, description = "`UPSTREAM::UNAVAILABLE`", body = ErrorBody)))]
+fn session_actions_run() {}
 
 use crate::webhooks::endpoints::{
     AttemptList, AttemptObject, EndpointCreate, EndpointList, EndpointObject, EndpointReplay,

@@ -38,7 +38,7 @@ pub struct Caller {
     pub(crate) session_ops: Option<Vec<String>>,
 }
 
-async fn caller_from_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+pub(crate) async fn caller_from_key(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     // Morph's SDK built with a secret key and given `connections({sessionToken})` calls these
     // routes with the session token instead of the connection headers: the session names the
     // connection (and narrows its operations), as on the `/v1/s/` routes.
@@ -90,6 +90,13 @@ async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiRes
         )
         .with_details(json!({"model": model.as_str(), "operation": op.as_str()})));
     }
+    permit(state, c, &op.operation_id(model)).await
+}
+
+/// The connection's state and its permission for operation `id` (`model::op` or
+/// `action::<id>`): `CONNECTION::MISSING_PERMISSION` names what to grant, with a fresh
+/// authorization URL when scopes are missing.
+pub(crate) async fn permit(state: &AppState, c: &Caller, id: &str) -> ApiResult<()> {
     match c.conn.status {
         ConnectionStatus::RefreshFailed => return Err(ApiError::refresh_failed()),
         ConnectionStatus::Unauthorized | ConnectionStatus::AwaitingAuthorization => {
@@ -97,8 +104,7 @@ async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiRes
         }
         ConnectionStatus::Authorized => {}
     }
-    let id = op.operation_id(model);
-    let Some(operation) = operations::find(&id) else {
+    let Some(operation) = operations::find(id) else {
         return Err(ApiError::internal(format!("{id} missing from the catalog")));
     };
     match operations::check(
@@ -188,7 +194,7 @@ pub(crate) fn validation_failed(what: &str, errors: dpc_core::models::Invalid) -
     .with_details(json!({ "fields": errors }))
 }
 
-async fn upstream(
+pub(crate) async fn upstream(
     state: &AppState,
     conn: &Connection,
     op_id: &str,
@@ -849,7 +855,7 @@ impl CallerSource for KeyCaller {
 }
 
 /// A session token (or the secret key with connection headers, as `SessionAuth` allows).
-pub struct SessionCaller(SessionAuth);
+pub struct SessionCaller(pub(crate) SessionAuth);
 
 impl axum::extract::FromRequestParts<AppState> for SessionCaller {
     type Rejection = ApiError;

@@ -156,6 +156,47 @@ fn conn_key(connector_id: &str, owner_id: &str) -> (String, String) {
     (connector_id.to_owned(), owner_id.to_owned())
 }
 
+/// Idempotency keys are not cached: every claim must see the database.
+#[async_trait]
+impl crate::idempotency::IdempotencyStore for CachedStore {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &crate::idempotency::IdempotencyClaim<'_>,
+    ) -> Result<crate::idempotency::ClaimOutcome> {
+        self.inner.claim_idempotency_key(claim).await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        connection_id: &str,
+        action: &str,
+        key: &str,
+        token: &str,
+        status: u16,
+        response: &str,
+    ) -> Result<bool> {
+        self.inner
+            .complete_idempotency_key(connection_id, action, key, token, status, response)
+            .await
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        connection_id: &str,
+        action: &str,
+        key: &str,
+        token: &str,
+    ) -> Result<()> {
+        self.inner
+            .release_idempotency_key(connection_id, action, key, token)
+            .await
+    }
+
+    async fn purge_idempotency_keys(&self, now: crate::events::Millis) -> Result<u64> {
+        self.inner.purge_idempotency_keys(now).await
+    }
+}
+
 /// Events are not cached: forwarded as they are.
 #[async_trait]
 impl crate::events::EventStore for CachedStore {

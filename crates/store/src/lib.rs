@@ -42,6 +42,7 @@ mod cache;
 mod common;
 mod crypto;
 pub mod events;
+pub mod idempotency;
 mod paging;
 mod postgres;
 mod reseal;
@@ -52,6 +53,7 @@ pub use cache::CachedStore;
 pub use common::sha256_hex;
 pub use crypto::{Cipher, Sealed, ENCRYPTION_KEY_ENV, OLD_KEYS_ENV};
 pub use events::EventStore;
+pub use idempotency::{ClaimOutcome, IdempotencyClaim, IdempotencyStore};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -279,7 +281,7 @@ pub struct ResealProgress {
 }
 
 #[async_trait]
-pub trait Store: EventStore + Send + Sync + 'static {
+pub trait Store: EventStore + IdempotencyStore + Send + Sync + 'static {
     /// Applies this backend's embedded migrations (idempotent).
     async fn migrate(&self) -> Result<()>;
 

@@ -20,6 +20,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 #[path = "conformance/events.rs"]
 mod events;
 use events::*;
+#[path = "conformance/idempotency.rs"]
+mod idempotency;
+use idempotency::*;
 
 // ---------------------------------------------------------------- harness
 
@@ -135,6 +138,8 @@ macro_rules! conformance {
 }
 
 conformance!(
+    idempotency_keys_claim_replay_conflict_and_expiry,
+    idempotency_concurrent_claims_have_one_winner,
     endpoints_crud_secrets_and_rotation,
     outbox_keeps_order_per_resource_and_settles,
     failed_deliveries_release_the_next_and_replay,

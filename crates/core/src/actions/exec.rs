@@ -184,18 +184,15 @@ impl Check for InitiateCallInput {
 
 pub(super) async fn initiate_call(client: &Client, i: InitiateCallInput) -> R<DeviceAnswer> {
     let user = checked("userId", &i.user_id)?;
-    let mut body = serde_json::json!({"phone_number": i.phone_number.0});
-    if let Some(c) = i.custom_data {
-        body["custom_data"] = c.into();
-    }
-    if let Some(c) = i.outbound_caller_id {
-        body["outbound_caller_id"] = c.into();
-    }
+    let mut body = dialpad::user_calls::InitiateCall::new(i.phone_number.0);
+    body.custom_data = i.custom_data;
+    body.outbound_caller_id = i.outbound_caller_id;
     if let Some(g) = i.group {
-        body["group_id"] = checked("group.id", &g.id)?.into();
-        body["group_type"] = group_type(g.group_type).to_string().into();
+        body.group_id = Some(checked("group.id", &g.id)?);
+        body.group_type = Some(group_type(g.group_type));
     }
-    post_device(client, &format!("users/{user}/initiate_call"), body).await
+    let r = client.users().initiate_call(user, &body).await?;
+    Ok(device_answer(r))
 }
 
 impl Check for CallInput {
@@ -308,14 +305,9 @@ impl Check for UnparkCallInput {
 pub(super) async fn unpark(client: &Client, i: UnparkCallInput) -> R<CallRef> {
     let call = checked("callId", &i.call_id)?;
     let user = checked("userId", &i.user_id)?;
-    let v = post_json(
-        client,
-        &format!("call/{call}/unpark"),
-        serde_json::json!({"user_id": user}),
-    )
-    .await?;
+    let r = client.calls().unpark(call, user).await?;
     Ok(CallRef {
-        call_id: id_field(&v, "call_id"),
+        call_id: s(r.call_id).or(Some(i.call_id)),
     })
 }
 
@@ -347,30 +339,20 @@ impl Check for ToggleRecordingInput {
 }
 
 pub(super) async fn toggle_recording(client: &Client, i: ToggleRecordingInput) -> R<ActiveCall> {
+    use dialpad::user_calls::{ActiveCallRecordingType as T, ActiveCallUpdate};
     let user = checked("userId", &i.user_id)?;
-    let mut body = serde_json::json!({"is_recording": i.is_recording});
-    if let Some(p) = i.play_message {
-        body["play_message"] = p.into();
-    }
-    if let Some(t) = i.recording_type {
-        body["recording_type"] = match t {
-            RecordingScope::User => "user",
-            RecordingScope::Group => "group",
-            RecordingScope::All => "all",
-        }
-        .into();
-    }
-    let v = send_json(
-        client,
-        dialpad::Method::PATCH,
-        &format!("users/{user}/activecall"),
-        body,
-    )
-    .await?;
+    let mut body = ActiveCallUpdate::recording(i.is_recording);
+    body.play_message = i.play_message;
+    body.recording_type = i.recording_type.map(|t| match t {
+        RecordingScope::User => T::User,
+        RecordingScope::Group => T::Group,
+        RecordingScope::All => T::All,
+    });
+    let r = client.users().update_active_call(user, &body).await?;
     Ok(ActiveCall {
-        call_id: id_field(&v, "id"),
-        call_state: v.get("call_state").and_then(|s| s.as_str()).map(Into::into),
-        is_recording: v.get("is_recording").and_then(|b| b.as_bool()),
+        call_id: s(r.id),
+        call_state: text(r.call_state),
+        is_recording: r.is_recording,
     })
 }
 
@@ -393,12 +375,22 @@ impl Check for ScreenPopInput {
 
 pub(super) async fn screen_pop(client: &Client, i: ScreenPopInput) -> R<DeviceAnswer> {
     let user = checked("userId", &i.user_id)?;
-    post_device(
-        client,
-        &format!("users/{user}/screenpop"),
-        serde_json::json!({"screen_pop_uri": i.url}),
-    )
-    .await
+    let r = client
+        .users()
+        .screen_pop(user, &dialpad::user_calls::ScreenPop::new(i.url))
+        .await?;
+    Ok(device_answer(r))
+}
+
+fn device_answer(r: dialpad::user_calls::DeviceUsed) -> DeviceAnswer {
+    DeviceAnswer {
+        device: r.device.map(|d| DeviceOutput {
+            id: d.id,
+            device_type: text(d.device_type),
+            phone_number: d.phone_number,
+            user_id: s(d.user_id),
+        }),
+    }
 }
 
 // ------------------------------------------------------------------------------------ channels
@@ -550,81 +542,29 @@ pub(super) async fn remove_member(client: &Client, i: MemberInput) -> R<MemberRe
 impl Check for ShareLinkInput {}
 
 pub(super) async fn share_link(client: &Client, i: ShareLinkInput) -> R<ShareLinkOutput> {
-    let mut body = serde_json::json!({
-        "recording_id": i.recording_id,
-        "recording_type": match i.recording_type {
-            RecordingKind::CallRecording => "callrecording",
-            RecordingKind::AdminCallRecording => "admincallrecording",
-            RecordingKind::Voicemail => "voicemail",
-        },
+    use dialpad::calls::RecordingType as T;
+    use dialpad::recording_share_links::{CreateRecordingShareLink, SharePrivacy as P};
+    let kind = match i.recording_type {
+        RecordingKind::CallRecording => T::CallRecording,
+        RecordingKind::AdminCallRecording => T::AdminCallRecording,
+        RecordingKind::Voicemail => T::Voicemail,
+    };
+    let mut body = CreateRecordingShareLink::new(i.recording_id, kind);
+    body.privacy = i.privacy.map(|p| match p {
+        LinkPrivacy::Owner => P::Owner,
+        LinkPrivacy::Admin => P::Admin,
+        LinkPrivacy::Company => P::Company,
+        LinkPrivacy::Public => P::Public,
     });
-    if let Some(p) = i.privacy {
-        body["privacy"] = match p {
-            LinkPrivacy::Owner => "owner",
-            LinkPrivacy::Admin => "admin",
-            LinkPrivacy::Company => "company",
-            LinkPrivacy::Public => "public",
-        }
-        .into();
-    }
-    let v = post_json(client, "recordingsharelink", body).await?;
-    let str_of = |k: &str| v.get(k).and_then(|s| s.as_str()).map(String::from);
+    let l = client.recording_share_links().create(&body).await?;
     Ok(ShareLinkOutput {
-        id: id_field(&v, "id"),
-        access_link: str_of("access_link"),
-        call_id: id_field(&v, "call_id"),
-        recording_id: id_field(&v, "item_id"),
-        recording_type: str_of("type"),
-        privacy: str_of("privacy"),
-        created_by_id: id_field(&v, "created_by_id"),
-        created_at: crate::read::Reader::new(&v)
-            .time("date_added", "createdAt")
-            .map(iso),
+        id: l.id,
+        access_link: l.access_link,
+        call_id: s(l.call_id),
+        recording_id: l.item_id,
+        recording_type: text(l.recording_type),
+        privacy: text(l.privacy),
+        created_by_id: s(l.created_by_id),
+        created_at: l.date_added.map(iso),
     })
-}
-
-// ------------------------------------------------------------------------------------ generic calls
-
-/// `method /api/v2/<path>` with a JSON body, answered as JSON: for the endpoints the typed client
-/// has no method for. It is the client's one request path all the same (rate limits, retries,
-/// token refresh, Dialpad's error envelope).
-async fn send_json(
-    client: &Client,
-    method: dialpad::Method,
-    path: &str,
-    body: serde_json::Value,
-) -> R<serde_json::Value> {
-    let parts: Vec<&str> = path.split('/').collect();
-    Ok(client.request(method, &parts).json(&body)?.send().await?)
-}
-
-async fn post_json(client: &Client, path: &str, body: serde_json::Value) -> R<serde_json::Value> {
-    send_json(client, dialpad::Method::POST, path, body).await
-}
-
-/// An id Dialpad sends as a number or a string, as a string.
-fn id_field(v: &serde_json::Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    }
-}
-
-/// A `{device: UserDeviceProto}` answer (initiate call, screen pop).
-async fn post_device(client: &Client, path: &str, body: serde_json::Value) -> R<DeviceAnswer> {
-    let v = post_json(client, path, body).await?;
-    let device = v
-        .get("device")
-        .filter(|d| d.is_object())
-        .map(|d| DeviceOutput {
-            id: id_field(d, "id"),
-            device_type: d.get("type").and_then(|t| t.as_str()).map(Into::into),
-            phone_number: d
-                .get("phone_number")
-                .and_then(|t| t.as_str())
-                .map(Into::into),
-            user_id: id_field(d, "user_id"),
-        });
-    Ok(DeviceAnswer { device })
 }

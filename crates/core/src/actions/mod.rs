@@ -144,6 +144,31 @@ macro_rules! actions {
             }
         }
 
+        /// Every input and output type as an OpenAPI component `(name, schema)`, the types
+        /// they refer to included (the server's document lists them).
+        pub fn components() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)> {
+            use utoipa::ToSchema;
+            let mut out = Vec::new();
+            $(
+                out.push((<$input>::name().into_owned(), <$input as utoipa::PartialSchema>::schema()));
+                <$input>::schemas(&mut out);
+                out.push((<$output>::name().into_owned(), <$output as utoipa::PartialSchema>::schema()));
+                <$output>::schemas(&mut out);
+            )*
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|(name, _)| seen.insert(name.clone()));
+            out
+        }
+
+        /// The component names of an action's input and output types.
+        pub fn schema_names(id: &str) -> Option<(String, String)> {
+            use utoipa::ToSchema;
+            match id {
+                $( $id => Some((<$input>::name().into_owned(), <$output>::name().into_owned())), )*
+                _ => None,
+            }
+        }
+
         fn check_of(id: &str, input: &Value) -> Result<(), ActionError> {
             match id {
                 $( $id => parse::<$input>(input).map(|_| ()), )*

@@ -105,22 +105,29 @@ fn device_owner(db: &Db, device_id: &str) -> Option<Option<i64>> {
     Some(v.get("user_id").and_then(super::json_i64))
 }
 
-/// `call.call`: rings the user's devices to place an outbound call; the call starts `calling`.
-pub(super) async fn ring(
-    State(sim): State<Sim>,
-    _caller: Caller,
-    JsonBody(req): JsonBody<RingCall>,
-) -> ApiResult<Reply> {
-    let number = req
-        .phone_number
+/// What to dial, checked: shared by `call.call` and `users.initiate_call`.
+pub(super) struct Dial {
+    number: String,
+    group_id: Option<i64>,
+    group_type: Option<String>,
+    caller_id: Option<String>,
+    custom_data: Option<String>,
+}
+
+/// Checks the dialling fields of `RingCallMessage` / `InitiateCallMessage` (no db needed).
+pub(super) fn check_dial(
+    phone_number: Option<String>,
+    group_id: Option<i64>,
+    group_type: Option<String>,
+    outbound_caller_id: Option<String>,
+    custom_data: Option<String>,
+) -> Result<Dial, ApiError> {
+    let number = phone_number
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
     let number = number.ok_or_else(|| ApiError::missing_field("phone_number"))?;
     check_e164("phone_number", std::slice::from_ref(&number))?;
-    let user_id = req
-        .user_id
-        .ok_or_else(|| ApiError::missing_field("user_id"))?;
-    if let Some(t) = &req.group_type {
+    if let Some(t) = &group_type {
         if !GROUP_TYPES.contains(&t.as_str()) {
             return Err(ApiError::invalid_field(
                 "group_type",
@@ -128,43 +135,38 @@ pub(super) async fn ring(
             ));
         }
     }
-    if req.group_id.is_some() != req.group_type.is_some() {
-        let missing = if req.group_id.is_some() {
+    if group_id.is_some() != group_type.is_some() {
+        let missing = if group_id.is_some() {
             "group_type"
         } else {
             "group_id"
         };
         return Err(ApiError::missing_field(missing));
     }
-    let caller_id = req
-        .outbound_caller_id
+    let caller_id = outbound_caller_id
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
     if let Some(n) = caller_id.as_deref().filter(|n| *n != "blocked") {
         check_e164("outbound_caller_id", &[n.to_owned()])?;
     }
-    let mut db = sim.db().write();
-    let user = db
-        .user_card(user_id)
-        .ok_or_else(|| ApiError::invalid_field("user_id", format!("no user with id {user_id}")))?;
-    if let Some(device) = req.device_id.as_deref().filter(|d| !d.is_empty()) {
-        match device_owner(&db, device) {
-            Some(Some(owner)) if owner != user_id => {
-                return Err(ApiError::invalid_field(
-                    "device_id",
-                    "device does not belong to the user",
-                ))
-            }
-            Some(_) => {}
-            None => {
-                return Err(ApiError::invalid_field(
-                    "device_id",
-                    format!("no device with id {device:?}"),
-                ))
-            }
-        }
-    }
-    if let (Some(gid), Some("office")) = (req.group_id, req.group_type.as_deref()) {
+    Ok(Dial {
+        number,
+        group_id,
+        group_type,
+        caller_id,
+        custom_data,
+    })
+}
+
+/// Starts an outbound call from `user` (state `calling`, its call event emitted) and stores it.
+/// The call stays live until an action (hang up, transfer, …) moves it on.
+pub(super) fn place_call(
+    sim: &Sim,
+    db: &mut Db,
+    user: &super::Card,
+    dial: Dial,
+) -> Result<i64, ApiError> {
+    if let (Some(gid), Some("office")) = (dial.group_id, dial.group_type.as_deref()) {
         if !db.offices.contains_key(&gid) {
             return Err(ApiError::invalid_field(
                 "group_id",
@@ -174,8 +176,8 @@ pub(super) async fn ring(
     }
     let now = wire::now_ms();
     let id = db.next_id();
-    let contact = external_party(&db, &number);
-    let internal = match caller_id.as_deref() {
+    let contact = external_party(db, &dial.number);
+    let internal = match dial.caller_id.as_deref() {
         Some("blocked") => None,
         Some(n) => Some(n.to_owned()),
         None => user.phone.clone(),
@@ -203,9 +205,9 @@ pub(super) async fn ring(
         direction: "outbound".to_owned(),
         duration: None,
         total_duration: None,
-        external_number: Some(number),
+        external_number: Some(dial.number),
         internal_number: internal,
-        group_id: req.group_id.map(|g| g.to_string()),
+        group_id: dial.group_id.map(|g| g.to_string()),
         is_transferred: false,
         labels: Vec::new(),
         mos_score: None,
@@ -214,17 +216,60 @@ pub(super) async fn ring(
         was_recorded: false,
         transcription_text: None,
         voicemail_share_link: None,
-        custom_data: req.custom_data,
-        target_id: user_id,
+        custom_data: dial.custom_data,
+        target_id: user.id,
         target_type: "user".to_owned(),
         office_id: user.office_id,
+        agent_id: Some(user.id),
+        recording_since: None,
     };
-    sim.emit(&db, Event::Call(&call));
+    sim.emit(db, Event::Call(&call));
     db.calls.insert(id, call);
+    Ok(id)
+}
+
+/// `call.call`: rings the user's devices to place an outbound call; the call starts `calling`.
+pub(super) async fn ring(
+    State(sim): State<Sim>,
+    _caller: Caller,
+    JsonBody(req): JsonBody<RingCall>,
+) -> ApiResult<Reply> {
+    let dial = check_dial(
+        req.phone_number,
+        req.group_id,
+        req.group_type,
+        req.outbound_caller_id,
+        req.custom_data,
+    )?;
+    let user_id = req
+        .user_id
+        .ok_or_else(|| ApiError::missing_field("user_id"))?;
+    let mut db = sim.db().write();
+    let user = db
+        .user_card(user_id)
+        .ok_or_else(|| ApiError::invalid_field("user_id", format!("no user with id {user_id}")))?;
+    if let Some(device) = req.device_id.as_deref().filter(|d| !d.is_empty()) {
+        match device_owner(&db, device) {
+            Some(Some(owner)) if owner != user_id => {
+                return Err(ApiError::invalid_field(
+                    "device_id",
+                    "device does not belong to the user",
+                ))
+            }
+            Some(_) => {}
+            None => {
+                return Err(ApiError::invalid_field(
+                    "device_id",
+                    format!("no device with id {device:?}"),
+                ))
+            }
+        }
+    }
+    let id = place_call(&sim, &mut db, &user, dial)?;
     Ok(reply(&RingCallReply { call_id: id }))
 }
 
-fn active_call(db: &mut Db, id: i64) -> Result<&mut Call, ApiError> {
+pub(super) fn active_call(db: &mut Db, id: i64) -> Result<&mut Call, ApiError> {
     let call = db
         .calls
         .get_mut(&id)
@@ -239,7 +284,10 @@ fn active_call(db: &mut Db, id: i64) -> Result<&mut Call, ApiError> {
     }
 }
 
-/// `call.actions.hangup`: ends an active call; answers `{}`.
+/// `call.actions.hangup`: ends an active call; answers `{}`. A call that already ended (or
+/// never existed) is Dialpad's error, never a silent success: 400 naming its state, or 404.
+/// A recording in progress stops and becomes one of the call's recordings (its `recording`
+/// event follows the `hangup` one); a played call left live goes on to its post-call events.
 pub(super) async fn hangup(
     State(sim): State<Sim>,
     _caller: Caller,
@@ -247,6 +295,9 @@ pub(super) async fn hangup(
 ) -> ApiResult<Reply> {
     let id = call_id(&id)?;
     let mut db = sim.db().write();
+    // An id only for a recording that ends here, so ids stay as they were for the rest.
+    let recording = active_call(&mut db, id)?.recording_since.is_some();
+    let recording_id = if recording { db.next_id() } else { 0 };
     let call = active_call(&mut db, id)?;
     let now = wire::now_ms();
     call.state = "hangup".to_owned();
@@ -254,9 +305,78 @@ pub(super) async fn hangup(
     call.event_timestamp = Some(now);
     call.duration = Some(call.date_connected.map_or(0, |c| (now - c).max(0)) as f64);
     call.total_duration = Some(call.date_started.map_or(0, |s| (now - s).max(0)) as f64);
+    let recorded = call.stop_recording(now, recording_id);
     let snapshot = call.clone();
     sim.emit(&db, Event::Call(&snapshot));
+    if recorded {
+        let mut event = snapshot;
+        event.state = "recording".to_owned();
+        sim.emit(&db, Event::Call(&event));
+    }
+    drop(db);
+    sim.0.calls_changed.notify_waiters();
     Ok(wire::empty())
+}
+
+/// `protos.call.UnparkCallMessage`.
+#[derive(Deserialize)]
+pub(super) struct UnparkCall {
+    #[serde(default, deserialize_with = "wire::flex::opt_i64")]
+    user_id: Option<i64>,
+}
+
+/// `call.unpark`: a user picks up a parked call; it is `connected` again, with that user on it.
+/// A call that is not parked (or has ended) is a 400 naming its state.
+pub(super) async fn unpark(
+    State(sim): State<Sim>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UnparkCall>,
+) -> ApiResult<Reply> {
+    let user_id = req
+        .user_id
+        .ok_or_else(|| ApiError::missing_field("user_id"))?;
+    let id = call_id(&id)?;
+    let mut db = sim.db().write();
+    let user = db
+        .live_user(user_id)
+        .and_then(|_| db.user_card(user_id))
+        .ok_or_else(|| ApiError::invalid_field("user_id", format!("no user with id {user_id}")))?;
+    let call = active_call(&mut db, id)?;
+    if call.state != "parked" {
+        return Err(ApiError::bad_request(format!(
+            "Call {id} is not parked (state {:?})",
+            call.state
+        )));
+    }
+    let now = wire::now_ms();
+    call.state = "connected".to_owned();
+    call.event_timestamp = Some(now);
+    call.date_connected.get_or_insert(now);
+    call.agent_id = Some(user_id);
+    call.operator_call_id = None;
+    call.proxy_target = Some(user.party("user"));
+    let snapshot = call.clone();
+    sim.emit(&db, Event::Call(&snapshot));
+    Ok(reply(&RingCallReply { call_id: id }))
+}
+
+/// `POST /_sim/calls/{id}/park`: someone parks an active call in Dialpad's app (so that
+/// `call.unpark` has something to pick up). Answers the call.
+pub async fn park(State(sim): State<Sim>, Path(id): Path<String>) -> ApiResult<Reply> {
+    let id = call_id(&id)?;
+    let mut db = sim.db().write();
+    let call = active_call(&mut db, id)?;
+    if call.state == "parked" {
+        return Err(ApiError::bad_request(format!(
+            "Call {id} is already parked"
+        )));
+    }
+    call.state = "parked".to_owned();
+    call.event_timestamp = Some(wire::now_ms());
+    let snapshot = call.clone();
+    sim.emit(&db, Event::Call(&snapshot));
+    Ok(reply(&snapshot))
 }
 
 /// A transfer destination or a new participant: one of a number, a call, a target, or an
@@ -374,7 +494,16 @@ pub(super) async fn transfer(
         ));
     }
     let (_party, number) = resolve(&db, "to", &to, true)?;
+    // Transferred to a user (or a call center's operator): it is now that user's active call.
+    let new_agent = match (to.operator_id, to.target_type.as_deref()) {
+        (Some(op), _) if to.target_id.is_some() => Some(op),
+        (None, Some("user")) => to.target_id,
+        _ => None,
+    };
     let call = active_call(&mut db, id)?;
+    if new_agent.is_some() {
+        call.agent_id = new_agent;
+    }
     call.is_transferred = true;
     call.event_timestamp = Some(wire::now_ms());
     if req.custom_data.is_some() {
@@ -419,6 +548,11 @@ pub(super) async fn add_participant(
     }
     let now = wire::now_ms();
     let leg_id = db.next_id();
+    // The leg is the new participant's: a Dialpad user on it has it as their active call.
+    let agent_id = match party.kind.as_deref() {
+        Some("user") => party.id.as_deref().and_then(|i| i.parse().ok()),
+        _ => None,
+    };
     let leg = Call {
         call_id: leg_id,
         master_call_id: Some(base.master_call_id.unwrap_or(id)),
@@ -442,6 +576,8 @@ pub(super) async fn add_participant(
         was_recorded: false,
         transcription_text: None,
         voicemail_share_link: None,
+        recording_since: None,
+        agent_id,
         ..base
     };
     sim.emit(&db, Event::Call(&leg));

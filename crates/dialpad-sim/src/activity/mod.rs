@@ -2,10 +2,12 @@
 //! `/api/v2/transcripts`, `/api/v2/sms`).
 
 mod calls;
+mod live;
+mod share_links;
 pub mod sms;
 mod transcripts;
 
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
@@ -14,6 +16,9 @@ use crate::operations::Op;
 use crate::state::{Db, Sim};
 use crate::wire;
 
+pub use calls::park;
+pub use live::ScreenPop;
+pub use share_links::ShareLink;
 pub use sms::Sms;
 pub use transcripts::{recap, Transcript, TranscriptLine};
 pub use transcripts::{DEFAULT_SUMMARY_FORMAT, RECAP_DELAY_MS};
@@ -34,6 +39,42 @@ pub const OPERATIONS: &[Op] = &[
         "call.participants.add",
     ),
     Op::new("PUT", "/api/v2/call/{id}/labels", "call.put_call_labels"),
+    Op::new("POST", "/api/v2/call/{id}/unpark", "call.unpark"),
+    Op::new(
+        "POST",
+        "/api/v2/users/{id}/initiate_call",
+        "users.initiate_call",
+    ),
+    Op::new(
+        "PATCH",
+        "/api/v2/users/{id}/activecall",
+        "users.update_active_call",
+    ),
+    Op::new(
+        "POST",
+        "/api/v2/users/{id}/screenpop",
+        "screen_pop.initiate",
+    ),
+    Op::new(
+        "POST",
+        "/api/v2/recordingsharelink",
+        "recording_share_link.create",
+    ),
+    Op::new(
+        "GET",
+        "/api/v2/recordingsharelink/{id}",
+        "recording_share_link.get",
+    ),
+    Op::new(
+        "PUT",
+        "/api/v2/recordingsharelink/{id}",
+        "recording_share_link.update",
+    ),
+    Op::new(
+        "DELETE",
+        "/api/v2/recordingsharelink/{id}",
+        "recording_share_link.delete",
+    ),
     Op::new("GET", "/api/v2/call/{id}/ai_recap", "call.ai_recap"),
     Op::new("GET", "/api/v2/calllabels", "calllabel.list"),
     Op::new("GET", "/api/v2/transcripts/{call_id}", "transcripts.get"),
@@ -56,6 +97,23 @@ pub fn routes() -> Router<Sim> {
             post(calls::add_participant),
         )
         .route("/api/v2/call/{id}/labels", put(calls::put_labels))
+        .route("/api/v2/call/{id}/unpark", post(calls::unpark))
+        .route(
+            "/api/v2/users/{id}/initiate_call",
+            post(live::initiate_call),
+        )
+        .route(
+            "/api/v2/users/{id}/activecall",
+            patch(live::update_active_call),
+        )
+        .route("/api/v2/users/{id}/screenpop", post(live::screen_pop))
+        .route("/api/v2/recordingsharelink", post(share_links::create))
+        .route(
+            "/api/v2/recordingsharelink/{id}",
+            get(share_links::get_one)
+                .put(share_links::update)
+                .delete(share_links::delete),
+        )
         .route("/api/v2/call/{id}/ai_recap", get(transcripts::ai_recap))
         .route("/api/v2/calllabels", get(calls::list_labels))
         .route("/api/v2/transcripts/{call_id}", get(transcripts::get_one))
@@ -138,6 +196,14 @@ pub struct Call {
     /// The office the call belongs to (the target office, or the target user's office).
     #[serde(skip)]
     pub office_id: Option<i64>,
+    /// The Dialpad user on the call (the target user, or the agent who took an office call);
+    /// `PATCH /users/{id}/activecall` finds a user's active call by it.
+    #[serde(skip)]
+    pub agent_id: Option<i64>,
+    /// When the recording in progress started (`PATCH /users/{id}/activecall`); `None` when
+    /// nothing is being recorded.
+    #[serde(skip)]
+    pub recording_since: Option<i64>,
 }
 
 /// Call states in which a call is still going on.
@@ -154,6 +220,25 @@ pub const ACTIVE_STATES: &[&str] = &[
 impl Call {
     pub fn is_active(&self) -> bool {
         self.date_ended.is_none() && ACTIVE_STATES.contains(&self.state.as_str())
+    }
+
+    /// Ends the recording in progress at `at`: it becomes one of the call's recordings (a
+    /// `callrecording` with id `recording_id`). Returns whether there was one.
+    pub fn stop_recording(&mut self, at: i64, recording_id: i64) -> bool {
+        let Some(since) = self.recording_since.take() else {
+            return false;
+        };
+        self.recording_details.push(RecordingDetails {
+            id: recording_id.to_string(),
+            duration: (at - since).max(0),
+            recording_type: "callrecording".to_owned(),
+            start_time: since,
+            url: format!(
+                "https://dialpad.com/r/{}/callrecording/{recording_id}",
+                self.call_id
+            ),
+        });
+        true
     }
 }
 

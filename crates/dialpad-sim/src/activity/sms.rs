@@ -51,6 +51,10 @@ pub(super) struct SendSms {
 const SENDER_GROUP_TYPES: &[&str] = &["callcenter", "department", "office"];
 /// Dialpad caps MMS attachments at 500 KiB of raw data.
 const MAX_MEDIA: usize = 500 * 1024;
+/// Dialpad's help center: "Messages sent to non-Dialpad numbers have a character count limit
+/// of 1500 characters"; Dialpad-to-Dialpad messages (a channel, a company number) are not
+/// limited. The spec itself states no limit.
+pub const MAX_TEXT_CHARS: usize = 1500;
 
 /// `sms.send`: stores the outbound message (`pending`, accepted for delivery) and returns it.
 pub(super) async fn send(
@@ -136,6 +140,17 @@ pub(super) async fn send(
     let user = db
         .user_card(user_id)
         .ok_or_else(|| ApiError::invalid_field("user_id", format!("no user with id {user_id}")))?;
+    if let Some(t) = &text {
+        let chars = t.chars().count();
+        if chars > MAX_TEXT_CHARS && to_numbers.iter().any(|n| !db.is_company_number(n)) {
+            return Err(ApiError::invalid_field(
+                "text",
+                format!(
+                    "messages to numbers outside Dialpad are limited to {MAX_TEXT_CHARS} characters (got {chars})"
+                ),
+            ));
+        }
+    }
     if let Some(tag) = &hashtag {
         let name = tag.trim_start_matches('#');
         if !db
@@ -201,6 +216,17 @@ pub(super) async fn send(
     drop(db);
     tokio::spawn(settle(sim.clone(), id));
     Ok(reply(&sms))
+}
+
+impl crate::state::Db {
+    /// Whether `number` is one of the company's own (a user's or an office's).
+    fn is_company_number(&self, number: &str) -> bool {
+        let users = self.users.keys().filter_map(|id| self.user_card(*id));
+        let offices = self.offices.keys().filter_map(|id| self.office_card(*id));
+        users
+            .chain(offices)
+            .any(|c| c.phone.as_deref() == Some(number))
+    }
 }
 
 /// A moment after sending, the carrier accepts the message: `pending` becomes `success`, told

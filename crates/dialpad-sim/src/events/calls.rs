@@ -3,6 +3,13 @@
 //! `recap_action_items`, `recap_purposes` and `recap_outcome`, each carrying its part of what
 //! `GET /api/v2/call/{id}/ai_recap` answers from then on (see `payloads::call`).
 //!
+//! With `stop_at` (`ringing`, `connected`, `hold` or `parked`; answered calls only) the call
+//! plays up to that state and stays live there, for actions to act on (hang up, transfer,
+//! unpark, record). Whenever a call ends through the API (`call.actions.hangup`), its live
+//! states stop and its post-call events follow, timed from that hangup, as they would after a
+//! natural one (none for a call hung up before it was answered); their timestamps keep the
+//! realistic gaps from that hangup.
+//!
 //! Timing is realistic (a short pre-answer, a few seconds of ringing, ~45 s of talk, post-call
 //! processing) and divided by `speed`. Timestamps in the call are simulated: they keep the
 //! realistic gaps whatever the speed and never lie in the future, so a call played at
@@ -47,12 +54,16 @@ pub struct PlayCall {
     /// Time compression (default 1 = real time).
     speed: Option<f64>,
     custom_data: Option<String>,
+    /// Stop in this state and stay live (see the module docs).
+    stop_at: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Ringing,
     Connected,
+    Hold,
+    Parked,
     Missed,
     Voicemail,
     Hangup,
@@ -71,6 +82,8 @@ impl Step {
         match self {
             Step::Ringing => "ringing",
             Step::Connected => "connected",
+            Step::Hold => "hold",
+            Step::Parked => "parked",
             Step::Missed => "missed",
             Step::Voicemail => "voicemail",
             Step::Hangup => "hangup",
@@ -89,7 +102,13 @@ impl Step {
     fn live(self) -> bool {
         matches!(
             self,
-            Step::Ringing | Step::Connected | Step::Missed | Step::Voicemail | Step::Hangup
+            Step::Ringing
+                | Step::Connected
+                | Step::Hold
+                | Step::Parked
+                | Step::Missed
+                | Step::Voicemail
+                | Step::Hangup
         )
     }
 }
@@ -98,8 +117,12 @@ impl Step {
 struct Plan {
     call_id: i64,
     agent: Card,
-    /// (offset from the start in simulated ms, step)
+    /// The live steps: (offset from the start in simulated ms, step).
     steps: Vec<(i64, Step)>,
+    /// The steps after the call ended: (offset from the end in simulated ms, step).
+    after_hangup: Vec<(i64, Step)>,
+    /// Left live (`stop_at`): only an action ends it.
+    live: bool,
     /// Simulated time of the start (epoch ms).
     t0: i64,
     speed: f64,
@@ -148,6 +171,25 @@ pub async fn play_call(
         return Err(ApiError::invalid_field(
             "office_id",
             "only inbound calls ring an office",
+        ));
+    }
+    let stop_at = match req.stop_at.as_deref() {
+        None => None,
+        Some("ringing") => Some(Step::Ringing),
+        Some("connected") => Some(Step::Connected),
+        Some("hold") => Some(Step::Hold),
+        Some("parked") => Some(Step::Parked),
+        Some(x) => {
+            return Err(ApiError::invalid_field(
+                "stop_at",
+                format!("{x:?} is not one of ringing, connected, hold, parked"),
+            ))
+        }
+    };
+    if stop_at.is_some() && outcome != "answered" {
+        return Err(ApiError::invalid_field(
+            "stop_at",
+            "only an answered call can be left live",
         ));
     }
     let speed = req.speed.unwrap_or(1.0);
@@ -226,6 +268,24 @@ pub async fn play_call(
     if outcome == "voicemail" {
         steps.push((ended + 4000, Step::VoicemailUploaded));
     }
+    // The live part plays on its own timing; what follows the hangup (post-call processing,
+    // recording, transcript, recap, voicemail upload) is timed from the moment the call ends,
+    // whether the plan ends it or an action (`call.actions.hangup`) does.
+    let after_hangup: Vec<(i64, Step)> = steps
+        .iter()
+        .filter(|(_, s)| !s.live())
+        .map(|&(at, s)| (at - ended, s))
+        .collect();
+    steps.retain(|(_, s)| s.live());
+    // A call left live: its steps up to the stop, no hangup of its own.
+    if let Some(stop) = stop_at {
+        steps.retain(|&(_, s)| {
+            s == Step::Ringing || (s == Step::Connected && stop != Step::Ringing)
+        });
+        if matches!(stop, Step::Hold | Step::Parked) {
+            steps.push((answered + 1000, stop));
+        }
+    }
     let total = steps.last().map_or(0, |s| s.0);
     let now = wire::now_ms();
     // Slower than real time (speed < 1) keeps real timestamps rather than future ones.
@@ -273,18 +333,27 @@ pub async fn play_call(
         target_id,
         target_type: target_type.to_owned(),
         office_id,
+        agent_id: Some(agent.id),
+        recording_since: None,
     };
     let first_state = call.state.clone();
     sim.emit(&db, Event::Call(&call));
     db.calls.insert(id, call);
     drop(db);
 
+    let live = stop_at.is_some();
     let mut states = vec![first_state];
     states.extend(steps.iter().map(|(_, s)| s.state().to_owned()));
+    if live {
+        states.push("hangup".to_owned());
+    }
+    states.extend(after_hangup.iter().map(|(_, s)| s.state().to_owned()));
     let plan = Plan {
         call_id: id,
         agent,
         steps,
+        after_hangup,
+        live,
         t0,
         speed,
     };
@@ -293,6 +362,7 @@ pub async fn play_call(
         "call_id": id.to_string(),
         "states": states,
         "speed": speed,
+        "live": live,
     })))
 }
 
@@ -329,52 +399,127 @@ fn resolve_parties(
 
 async fn play(sim: Sim, plan: Plan) {
     let started = tokio::time::Instant::now();
+    let mut by_action = plan.live;
     for (offset, step) in &plan.steps {
         let due = Duration::from_secs_f64(*offset as f64 / 1000.0 / plan.speed);
-        tokio::time::sleep_until(started + due).await;
-        let at = plan.t0 + offset;
-        let mut db = sim.db().write();
-        let Some(call) = db.calls.get(&plan.call_id) else {
-            return;
-        };
-        // Hung up through the API: the live part is over (the hangup event went out then).
-        if step.live() && call.date_ended.is_some() {
+        // An action may end the call before its next state: then the live part is over.
+        if sleep_unless_ended(&sim, plan.call_id, started + due).await {
+            by_action = true;
+            break;
+        }
+        if !play_step(&sim, &plan, *step, plan.t0 + offset) {
             return;
         }
-        let connected = call.date_connected;
-        let ended = call.date_ended;
-        if *step == Step::Transcription {
-            let contact = call.contact.clone().unwrap_or_default();
-            let talk = match (connected, ended) {
-                (Some(c), Some(e)) => (e - c).max(1000),
-                _ => 1000,
-            };
-            let t = crate::seed::activity::transcript(
-                &mut db,
-                plan.call_id,
-                &plan.agent,
-                &contact,
-                connected.unwrap_or(at),
-                talk,
-            );
-            db.transcripts.insert(plan.call_id, t);
-        }
-        let extra_id = match step {
-            Step::Recording | Step::VoicemailUploaded => Some(db.next_id()),
-            _ => None,
-        };
-        let Some(call) = db.calls.get_mut(&plan.call_id) else {
-            return;
-        };
-        apply(call, *step, at, extra_id);
-        let snapshot = call.clone();
-        // After the call, the stored call stays `hangup` (as `call.list` shows finished calls);
-        // the post-call states are events only.
-        if !step.live() {
-            call.state = "hangup".to_owned();
-        }
-        sim.emit(&db, Event::Call(&snapshot));
     }
+    let Some((ended, connected)) = ended_at(&sim, plan.call_id).await else {
+        return;
+    };
+    // Hung up before anyone answered: nothing was said, so nothing follows.
+    if by_action && !connected {
+        return;
+    }
+    let started = tokio::time::Instant::now();
+    for (offset, step) in &plan.after_hangup {
+        let due = Duration::from_secs_f64(*offset as f64 / 1000.0 / plan.speed);
+        tokio::time::sleep_until(started + due).await;
+        // The realistic gap from the end, as `ai_recap` dates the recap. (After a natural end
+        // the plan's start was set back so that this is not in the future; after an action's
+        // hangup at a speed above 1, it can be ahead of the wall clock by up to the gap.)
+        if !play_step(&sim, &plan, *step, ended + offset) {
+            return;
+        }
+    }
+}
+
+/// Whether the call has ended (or is gone, after a reset).
+fn has_ended(sim: &Sim, call_id: i64) -> bool {
+    sim.db()
+        .read()
+        .calls
+        .get(&call_id)
+        .is_none_or(|c| c.date_ended.is_some())
+}
+
+/// Sleeps until `deadline`; returns `true` early when the call ends meanwhile (an action).
+async fn sleep_unless_ended(sim: &Sim, call_id: i64, deadline: tokio::time::Instant) -> bool {
+    loop {
+        // Registered before looking, so an end between the look and the wait is not missed.
+        let changed = sim.0.calls_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if has_ended(sim, call_id) {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return false,
+            () = &mut changed => {}
+        }
+    }
+}
+
+/// Waits until the call has ended; its end time and whether it was ever connected, or `None`
+/// when the call is gone (a reset).
+async fn ended_at(sim: &Sim, call_id: i64) -> Option<(i64, bool)> {
+    loop {
+        let changed = sim.0.calls_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        match sim.db().read().calls.get(&call_id) {
+            None => return None,
+            Some(c) => {
+                if let Some(e) = c.date_ended {
+                    return Some((e, c.date_connected.is_some()));
+                }
+            }
+        }
+        changed.await;
+    }
+}
+
+/// Plays one step at simulated time `at`; `false` when the call is over for the player.
+fn play_step(sim: &Sim, plan: &Plan, step: Step, at: i64) -> bool {
+    let mut db = sim.db().write();
+    let Some(call) = db.calls.get(&plan.call_id) else {
+        return false;
+    };
+    // Hung up through the API: the live part is over (the hangup event went out then).
+    if step.live() && call.date_ended.is_some() {
+        return false;
+    }
+    let connected = call.date_connected;
+    let ended = call.date_ended;
+    if step == Step::Transcription {
+        let contact = call.contact.clone().unwrap_or_default();
+        let talk = match (connected, ended) {
+            (Some(c), Some(e)) => (e - c).max(1000),
+            _ => 1000,
+        };
+        let t = crate::seed::activity::transcript(
+            &mut db,
+            plan.call_id,
+            &plan.agent,
+            &contact,
+            connected.unwrap_or(at),
+            talk,
+        );
+        db.transcripts.insert(plan.call_id, t);
+    }
+    let extra_id = match step {
+        Step::Recording | Step::VoicemailUploaded => Some(db.next_id()),
+        _ => None,
+    };
+    let Some(call) = db.calls.get_mut(&plan.call_id) else {
+        return false;
+    };
+    apply(call, step, at, extra_id);
+    let snapshot = call.clone();
+    // After the call, the stored call stays `hangup` (as `call.list` shows finished calls);
+    // the post-call states are events only.
+    if !step.live() {
+        call.state = "hangup".to_owned();
+    }
+    sim.emit(&db, Event::Call(&snapshot));
+    true
 }
 
 fn apply(call: &mut Call, step: Step, at: i64, extra_id: Option<i64>) {
@@ -420,7 +565,9 @@ fn apply(call: &mut Call, step: Step, at: i64, extra_id: Option<i64>) {
                 "Hi, it's about my order, please call me back when you can. Thanks.".to_owned(),
             );
         }
-        Step::Missed
+        Step::Hold
+        | Step::Parked
+        | Step::Missed
         | Step::Voicemail
         | Step::Postcall
         | Step::Transcription

@@ -53,7 +53,7 @@ fn parse_id(field: &str, raw: &str) -> Result<i64, ApiError> {
 /// Dialpad documents `me` only "if you are using a user level API key". A company API key has
 /// no user behind it, so `me` is a malformed request for that credential rather than a missing
 /// resource: 400 (naming the field), not 404.
-fn resolve_user_id(caller: &Caller, field: &str, raw: &str) -> Result<i64, ApiError> {
+pub(crate) fn resolve_user_id(caller: &Caller, field: &str, raw: &str) -> Result<i64, ApiError> {
     if raw.trim().eq_ignore_ascii_case("me") {
         return caller.user_id.ok_or_else(|| {
             ApiError::invalid_field(

@@ -296,6 +296,8 @@ fn seed_calls(
             target_id,
             target_type: target_type.to_owned(),
             office_id,
+            agent_id: Some(user.id),
+            recording_since: None,
         };
         db.calls.insert(id, call);
         // Most answered calls longer than half a minute are transcribed.

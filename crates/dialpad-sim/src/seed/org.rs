@@ -82,6 +82,8 @@ const AREA_CODES: &[&str] = &[
     "415", "510", "650", "212", "646", "312", "617", "206", "303", "512",
 ];
 /// (type, display name, app version)
+/// `DEVICE_KINDS`' web app.
+const WEB_APP: usize = 2;
 const DEVICE_KINDS: &[(&str, &str, &str)] = &[
     ("native", "Dialpad for Mac", "2412.3.1"),
     ("native", "Dialpad for Windows", "2412.3.1"),
@@ -380,7 +382,16 @@ pub fn seed(db: &mut Db) {
         let count = db.rng.random_range(1..=3);
         let mut kinds: Vec<usize> = (0..DEVICE_KINDS.len()).collect();
         kinds.shuffle(&mut db.rng);
-        for k in kinds.into_iter().take(count) {
+        kinds.truncate(count);
+        // Everyone signed in has the desktop or web app (what `initiate_call` and screen pops
+        // drive); phones and deskphones come on top. No extra draw, so the rest stays as seeded.
+        if !kinds
+            .iter()
+            .any(|&k| DEVICE_KINDS[k].0 == "native" || DEVICE_KINDS[k].0 == "web")
+        {
+            kinds[0] = WEB_APP;
+        }
+        for k in kinds {
             let (kind, name, version) = DEVICE_KINDS[k];
             let id = db.next_id().to_string();
             let created = user.date_added.unwrap_or(BASE_MS) + db.rng.random_range(1..30) * DAY_MS;

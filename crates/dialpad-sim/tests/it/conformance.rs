@@ -552,9 +552,69 @@ async fn scenario(run: &mut Run) {
                     .body(json!({"participant": {"number": "+14155550125"}})),
             )
             .await;
+            // Parked in the app (a control route, not Dialpad's), then picked up by the user.
+            if let Err(e) = run
+                .send(&req("POST", "/_sim/calls/{id}/park").path(&p))
+                .await
+            {
+                run.fail("POST", "/api/v2/call/{id}/unpark", e);
+            }
+            run.call(
+                req("POST", "/api/v2/call/{id}/unpark")
+                    .path(&p)
+                    .body(json!({"user_id": uid})),
+            )
+            .await;
+            let user = [("id", uid)];
+            for on in [true, false] {
+                run.call(
+                    req("PATCH", "/api/v2/users/{id}/activecall")
+                        .path(&user)
+                        .body(json!({"is_recording": on})),
+                )
+                .await;
+            }
+            // The stretch just recorded is a recording a link can share.
+            let recording = run
+                .call(req("GET", "/api/v2/call/{id}").path(&p))
+                .await
+                .and_then(|c| c["recording_details"][0]["id"].as_str().map(str::to_owned));
+            match recording {
+                Some(rid) => {
+                    let link = run
+                        .call(req("POST", "/api/v2/recordingsharelink").body(json!({
+                            "recording_id": rid, "recording_type": "callrecording", "privacy": "company"
+                        })))
+                        .await;
+                    if let Some(lid) = link.as_ref().and_then(id_of) {
+                        let l = [("id", lid.as_str())];
+                        run.call(req("GET", "/api/v2/recordingsharelink/{id}").path(&l))
+                            .await;
+                        run.call(
+                            req("PUT", "/api/v2/recordingsharelink/{id}")
+                                .path(&l)
+                                .body(json!({"privacy": "public"})),
+                        )
+                        .await;
+                        run.call(req("DELETE", "/api/v2/recordingsharelink/{id}").path(&l))
+                            .await;
+                    }
+                }
+                None => run.fail(
+                    "POST",
+                    "/api/v2/recordingsharelink",
+                    "recording through activecall left no recording_details".to_owned(),
+                ),
+            }
             run.call(req("PUT", "/api/v2/call/{id}/actions/hangup").path(&p))
                 .await;
         }
+        run.call(
+            req("POST", "/api/v2/users/{id}/screenpop")
+                .path(&[("id", uid)])
+                .body(json!({"screen_pop_uri": "https://crm.example.com/contacts/42"})),
+        )
+        .await;
         run.call(
             req("POST", "/api/v2/users/{id}/initiate_call")
                 .path(&[("id", uid)])

@@ -487,16 +487,46 @@ async fn hangup_through_the_api_ends_a_call_in_progress() {
         None,
     )
     .await;
-    let got = r.wait(4).await;
+    // The live states stop; what follows a hangup comes at once (timed from it, not from the
+    // end the plan had, 6 s later): postcall, recording, call_transcription.
+    let got = r.wait(7).await;
     let events: Vec<Value> = got.iter().map(claims).collect();
-    assert_eq!(states(&events)[3], "hangup");
-    assert!(events[3]["date_ended"].is_i64());
-    settle().await;
     assert_eq!(
-        r.got().len(),
-        4,
-        "the player stops once the call was hung up"
+        states(&events)[3..],
+        ["hangup", "postcall", "recording", "call_transcription"]
     );
+    assert!(events[3]["date_ended"].is_i64());
+    assert_eq!(events[3]["date_ended"], events[6]["date_ended"]);
+    settle().await;
+    assert_eq!(r.got().len(), 7, "no live state after the hangup");
+}
+
+#[tokio::test]
+async fn a_call_hung_up_while_ringing_has_no_post_call_events() {
+    let h = sim().await;
+    let r = Receiver::start(0).await;
+    let hook = webhook(&h, &r.url, None).await;
+    subscribe(&h, "call", &hook, json!({})).await;
+    let started = ok(
+        &h,
+        Method::POST,
+        "/_sim/calls",
+        Some(json!({"ring_secs": 30, "speed": 10})),
+    )
+    .await;
+    let id = started["call_id"].as_str().unwrap().to_owned();
+    r.wait(2).await;
+    ok(
+        &h,
+        Method::PUT,
+        &format!("/api/v2/call/{id}/actions/hangup"),
+        None,
+    )
+    .await;
+    r.wait(3).await;
+    settle().await;
+    let events: Vec<Value> = r.got().iter().map(plain).collect();
+    assert_eq!(states(&events), ["preanswer", "ringing", "hangup"]);
 }
 
 #[tokio::test]
@@ -871,4 +901,200 @@ async fn disabled_subscriptions_and_plain_json_without_a_secret() {
     let got = r.wait(1).await;
     let v = plain(&got[0]);
     assert_eq!(v["contact"]["first_name"], "An");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live calls left for actions (`stop_at`)
+
+/// Waits (up to 10 s) until the call's stored state is `state`.
+async fn wait_state(h: &SimHandle, id: &str, state: &str) -> Value {
+    for _ in 0..1000 {
+        let c = ok(h, Method::GET, &format!("/api/v2/call/{id}"), None).await;
+        if c["state"] == state {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("call {id} never reached {state}");
+}
+
+#[tokio::test]
+async fn a_live_call_waits_for_the_api_hangup_then_plays_its_post_call_events() {
+    let h = sim().await;
+    let r = Receiver::start(0).await;
+    let hook = webhook(&h, &r.url, Some(SECRET)).await;
+    subscribe(&h, "call", &hook, json!({})).await;
+    let started = ok(
+        &h,
+        Method::POST,
+        "/_sim/calls",
+        Some(json!({"stop_at": "connected", "ring_secs": 1, "speed": 100})),
+    )
+    .await;
+    assert_eq!(started["live"], true);
+    let id = started["call_id"].as_str().unwrap().to_owned();
+    wait_state(&h, &id, "connected").await;
+    // Far past the talk time the call would have had (45 s at speed 100 is 0.45 s): still live.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let live = ok(&h, Method::GET, &format!("/api/v2/call/{id}"), None).await;
+    assert_eq!(live["state"], "connected", "{live}");
+    assert!(live["date_ended"].is_null(), "{live}");
+    assert_eq!(
+        states(&r.got().iter().map(claims).collect::<Vec<_>>()),
+        ["preanswer", "ringing", "connected"]
+    );
+
+    ok(
+        &h,
+        Method::PUT,
+        &format!("/api/v2/call/{id}/actions/hangup"),
+        None,
+    )
+    .await;
+    // hangup, then postcall (inbound answered), recording and call_transcription; the recap
+    // comes much later (RECAP_DELAY_MS).
+    let got = r.wait(7).await;
+    let events: Vec<Value> = got.iter().map(claims).collect();
+    assert_eq!(
+        states(&events)[3..7],
+        ["hangup", "postcall", "recording", "call_transcription"]
+    );
+    let ended = ok(&h, Method::GET, &format!("/api/v2/call/{id}"), None).await;
+    assert_eq!(ended["state"], "hangup");
+    assert_eq!(ended["was_recorded"], true);
+
+    // Hanging up again is Dialpad's 400, in its envelope.
+    let (s, v) = call_as(
+        &h,
+        &h.api_key,
+        Method::PUT,
+        &format!("/api/v2/call/{id}/actions/hangup"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not active"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn parked_calls_unpark_to_the_user_and_recording_toggles_are_evented() {
+    let h = sim().await;
+    let r = Receiver::start(0).await;
+    let hook = webhook(&h, &r.url, None).await;
+    subscribe(&h, "call", &hook, json!({})).await;
+    let user = users(&h)[0];
+    let other = users(&h)[1];
+    let started = ok(
+        &h,
+        Method::POST,
+        "/_sim/calls",
+        Some(json!({"stop_at": "parked", "user_id": user, "ring_secs": 0.5, "speed": 100})),
+    )
+    .await;
+    let id = started["call_id"].as_str().unwrap().to_owned();
+    wait_state(&h, &id, "parked").await;
+    let got = r.wait(4).await;
+    assert_eq!(
+        states(&got.iter().map(plain).collect::<Vec<_>>()),
+        ["preanswer", "ringing", "connected", "parked"]
+    );
+
+    let unparked = ok(
+        &h,
+        Method::POST,
+        &format!("/api/v2/call/{id}/unpark"),
+        Some(json!({"user_id": other})),
+    )
+    .await;
+    assert_eq!(unparked["call_id"], id.as_str());
+    let c = ok(&h, Method::GET, &format!("/api/v2/call/{id}"), None).await;
+    assert_eq!(c["state"], "connected");
+    let got = r.wait(5).await;
+    assert_eq!(plain(&got[4])["state"], "connected");
+
+    // Unparking a call that is not parked: 400.
+    let (s, v) = call_as(
+        &h,
+        &h.api_key,
+        Method::POST,
+        &format!("/api/v2/call/{id}/unpark"),
+        Some(json!({"user_id": other})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not parked"),
+        "{v}"
+    );
+
+    // The unparking user now has the call: recording on, then off.
+    let path = format!("/api/v2/users/{other}/activecall");
+    let on = ok(
+        &h,
+        Method::PATCH,
+        &path,
+        Some(json!({"is_recording": true})),
+    )
+    .await;
+    assert_eq!(
+        on,
+        json!({"id": id, "call_state": "connected", "is_recording": true})
+    );
+    let c = ok(&h, Method::GET, &format!("/api/v2/call/{id}"), None).await;
+    assert_eq!(c["was_recorded"], true);
+    // Dialpad leaves empty lists out: nothing recorded yet, the recording is still going.
+    assert!(
+        c["recording_details"].as_array().is_none_or(Vec::is_empty),
+        "still recording: {c}"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // No `is_recording`: toggles (off).
+    let off = ok(&h, Method::PATCH, &path, Some(json!({}))).await;
+    assert_eq!(off["is_recording"], false);
+    let c = ok(&h, Method::GET, &format!("/api/v2/call/{id}"), None).await;
+    let recs = c["recording_details"].as_array().unwrap();
+    assert_eq!(recs.len(), 1, "{c}");
+    assert_eq!(recs[0]["recording_type"], "callrecording");
+    let got = r.wait(6).await;
+    let rec = plain(&got[5]);
+    assert_eq!(rec["state"], "recording");
+    assert_eq!(rec["call_recording_ids"], json!([recs[0]["id"]]), "{rec}");
+
+    // Recording again, then the call ends: the stretch is kept and its event follows hangup.
+    ok(
+        &h,
+        Method::PATCH,
+        &path,
+        Some(json!({"is_recording": true})),
+    )
+    .await;
+    ok(
+        &h,
+        Method::PUT,
+        &format!("/api/v2/call/{id}/actions/hangup"),
+        None,
+    )
+    .await;
+    let got = r.wait(8).await;
+    let events: Vec<Value> = got.iter().map(plain).collect();
+    assert_eq!(states(&events)[6..8], ["hangup", "recording"]);
+    assert_eq!(
+        events[7]["call_recording_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        events[7]
+    );
+
+    // No active call any more: 404.
+    let (s, v) = call_as(&h, &h.api_key, Method::PATCH, &path, Some(json!({}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod actions;
 mod activity;
 mod bad_input;
 mod conformance;

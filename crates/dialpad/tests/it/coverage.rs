@@ -67,6 +67,7 @@ async fn every_client_operation_is_exercised() {
         )*};
     }
     run!(
+        actions,
         contacts,
         users,
         offices,

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod actions;
 mod calls;
 mod channels;
 mod contacts;

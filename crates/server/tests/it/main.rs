@@ -4,6 +4,7 @@
 mod checked;
 mod helpers;
 
+mod actions;
 mod bad_input;
 mod connections;
 mod cors;
