@@ -1,6 +1,9 @@
 //! `dialpad-connector`: the one binary. `main` only parses arguments and hands over.
 
+mod actions_cmd;
+mod connections_cmd;
 mod demo_cmd;
+mod export_cmd;
 mod keys_cmd;
 mod serve_cmd;
 mod sim_cmd;
@@ -34,6 +37,12 @@ enum Command {
     RotateKey(serve_cmd::ServeArgs),
     /// Manage API secret keys (`sk_…`) for your app's server.
     Keys(keys_cmd::KeysArgs),
+    /// List, show or delete connections (`--json` for scripts).
+    Connections(connections_cmd::ConnectionsArgs),
+    /// List the actions, or run one on a connection (`--json` for scripts).
+    Actions(actions_cmd::ActionsArgs),
+    /// Export one connection's records of a model to NDJSON or CSV, resumable (`--resume`).
+    Export(Box<export_cmd::ExportArgs>),
     /// Run the simulator and the server together, with copy-paste steps to connect an account.
     Demo(demo_cmd::DemoArgs),
     /// Run the local Dialpad simulator (Dialpad API v2, OAuth server, test-control API).
@@ -56,6 +65,9 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate(args) => serve_cmd::migrate(args).await,
         Command::RotateKey(args) => serve_cmd::rotate_key(args).await,
         Command::Keys(args) => keys_cmd::run(args).await,
+        Command::Connections(args) => connections_cmd::run(args).await,
+        Command::Actions(args) => actions_cmd::run(args).await,
+        Command::Export(args) => export_cmd::run(*args).await,
         Command::Demo(args) => demo_cmd::run(args).await,
         Command::Sim(args) => sim_cmd::run(args).await,
         Command::Openapi => {
@@ -65,6 +77,11 @@ async fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Stopped by Ctrl-C with everything written kept: the shell's code for SIGINT.
+        Err(e) if e.is::<export_cmd::Interrupted>() => {
+            eprintln!("{e}");
+            std::process::ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE

@@ -339,6 +339,15 @@ pub const DEAUTHORIZE_DEADLINE: Duration = Duration::from_secs(30);
 /// connection's is unknown and so might be the same. The token is then left to expire; it is
 /// erased here either way.
 async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedConnection>> {
+    remove_connection(state, conn).await.map(|(d, _)| Json(d))
+}
+
+/// [`remove`] for callers that outlive nothing (the CLI): also hands back the background
+/// clean-up at Dialpad, to wait for before the process exits.
+pub async fn remove_connection(
+    state: &AppState,
+    conn: &Connection,
+) -> ApiResult<(DeletedConnection, Option<tokio::task::JoinHandle<()>>)> {
     // Decided before the delete, while this connection's token is still readable.
     let credentials = state.store.get_credentials(&conn.id).await?;
     let usable_token = match &credentials {
@@ -401,10 +410,11 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedCo
         .await?;
     state.clients.invalidate(&conn.id);
     state.ws_supervisors.stop(&conn.id);
+    let mut background = None;
     if deauthorize.is_some() || cleanup.is_some() {
         let oauth = state.oauth.clone();
         let (connector_id, owner_id) = (conn.connector_id.clone(), conn.owner_id.clone());
-        tokio::spawn(async move {
+        background = Some(tokio::spawn(async move {
             if let Some((client, intake)) = cleanup {
                 crate::intake::subscriptions::remove_remote(client, intake).await;
             }
@@ -419,14 +429,17 @@ async fn remove(state: &AppState, conn: &Connection) -> ApiResult<Json<DeletedCo
                     deadline_secs = DEAUTHORIZE_DEADLINE.as_secs(),
                     "deauthorizing at Dialpad took too long; the deleted connection's token is left to expire"),
             }
-        });
+        }));
     }
-    Ok(Json(DeletedConnection {
-        object: "connection",
-        connector_id: conn.connector_id.clone(),
-        owner_id: conn.owner_id.clone(),
-        deleted: true,
-    }))
+    Ok((
+        DeletedConnection {
+            object: "connection",
+            connector_id: conn.connector_id.clone(),
+            owner_id: conn.owner_id.clone(),
+            deleted: true,
+        },
+        background,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -20,6 +20,7 @@ pub mod connections;
 pub mod cors;
 mod custom_resources;
 pub mod error;
+pub mod export;
 pub mod intake;
 pub mod mcp;
 pub mod metrics;
