@@ -155,6 +155,45 @@ fn normalize_time(s: &str) -> String {
     }
 }
 
+/// Refuses to resume at `bytes` unless it is the end of a line and, for NDJSON, the lines before
+/// it are `records`. Reads the file once, sequentially, up to `bytes`.
+fn check_boundary(
+    out: &std::path::Path,
+    bytes: u64,
+    records: u64,
+    format: Format,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Read;
+    if bytes == 0 {
+        return Ok(());
+    }
+    let mut f = File::open(out)?;
+    let mut left = bytes;
+    let mut lines = 0u64;
+    let mut last = 0u8;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = f.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        last = buf[n - 1];
+        left -= n as u64;
+    }
+    let counts_agree = format != Format::Ndjson || lines == records;
+    if left > 0 || last != b'\n' || !counts_agree {
+        return Err(format!(
+            "{} does not match its checkpoint ({records} records in {bytes} bytes): it or the \
+             checkpoint was changed; start again with --force",
+            out.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn millis_of(s: &str) -> Option<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
@@ -194,6 +233,13 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
         (None, None) if is_call_model => Some(dpc_core::resources::now_iso()),
         (None, None) => None,
     };
+    if let (Some(s), Some(u)) = (&since, &until) {
+        if let (Some(a), Some(b)) = (millis_of(s), millis_of(u)) {
+            if a >= b {
+                return Err(format!("--since ({s}) must be before --until ({u})").into());
+            }
+        }
+    }
     let mut expand: Vec<String> = args
         .expand
         .iter()
@@ -219,15 +265,19 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(p) = &previous {
         if !p.same_export(&cp) {
             return Err(format!(
-                "{} belongs to another export ({} of {} as {:?}, since {:?}, until {:?}, expand {:?}): \
+                "{} belongs to another export ({} of {} as {}, since {}, until {}, expand {}): \
                  give the same options, or start a new one with --force",
                 cp_path.display(),
                 p.model,
                 p.owner_id,
-                p.format,
-                p.since,
-                p.until,
-                p.expand
+                format!("{:?}", p.format).to_lowercase(),
+                p.since.as_deref().unwrap_or("-"),
+                p.until.as_deref().unwrap_or("-"),
+                if p.expand.is_empty() {
+                    "-".to_owned()
+                } else {
+                    p.expand.join(",")
+                },
             )
             .into());
         }
@@ -280,6 +330,10 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
                 )
                 .into());
             }
+            // The checkpoint's offset must end a record (and, for NDJSON, the records before
+            // it must be the checkpoint's count): an edited or foreign checkpoint would
+            // otherwise cut a record in half and glue the next one to it.
+            check_boundary(&args.out, p.bytes, p.records, p.format)?;
             // What a stopped run wrote after its last checkpoint is written again now.
             f.set_len(p.bytes)?;
             f.sync_all()?;

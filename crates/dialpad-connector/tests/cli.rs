@@ -435,6 +435,24 @@ async fn interrupted_export_resumes_without_duplicates() {
     assert!(r.status.success(), "{}", text(&r.stderr));
     assert_exactly_once(&ndjson_ids(&out), &want);
 
+    // A checkpoint whose offset cuts a record is refused, the file left as it is.
+    let cp_path = PathBuf::from(format!("{}.checkpoint.json", out.display()));
+    let good_cp = std::fs::read(&cp_path).unwrap();
+    let mut edited = checkpoint(&out).unwrap();
+    edited["done"] = json!(false);
+    edited["bytes"] = json!(1000);
+    std::fs::write(&cp_path, edited.to_string()).unwrap();
+    let before = std::fs::read(&out).unwrap();
+    let r = e.run(&resumed);
+    assert_eq!(r.status.code(), Some(1), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stderr).contains("does not match its checkpoint"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    std::fs::write(&cp_path, good_cp).unwrap();
+
     // Resuming with other options is refused, the file left as it is.
     let before = std::fs::read(&out).unwrap();
     let mut other: Vec<&str> = resumed.clone();
@@ -459,7 +477,20 @@ async fn refusals_leave_no_file() {
     let out = e.path("x.ndjson");
     let o = out.to_str().unwrap();
 
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "--owner",
+                "acme",
+                "--model",
+                "telephonyCall",
+                "--since",
+                "2025-01-01",
+                "--until",
+                "2024-01-01",
+            ],
+            "must be before --until",
+        ),
         (
             &["--owner", "pending", "--model", "telephonyCall"],
             "CONNECTION::NOT_AUTHORIZED",
