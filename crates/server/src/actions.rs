@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::auth::{ApiKeyAuth, SessionAuth, CONNECTOR_HEADER, OWNER_HEADER, SESSION_HEADER};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::resources::{self, Caller, CallerSource};
 use crate::AppState;
 
@@ -220,7 +220,7 @@ pub async fn run_route<C: CallerSource>(
         Ok(v) => (StatusCode::OK, serde_json::to_string(v).unwrap_or_default()),
         Err(e) => (
             e.status,
-            serde_json::to_string(&error_body(e)).unwrap_or_default(),
+            serde_json::to_string(&e.body()).unwrap_or_default(),
         ),
     };
     let stored = if outcome.as_ref().is_err_and(worth_retrying) {
@@ -277,9 +277,13 @@ fn unknown(id: &str) -> ApiError {
     let ids: Vec<&str> = actions::catalog().iter().map(|a| a.id).collect();
     ApiError::of(
         ErrorCode::ActionNotFound,
-        format!("no action `{id}`: GET /v1/actions lists them"),
+        format!(
+            "no action {}: GET /v1/actions lists them",
+            dpc_core::read::quote_input(id)
+        ),
     )
-    .with_details(json!({"actionId": id, "actions": ids}))
+    // Cut like the message: an id is a short name, whatever was sent is not echoed whole.
+    .with_details(json!({"actionId": id.chars().take(64).collect::<String>(), "actions": ids}))
 }
 
 /// The core's errors other than Dialpad's.
@@ -304,14 +308,6 @@ fn worth_retrying(e: &ApiError) -> bool {
                 | ErrorCode::ConnectionRefreshFailed
                 | ErrorCode::ConnectionNotAuthorized
         )
-}
-
-fn error_body(e: &ApiError) -> ErrorBody {
-    ErrorBody {
-        error: e.code,
-        message: e.message.clone(),
-        details: e.details.clone(),
-    }
 }
 
 /// The stored answer, as first given, marked as a replay.

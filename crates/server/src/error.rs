@@ -132,13 +132,21 @@ pub struct ErrorBody {
     pub details: Option<Value>,
 }
 
+impl ApiError {
+    /// The error's JSON body (what the answer carries; MCP tool errors and stored idempotent
+    /// answers carry the same).
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code,
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code,
-            message: self.message,
-            details: self.details,
-        };
+        let body = self.body();
         (self.status, axum::Json(body)).into_response()
     }
 }

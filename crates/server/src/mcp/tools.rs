@@ -489,11 +489,7 @@ pub(crate) async fn call(
 /// A tool error: our error body as structured content, and `CODE: message` as text.
 fn error_result(e: ApiError) -> CallToolResult {
     let text = format!("{}: {}", e.code.as_str(), e.message);
-    let body = crate::error::ErrorBody {
-        error: e.code,
-        message: e.message,
-        details: e.details,
-    };
+    let body = e.body();
     let mut r = CallToolResult::error(vec![ContentBlock::text(text)]);
     r.structured_content = Some(serde_json::to_value(body).unwrap_or_default());
     r

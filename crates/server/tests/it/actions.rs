@@ -530,6 +530,12 @@ async fn bad_input_answers_422_with_every_path(db: Db) {
         .as_array()
         .unwrap()
         .contains(&json!("sendSms")));
+    // A 3000-character id is not echoed whole.
+    let long = "x".repeat(3000);
+    let (s, v) = error_code(app.run_action("o1", &long, json!({}), None).await).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(v["message"].as_str().unwrap().len() < 200, "{v}");
+    assert_eq!(v["details"]["actionId"].as_str().unwrap().len(), 64);
     // A malformed key.
     let (s, v) = error_code(
         app.run_action(
