@@ -733,4 +733,26 @@ async fn window_and_transcripts_with_recap() {
     assert_eq!(r.status.code(), Some(1));
     assert!(text(&r.stderr).contains("expand transcript too"));
     assert!(!out2.exists());
+
+    // An unknown expansion names every one the export takes, recap included; piped, the
+    // message carries no colour escapes.
+    let r = e.run(&[
+        "export",
+        "--owner",
+        "acme",
+        "--model",
+        "telephonyCall",
+        "--expand",
+        "transcript,summary",
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(
+        err.contains("expandable are users, contacts, transcript, recap"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(!out2.exists());
 }

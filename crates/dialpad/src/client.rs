@@ -197,6 +197,7 @@ impl ClientBuilder {
                 counters: Counters::default(),
                 observer: self.observer,
             }),
+            max_wait: None,
         })
     }
 }
@@ -205,6 +206,9 @@ impl ClientBuilder {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The longest a request of this clone waits for a rate-limit slot or a 429's
+    /// `Retry-After` when the request sets no bound of its own; see [`Client::with_max_wait`].
+    max_wait: Option<Duration>,
 }
 
 struct Inner {
@@ -244,6 +248,19 @@ impl Client {
             limiter: Some(Arc::new(RateLimiter::default())),
             retry: RetryPolicy::default(),
             observer: None,
+        }
+    }
+
+    /// A clone whose requests wait at most `max` for a rate-limit slot (or a 429's
+    /// `Retry-After`) and otherwise fail at once with [`Error::RateLimited`] carrying the wait,
+    /// unless a request sets its own bound. For callers answering someone who waits (an HTTP
+    /// request, an agent's tool call): a per-operation limit such as `POST /call`'s 5 per
+    /// minute would otherwise hold the caller for up to a minute. Shares everything else,
+    /// the limiter included, with `self`.
+    pub fn with_max_wait(&self, max: Duration) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            max_wait: Some(max),
         }
     }
 
@@ -341,6 +358,7 @@ impl Client {
         let policy = &self.inner.retry;
         let counters = &self.inner.counters;
         let idempotent = is_idempotent(&spec.method);
+        let max_wait = spec.max_wait.or(self.max_wait);
         let mut token = match &spec.auth {
             AuthMode::Client => Some(
                 self.inner
@@ -364,7 +382,7 @@ impl Client {
             .map(|o| (o, operation_name(spec.method.as_str(), path)));
         loop {
             attempt += 1;
-            self.pace(&spec.method, path, spec.max_wait).await?;
+            self.pace(&spec.method, path, max_wait).await?;
             Counters::add(&counters.requests_sent, 1);
             let started = std::time::Instant::now();
             let sent = self.send_once(spec, &url, token.as_ref()).await;
@@ -413,7 +431,7 @@ impl Client {
                 // Dialpad did not execute the request: safe for every method.
                 Failure::Throttled(_, retry_after) => {
                     let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt));
-                    let too_long = spec.max_wait.is_some_and(|max| wait > max);
+                    let too_long = max_wait.is_some_and(|max| wait > max);
                     if let Some(limiter) = &self.inner.limiter {
                         let held = limiter.penalize(&spec.method, path, wait);
                         tracing::info!(

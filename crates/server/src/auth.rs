@@ -65,14 +65,34 @@ pub struct ConnectionIds {
 }
 
 pub fn connection_headers(headers: &HeaderMap) -> Result<ConnectionIds, ApiError> {
-    let connector_id = header(headers, CONNECTOR_HEADER)
-        .ok_or_else(|| ApiError::invalid("the `x-connector-id` header is required"))?;
-    let owner_id = header(headers, OWNER_HEADER)
-        .ok_or_else(|| ApiError::invalid("the `x-owner-id` header is required"))?;
     Ok(ConnectionIds {
-        connector_id: connector_id.to_owned(),
-        owner_id: owner_id.to_owned(),
+        connector_id: id_header(headers, CONNECTOR_HEADER)?.to_owned(),
+        owner_id: id_header(headers, OWNER_HEADER)?.to_owned(),
     })
+}
+
+/// A connection id header, read as UTF-8: an owner id made through the path may be any text
+/// (`/v1/connections/dialpad/m%C3%BCller`), and its header must reach the same connection.
+/// What the id may not contain (control or invisible characters) is `check_ids`'s to say,
+/// with the same message for both ways in; a header that is present but not text is not
+/// "missing".
+fn id_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    let Some(v) = headers.get(name) else {
+        return Err(ApiError::invalid(format!(
+            "the `{name}` header is required"
+        )));
+    };
+    let text = std::str::from_utf8(v.as_bytes()).map_err(|_| {
+        ApiError::invalid(format!("the `{name}` header is not UTF-8 text"))
+            .with_details(serde_json::json!({"header": name}))
+    })?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "the `{name}` header is required"
+        )));
+    }
+    Ok(text)
 }
 
 /// The caller of a `/v1/s/…` route: a front end with a session token, or (as Morph's SDK does

@@ -27,6 +27,12 @@ use crate::AppState;
 /// Dialpad call answers a full page and nothing is fetched twice.
 pub const PAGE: usize = 100;
 
+/// The page with recaps: Dialpad gives one recap per 5 s, so a page of 100 would take over
+/// eight minutes, all of it lost to a Ctrl-C (the checkpoint moves page by page). Five records
+/// keep that to about 25 s; the Dialpad page they come from is fetched again for each (one
+/// list request per 25 s, far inside the company's 20 per second).
+pub const RECAP_PAGE: usize = 5;
+
 /// What to export.
 #[derive(Debug, Clone, Default)]
 pub struct ExportRequest {
@@ -123,7 +129,22 @@ impl Export {
                 ));
             }
         }
-        let expand = parse_expand(model, Some(&expand.join(","))).map_err(invalid)?;
+        let expand = parse_expand(model, Some(&expand.join(","))).map_err(|e| {
+            let mut e = invalid(e);
+            // The export also takes `recap` (handled above, not by the resources API).
+            if matches!(model, Model::Call | Model::Transcript) {
+                match e.message.strip_suffix("none") {
+                    Some(head) => e.message = format!("{head}recap"),
+                    None => e.message.push_str(", recap"),
+                }
+                if let Some(Value::Array(allowed)) =
+                    e.details.as_mut().and_then(|d| d.get_mut("allowedExpand"))
+                {
+                    allowed.push(Value::from("recap"));
+                }
+            }
+            e
+        })?;
         let conn = crate::connections::load(state, &req.connector_id, &req.owner_id).await?;
         check_list(state, &conn, model).await?;
         let maps = if granted(&conn, &format!("{}::fieldRead", model.as_str())) {
@@ -184,7 +205,7 @@ impl Export {
             seen: Some(&seen_source),
         };
         let params = ListParams {
-            limit: PAGE,
+            limit: if self.recap { RECAP_PAGE } else { PAGE },
             resume: at.clone(),
             q: None,
             filters: self.filters.clone(),

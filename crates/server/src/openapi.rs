@@ -592,7 +592,7 @@ impl Modify for Security {
         Resource, ResourceRef, dpc_core::models::ExpandableRef, Warning, ResourcePage,
         AnyModelResource, CustomResource, CreatedRef, RemoteId, WriteAnswer, CreateBody,
         UpdateBody, CustomWrite, contact::ContactWrite, user::UserWrite,
-        workspace::WorkspaceWrite, call::CallCreate, call::CallUpdate, JsonRpcMessage,
+        workspace::WorkspaceWrite, call::CallCreate, call::CallUpdate, JsonRpcMessage, JsonRpcError, JsonRpcErrorObject, McpBadRequest,
         crate::mcp::McpInfo, crate::mcp::McpAuth,
         dpc_core::models::RefInput, dpc_core::models::IdInput, Empty, Health, DialpadAnswer,
         contact::Contact, user::User, workspace::Workspace, workspace::Company,
@@ -940,6 +940,40 @@ struct JsonRpcMessage {
     jsonrpc: String,
 }
 
+/// A JSON-RPC error answer without a readable request id: the body is not JSON (-32700), or
+/// not one JSON-RPC request (-32600: a batch, a bare value, no `"jsonrpc": "2.0"`, an id
+/// that is neither a string nor an integer).
+#[derive(serde::Serialize, ToSchema)]
+#[schema(as = JsonRpcError)]
+struct JsonRpcError {
+    /// Always `2.0`.
+    jsonrpc: String,
+    /// The request's id, or null when it could not be read.
+    #[schema(value_type = Option<String>)]
+    id: Option<Value>,
+    error: JsonRpcErrorObject,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+struct JsonRpcErrorObject {
+    /// JSON-RPC's code (-32700 parse error, -32600 invalid request, -32602 invalid params).
+    code: i64,
+    message: String,
+    /// `{"error": "<our stable code>"}`.
+    #[schema(value_type = Option<Object>)]
+    data: Option<Value>,
+}
+
+/// A 400 of `/v1/mcp`: our error JSON (no connection headers, …) or a JSON-RPC error (the
+/// message itself is not a JSON-RPC request).
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum McpBadRequest {
+    Error(ErrorBody),
+    JsonRpc(JsonRpcError),
+}
+
 #[utoipa::path(post, path = "/v1/mcp", tag = "mcp",
     description = "The MCP server (Streamable HTTP, stateless: no `Mcp-Session-Id`): POST one JSON-RPC message (`initialize`, `tools/list`, `tools/call`, …) with `Accept: application/json, text/event-stream`. The tools are the connection's granted operations, narrowed by the session's. Authenticated on every request: a session token (`x-session-token` or `Authorization: Bearer <session token>`) or the secret key with `x-connector-id` and `x-owner-id`; failures answer our error JSON before any MCP.",
     request_body(content = JsonRpcMessage, description = "One JSON-RPC message"),
@@ -947,7 +981,7 @@ struct JsonRpcMessage {
     responses(
         (status = 200, description = "The JSON-RPC answer (a result, or a JSON-RPC error such as an unknown tool); a tool's own failure is a result with `isError: true` and our error code", body = JsonRpcMessage),
         (status = 202, description = "A notification or response, accepted"),
-        (status = 400, description = "`REQUEST::INVALID`: no connection headers, or the MCP transport refused the message", body = ErrorBody),
+        (status = 400, description = "Our error JSON (`REQUEST::INVALID`: no connection headers), or a JSON-RPC error with a null id: the body is not JSON (-32700) or not one JSON-RPC request (-32600; batches are not supported)", body = McpBadRequest),
         (status = 404, description = "`CONNECTION::NOT_FOUND`", body = ErrorBody),
         (status = 406, description = "`REQUEST::INVALID`: the `Accept` header admits neither JSON nor an event stream", body = ErrorBody),
         (status = 415, description = "`REQUEST::INVALID`: the body is not a JSON-RPC message in `application/json`", body = ErrorBody),

@@ -257,6 +257,11 @@ pub(crate) async fn upstream(
                 ErrorCode::UpstreamInvalid,
                 format!("Dialpad refused the request: {message}"),
             ),
+            // A name or number already taken: the caller's to resolve, not an outage.
+            409 => ApiError::of(
+                ErrorCode::ResourceConflict,
+                format!("Dialpad refused the request: {message}"),
+            ),
             _ => {
                 tracing::warn!(error = %e, "Dialpad error");
                 ApiError::of(

@@ -392,9 +392,15 @@ pub fn validate(id: &str, input: &Value) -> Result<(), ActionError> {
 
 /// Runs action `id` with `input` on a connection's Dialpad client. Permission checks are the
 /// caller's (`operations::check` on [`ActionInfo::operation`]).
+///
+/// Someone waits for the answer, so a request waits at most
+/// [`MAX_RATE_WAIT`](crate::resources::MAX_RATE_WAIT) for a rate-limit slot: past it the action
+/// fails with [`dialpad::Error::RateLimited`] and the wait, before anything is sent (`placeCall`
+/// is 5 per minute; a sixth call would otherwise hang for up to a minute).
 pub async fn run(client: &dialpad::Client, id: &str, input: Value) -> Result<Value, ActionError> {
     validate(id, &input)?;
-    dispatch(client, id, &input).await
+    let client = client.with_max_wait(crate::resources::MAX_RATE_WAIT);
+    dispatch(&client, id, &input).await
 }
 
 /// A JSON Schema error as a field path in the resources API's style (`toNumbers[0]`), naming

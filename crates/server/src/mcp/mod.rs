@@ -120,6 +120,11 @@ async fn handle(state: AppState, service: Service, req: Request) -> Response {
         Ok(b) => b,
         Err(e) => return body_error(&e).into_response(),
     };
+    if is_json(&parts.headers) {
+        if let Some(refusal) = jsonrpc_refusal(&bytes) {
+            return refusal;
+        }
+    }
     parts.extensions.insert(caller);
     let req = Request::from_parts(parts, Body::from(bytes));
     let answer = match service.oneshot(req).await {
@@ -127,6 +132,104 @@ async fn handle(state: AppState, service: Service, req: Request) -> Response {
         Err(never) => match never {},
     };
     transport_error_as_json(answer).await
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+}
+
+/// JSON-RPC's own answer to a message rmcp would refuse with a plain-text transport error (or
+/// take apart wrongly), so an MCP client sees the error codes it knows: not JSON is a parse
+/// error (-32700), a batch or a message that is not a JSON-RPC request is an invalid request
+/// (-32600, HTTP 400, `id` null as JSON-RPC requires when the id cannot be read), and a
+/// `tools/call` whose `name` is not a string or whose `arguments` is not an object is invalid
+/// params (-32602, answered to its id). The `data.error` is our stable code.
+fn jsonrpc_refusal(body: &[u8]) -> Option<Response> {
+    let refuse = |status: StatusCode, id: Value, code: i64, message: String| {
+        let mut r = (
+            status,
+            Json(json!({
+                "jsonrpc": "2.0",
+                "id": id,
+                "error": {"code": code, "message": message, "data": {"error": ErrorCode::RequestInvalid}},
+            })),
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    };
+    let msg: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(refuse(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                -32700,
+                format!("Parse error: the body is not JSON ({e})"),
+            ))
+        }
+    };
+    let Some(obj) = msg.as_object() else {
+        let why = if msg.is_array() {
+            "JSON-RPC batches are not supported (MCP 2025-06-18 removed them): send one message per request"
+        } else {
+            "a JSON-RPC message is a JSON object"
+        };
+        return Some(refuse(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            format!("Invalid Request: {why}"),
+        ));
+    };
+    let id = obj.get("id").cloned();
+    // MCP: a request id is a string or an integer, never null.
+    let id_ok = match &id {
+        None => true,
+        Some(Value::String(_)) => true,
+        Some(Value::Number(n)) => n.is_i64() || n.is_u64(),
+        Some(_) => false,
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") || !id_ok {
+        return Some(refuse(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            "Invalid Request: a JSON-RPC 2.0 message has `\"jsonrpc\": \"2.0\"` and an `id` that is a string or an integer".into(),
+        ));
+    }
+    if obj.get("method").and_then(Value::as_str) == Some("tools/call") {
+        let params = obj.get("params");
+        let problem = match params {
+            Some(Value::Object(p)) => {
+                if !p.get("name").is_some_and(Value::is_string) {
+                    Some("`params.name` must be the tool's name, a string")
+                } else if !matches!(
+                    p.get("arguments"),
+                    None | Some(Value::Null) | Some(Value::Object(_))
+                ) {
+                    Some("`params.arguments` must be an object of the tool's arguments")
+                } else {
+                    None
+                }
+            }
+            _ => Some("`params` must be an object with the tool's `name` and `arguments`"),
+        };
+        if let Some(problem) = problem {
+            let id = id.unwrap_or(Value::Null);
+            return Some(refuse(
+                StatusCode::OK,
+                id,
+                -32602,
+                format!("Invalid params: {problem}"),
+            ));
+        }
+    }
+    None
 }
 
 /// The transport's own refusals (a body that is not a JSON-RPC message, an `Accept` without
@@ -292,9 +395,17 @@ impl ServerHandler for McpServer {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        // Every tool comes in one page and no cursor is ever given out: a cursor is one this
+        // server did not make (MCP: an invalid cursor is invalid params), not a page to skip to.
+        if request.and_then(|r| r.cursor).is_some() {
+            return Err(ErrorData::invalid_params(
+                "unknown cursor: tools/list answers every tool in one page and gives no cursor",
+                None,
+            ));
+        }
         let caller = caller_of(&context)?;
         // Every connection (and session) has its own list: no shared cache may serve it.
         Ok(

@@ -81,6 +81,8 @@ on_both_backends!(
     bad_input_answers_422_with_every_path,
     missing_permissions_name_the_operation,
     idempotency_key_reaches_dialpad_once,
+    every_action_maps_dialpads_refusal,
+    an_action_over_its_rate_limit_answers_429_at_once,
 );
 
 impl TestApp {
@@ -906,4 +908,167 @@ async fn live_call_actions_record_share_park_and_pop(db: Db) {
     )
     .await;
     assert!(s.is_client_error(), "{s} {v}");
+}
+
+/// Every action, with input Dialpad refuses (an id it does not know, a call that ended, a
+/// channel name taken): its refusal answered with the stable code and Dialpad's message, after
+/// exactly the Dialpad requests the action makes.
+async fn every_action_maps_dialpads_refusal(db: Db) {
+    let app = app(db).await;
+    let me = app.me().await;
+    // A call that ended, and a channel whose name is then taken.
+    let placed = app
+        .action_ok(
+            "placeCall",
+            json!({"userId": me, "phoneNumber": "+14155550199"}),
+        )
+        .await;
+    let ended = placed["callId"].as_str().unwrap().to_owned();
+    app.action_ok("hangUpCall", json!({"callId": ended})).await;
+    app.action_ok(
+        "createChannel",
+        json!({"name": "taken", "description": "d", "privacy": "public", "userId": me}),
+    )
+    .await;
+    let nobody = "99999999";
+    let not_found = (StatusCode::NOT_FOUND, "RESOURCE::NOT_FOUND");
+    let invalid = (StatusCode::BAD_REQUEST, "UPSTREAM::INVALID");
+    let cases: Vec<(&str, Value, (StatusCode, &str))> = vec![
+        // Dialpad names a user it does not know in a body field as an invalid value.
+        (
+            "sendSms",
+            json!({"toNumbers": ["+14155550100"], "text": "hi", "userId": nobody}),
+            invalid,
+        ),
+        (
+            "placeCall",
+            json!({"userId": nobody, "phoneNumber": "+14155550199"}),
+            invalid,
+        ),
+        (
+            "initiateCall",
+            json!({"userId": nobody, "phoneNumber": "+14155550199"}),
+            not_found,
+        ),
+        ("hangUpCall", json!({"callId": ended}), invalid),
+        (
+            "transferCall",
+            json!({"callId": ended, "to": {"type": "number", "number": "+14155550124"}}),
+            invalid,
+        ),
+        (
+            "addCallParticipant",
+            json!({"callId": nobody, "participant": {"type": "number", "number": "+14155550123"}}),
+            not_found,
+        ),
+        (
+            "unparkCall",
+            json!({"callId": ended, "userId": me}),
+            invalid,
+        ),
+        (
+            "labelCall",
+            json!({"callId": nobody, "labels": ["x"]}),
+            not_found,
+        ),
+        (
+            "toggleCallRecording",
+            json!({"userId": nobody, "isRecording": true}),
+            not_found,
+        ),
+        (
+            "screenPop",
+            json!({"userId": nobody, "url": "https://crm.example/c/1"}),
+            not_found,
+        ),
+        (
+            "listChannels",
+            json!({"cursor": "not-a-dialpad-cursor"}),
+            invalid,
+        ),
+        ("getChannel", json!({"channelId": nobody}), not_found),
+        (
+            "createChannel",
+            json!({"name": "taken", "description": "d", "privacy": "public", "userId": me}),
+            (StatusCode::CONFLICT, "RESOURCE::CONFLICT"),
+        ),
+        ("deleteChannel", json!({"channelId": nobody}), not_found),
+        (
+            "listChannelMembers",
+            json!({"channelId": nobody}),
+            not_found,
+        ),
+        (
+            "addChannelMember",
+            json!({"channelId": nobody, "userId": me}),
+            not_found,
+        ),
+        (
+            "removeChannelMember",
+            json!({"channelId": nobody, "userId": me}),
+            not_found,
+        ),
+        (
+            "createRecordingShareLink",
+            json!({"recordingId": nobody, "recordingType": "callRecording"}),
+            not_found,
+        ),
+    ];
+    let mut covered: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    covered.sort();
+    let mut all: Vec<&str> = dpc_core::actions::catalog().iter().map(|a| a.id).collect();
+    all.sort();
+    assert_eq!(covered, all, "every action has a refusal case");
+    let mut wrong = Vec::new();
+    for (id, input, (status, code)) in cases {
+        let (s, v) = error_code(app.run_action("o1", id, input, None).await).await;
+        let msg = v["message"].as_str().unwrap_or_default();
+        // Dialpad's message is passed on.
+        if (s, v["error"].as_str()) != (status, Some(code)) || !msg.starts_with("Dialpad") {
+            wrong.push(format!("{id}: {s} {v}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `placeCall` is 5 per minute at Dialpad: the calls past the budget answer 429
+/// `UPSTREAM::RATE_LIMITED` with `Retry-After` at once, without reaching Dialpad, instead of
+/// holding the caller for up to a minute.
+async fn an_action_over_its_rate_limit_answers_429_at_once(db: Db) {
+    let app = app(db).await;
+    let me = app.me().await;
+    let mut limited = None;
+    for _ in 0..8 {
+        let started = std::time::Instant::now();
+        let r = app
+            .run_action(
+                "o1",
+                "placeCall",
+                json!({"userId": me, "phoneNumber": "+14155550199"}),
+                None,
+            )
+            .await;
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        let (s, v) = error_code(r).await;
+        // The bound is 2 s of waiting for a slot; the answer never takes much longer.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((v, retry_after));
+            break;
+        }
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (v, retry_after) = limited.expect("the budget of 5 per minute runs out within 8 calls");
+    assert_eq!(v["error"], "UPSTREAM::RATE_LIMITED", "{v}");
+    let secs = v["details"]["retryAfter"].as_u64().unwrap();
+    assert!((3..=60).contains(&secs), "{v}");
+    assert_eq!(retry_after, Some(secs));
+    assert!(app.requests("POST /api/v2/call") <= 5);
 }

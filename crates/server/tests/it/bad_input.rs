@@ -38,6 +38,31 @@ async fn odd_ids(app: TestApp) {
         let r = app.get(&format!("/v1/connections/dialpad/{owner}")).await;
         assert_eq!(r.status(), StatusCode::OK, "{owner}");
     }
+    // The same ids through the connection headers: UTF-8 text reaches the connection made
+    // through the path; an invisible character is refused as such, not as a missing header.
+    let by_header = |owner: &'static [u8]| {
+        app.http
+            .get(app.url("/v1/resources/genericContact"))
+            .header("x-api-secret", &app.api_key)
+            .header("x-connector-id", "dialpad")
+            .header(
+                "x-owner-id",
+                reqwest::header::HeaderValue::from_bytes(owner).unwrap(),
+            )
+            .send()
+    };
+    let (s, v) = error_code(by_header("caf\u{e9}".as_bytes()).await.unwrap()).await;
+    // Found (not authorized yet), so the header named the connection made as `caf%C3%A9`.
+    assert_eq!(v["error"], "CONNECTION::NOT_AUTHORIZED", "{s} {v}");
+    let (s, v) = error_code(by_header("a\u{200b}b".as_bytes()).await.unwrap()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let msg = v["message"].as_str().unwrap();
+    assert!(!msg.contains("required"), "{v}");
+    assert!(msg.contains("ownerId"), "{v}");
+    let (s, v) = error_code(by_header(b"a\xffb").await.unwrap()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("not UTF-8"), "{v}");
+
     let long = "x".repeat(256);
     let (s, _) = error_code(
         app.post_json(&format!("/v1/connections/dialpad/{long}"), json!({}))

@@ -583,12 +583,73 @@ async fn json_rpc_edges_and_limits(db: Db) {
         .await
         .unwrap();
     let (s, v) = error_code(r).await;
-    assert!(s.is_client_error(), "{s}: {v}");
-    assert_eq!(v["error"], "REQUEST::INVALID", "{v}");
-    assert!(
-        v["message"].as_str().unwrap().contains("deserialize"),
-        "{v}"
-    );
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["jsonrpc"], "2.0", "{v}");
+    assert_eq!(v["id"], Value::Null, "{v}");
+    assert_eq!(v["error"]["code"], -32700, "{v}");
+    assert_eq!(v["error"]["data"]["error"], "REQUEST::INVALID", "{v}");
+
+    // A batch (MCP dropped them), a bare value, a message without `jsonrpc` or with a null id:
+    // JSON-RPC's invalid request, with the reason.
+    for (body, reason) in [
+        (json!([tools_list(), tools_list()]), "batches"),
+        (json!("tools/list"), "object"),
+        (json!({"id": 1, "method": "tools/list"}), "2.0"),
+        (
+            json!({"jsonrpc": "2.0", "id": null, "method": "tools/list"}),
+            "integer",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}),
+            "integer",
+        ),
+    ] {
+        let r = rpc(&app, &auth, body.clone()).await;
+        let (s, v) = error_code(r).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["error"]["code"], -32600, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(reason),
+            "{body}: {v}"
+        );
+    }
+
+    // A tool call whose arguments are not an object, or without a tool name: invalid params,
+    // answered to its id.
+    for params in [
+        json!({"name": "genericContact_list", "arguments": ["q", "x"]}),
+        json!({"name": "genericContact_list", "arguments": "q=x"}),
+        json!({"name": 7, "arguments": {}}),
+        json!(["genericContact_list"]),
+    ] {
+        let r = rpc(
+            &app,
+            &auth,
+            json!({"jsonrpc": "2.0", "id": "a-1", "method": "tools/call", "params": params}),
+        )
+        .await;
+        let (s, v) = error_code(r).await;
+        assert_eq!(s, StatusCode::OK, "{params}: {v}");
+        assert_eq!(v["id"], "a-1", "{v}");
+        assert_eq!(v["error"]["code"], -32602, "{params}: {v}");
+    }
+
+    // tools/list gives every tool in one page and no cursor: a cursor it did not make is
+    // invalid params, not the first page again.
+    let r = rpc(
+        &app,
+        &auth,
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"cursor": "forged"}}),
+    )
+    .await;
+    let (s, v) = error_code(r).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    assert!(v["result"].is_null(), "{v}");
+    let r = rpc(&app, &auth, tools_list()).await;
+    let v: Value = r.json().await.unwrap();
+    assert!(v["result"]["nextCursor"].is_null(), "{v}");
+    assert!(!v["result"]["tools"].as_array().unwrap().is_empty(), "{v}");
 
     // A method MCP does not have: JSON-RPC's method-not-found error, not a crash.
     let r = rpc(
