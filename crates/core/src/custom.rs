@@ -101,6 +101,12 @@ impl CustomModel {
                     &at("name"),
                     format!("`{}` is a built-in model", m.name),
                 ));
+            } else if m.name == "action" {
+                // MCP tools are `<model>_<op>` and `action_<id>`: `action_list` would be both.
+                errors.push(field_error(
+                    &at("name"),
+                    "`action` is reserved (the MCP action tools are named `action_<id>`)",
+                ));
             } else if models[..i].iter().any(|o| o.name == m.name) {
                 errors.push(field_error(
                     &at("name"),

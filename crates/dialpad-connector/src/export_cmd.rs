@@ -100,6 +100,48 @@ struct Checkpoint {
     bytes: u64,
     records: u64,
     done: bool,
+    /// How spent Dialpad's rate limits were when this was written (the client's limiter), so a
+    /// `--resume` soon after paces on from there rather than bursting into a budget Dialpad
+    /// has not refilled (which costs a 429 and its `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pacing: Option<Pacing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pacing {
+    /// Wall-clock time (Unix milliseconds) of the reading.
+    at_ms: i64,
+    /// Per limit: milliseconds until it is whole again.
+    spent_ms: Vec<(String, u64)>,
+}
+
+impl Pacing {
+    fn read(limiter: Option<&dialpad::RateLimiter>) -> Option<Pacing> {
+        let spent = limiter?.spent();
+        Some(Pacing {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            spent_ms: spent
+                .into_iter()
+                .map(|(k, d)| (k, d.as_millis() as u64))
+                .collect(),
+        })
+    }
+
+    /// What is still spent now, given to `limiter`.
+    fn restore(&self, limiter: Option<&dialpad::RateLimiter>) {
+        let Some(limiter) = limiter else { return };
+        let since = (chrono::Utc::now().timestamp_millis() - self.at_ms).max(0) as u64;
+        let left: Vec<(String, std::time::Duration)> = self
+            .spent_ms
+            .iter()
+            // A checkpoint from an hour ago holds nothing still spent; a clock set back cannot
+            // make a limit wait longer than it was spent.
+            .filter(|(_, ms)| *ms > since)
+            .map(|(k, ms)| (k.clone(), std::time::Duration::from_millis(ms - since)))
+            .collect();
+        limiter.restore_spent(&left);
+    }
 }
 
 impl Checkpoint {
@@ -261,6 +303,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
         bytes: 0,
         records: 0,
         done: false,
+        pacing: None,
     };
     if let Some(p) = &previous {
         if !p.same_export(&cp) {
@@ -338,6 +381,9 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
             f.set_len(p.bytes)?;
             f.sync_all()?;
             f.seek(SeekFrom::End(0))?;
+            if let Some(pacing) = &p.pacing {
+                pacing.restore(export.rate_limiter().as_deref());
+            }
             cp = p;
             f
         }
@@ -373,6 +419,9 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
         let page = tokio::select! {
             biased;
             _ = &mut stop => {
+                // A request may have been in flight: what it spent is kept for --resume.
+                cp.pacing = Pacing::read(export.rate_limiter().as_deref());
+                let _ = write_checkpoint(&cp_path, &cp);
                 progress.finish(&cp);
                 return Err(Box::new(Interrupted {
                     records: cp.records,
@@ -412,6 +461,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
             Some(n) => cp.resume = n,
             None => cp.done = true,
         }
+        cp.pacing = Pacing::read(export.rate_limiter().as_deref());
         write_checkpoint(&cp_path, &cp)?;
         progress.page(&cp, last_started);
         if cp.done {

@@ -409,6 +409,35 @@ impl RateLimiter {
         Ok(self.acquire(method, path).await)
     }
 
+    /// How much of each limit is spent, as the time until it is whole again (cells with
+    /// nothing spent are left out). Dialpad's limits run on when a process stops: a process
+    /// that resumes the same work soon after can [`restore_spent`](Self::restore_spent) this
+    /// instead of bursting into a budget Dialpad has not refilled (which answers 429).
+    pub fn spent(&self) -> Vec<(String, Duration)> {
+        let now = Instant::now();
+        let state = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .iter()
+            .filter(|(_, tat)| **tat > now)
+            .map(|(k, tat)| (k.clone(), *tat - now))
+            .collect()
+    }
+
+    /// Takes on what another limiter reported as [`spent`](Self::spent) (less the time since):
+    /// each cell is at least that spent. Keys this limiter does not know are kept as given; they
+    /// pace nothing until a request maps to them.
+    pub fn restore_spent(&self, spent: &[(String, Duration)]) {
+        let now = Instant::now();
+        let mut state = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, left) in spent {
+            let tat = now + *left;
+            let cell = state.entry(key.clone()).or_insert(tat);
+            if *cell < tat {
+                *cell = tat;
+            }
+        }
+    }
+
     /// Dialpad answered 429 with this wait: nobody sharing the limiter sends
     /// to the limit that was probably hit (the operation's own when it has
     /// one, else the company's) before `wait` has passed. Returns the key of
@@ -463,6 +492,31 @@ mod tests {
         );
         assert_eq!(l.operation_for(&Method::DELETE, "/api/v2/call/1"), None);
         assert_eq!(l.operation_for(&Method::GET, "/api/v2/call//"), None);
+    }
+
+    #[tokio::test]
+    async fn spent_budget_carries_over_to_another_limiter() {
+        let limits = RateLimits::none()
+            .company(Some(Limit::per_second(10)))
+            .margin(1.0);
+        let a = RateLimiter::new(limits.clone());
+        for _ in 0..10 {
+            a.acquire(&Method::GET, "/api/v2/call").await;
+        }
+        let spent = a.spent();
+        assert_eq!(spent.len(), 1);
+        assert!(spent[0].1 > ms(500) && spent[0].1 <= ms(1000), "{spent:?}");
+        // A fresh limiter would burst; one that took the spent budget waits its turn.
+        let b = RateLimiter::new(limits.clone());
+        b.restore_spent(&spent);
+        let r = b.acquire(&Method::GET, "/api/v2/call").await;
+        assert!(r.wait >= ms(50), "{r:?}");
+        let fresh = RateLimiter::new(limits);
+        assert!(fresh
+            .acquire(&Method::GET, "/api/v2/call")
+            .await
+            .wait
+            .is_zero());
     }
 
     /// Stage-by-stage reservation as `acquire` does it, all at `now`.

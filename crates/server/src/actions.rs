@@ -30,7 +30,7 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// How long a key and its answer are kept.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
 /// Longest key accepted.
-const MAX_KEY_LEN: usize = 255;
+pub(crate) const MAX_KEY_LEN: usize = 255;
 
 /// An action of the catalog, with its schemas.
 #[derive(Serialize, ToSchema)]
@@ -181,13 +181,42 @@ pub async fn run_route<C: CallerSource>(
     let Some(key) = key else {
         return answer(execute(&state, &c, info, input).await);
     };
+    match run_with_key(&state, &c, info, &key, input).await {
+        Ok(Keyed::Fresh(outcome)) => answer(outcome),
+        Ok(Keyed::Replayed { status, body }) => replay(status, body),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The answer of a run with an idempotency key.
+pub(crate) enum Keyed {
+    /// This request ran the action.
+    Fresh(ApiResult<ActionResult>),
+    /// An earlier request with the key and the same input ran it: its answer as stored.
+    Replayed { status: StatusCode, body: Value },
+}
+
+/// Runs `info` once per `key` (and connection and action): the key is claimed in the store
+/// before Dialpad is called, the answer stored after; a retry with the same key and input gets
+/// the stored answer without calling Dialpad. Another input under the key is
+/// `REQUEST::IDEMPOTENCY_CONFLICT`; a first run still going is `REQUEST::IDEMPOTENCY_IN_PROGRESS`.
+/// A failure worth retrying (Dialpad down or rate limiting, a missing permission) releases the
+/// key instead of storing itself. Shared by the HTTP route (`Idempotency-Key`) and the MCP
+/// action tools (`idempotencyKey`).
+pub(crate) async fn run_with_key(
+    state: &AppState,
+    c: &Caller,
+    info: &'static ActionInfo,
+    key: &str,
+    input: Value,
+) -> ApiResult<Keyed> {
     let now = dpc_store::events::now_ms();
     let hash = body_hash(&input);
     let lease = state.config.request_timeout.as_millis() as i64 + 5_000;
     let claim = IdempotencyClaim {
         connection_id: &c.conn.id,
         action: info.id,
-        key: &key,
+        key,
         body_hash: &hash,
         now,
         lease_until: now + lease,
@@ -195,27 +224,30 @@ pub async fn run_route<C: CallerSource>(
     };
     let token = match state.store.claim_idempotency_key(&claim).await {
         Ok(ClaimOutcome::Claimed { token }) => token,
-        Ok(ClaimOutcome::Replay { status, response }) => return replay(status, &response),
+        Ok(ClaimOutcome::Replay { status, response }) => {
+            return Ok(Keyed::Replayed {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                body: serde_json::from_str(&response).unwrap_or(Value::Null),
+            })
+        }
         Ok(ClaimOutcome::Conflict) => {
-            return ApiError::of(
+            return Err(ApiError::of(
                 ErrorCode::RequestIdempotencyConflict,
                 format!(
-                    "this Idempotency-Key was used for another {} request body: use a new key for a new request",
+                    "this idempotency key was used for another {} input: use a new key for a new request",
                     info.id
                 ),
-            )
-            .into_response()
+            ))
         }
         Ok(ClaimOutcome::InFlight) => {
-            return ApiError::of(
+            return Err(ApiError::of(
                 ErrorCode::RequestIdempotencyInProgress,
-                "the first request with this Idempotency-Key is still running: retry shortly",
-            )
-            .into_response()
+                "the first request with this idempotency key is still running: retry shortly",
+            ))
         }
-        Err(e) => return ApiError::internal(e).into_response(),
+        Err(e) => return Err(ApiError::internal(e)),
     };
-    let outcome = execute(&state, &c, info, input).await;
+    let outcome = execute(state, c, info, input).await;
     let (status, body) = match &outcome {
         Ok(v) => (StatusCode::OK, serde_json::to_string(v).unwrap_or_default()),
         Err(e) => (
@@ -226,12 +258,12 @@ pub async fn run_route<C: CallerSource>(
     let stored = if outcome.as_ref().is_err_and(worth_retrying) {
         state
             .store
-            .release_idempotency_key(&c.conn.id, info.id, &key, &token)
+            .release_idempotency_key(&c.conn.id, info.id, key, &token)
             .await
     } else {
         state
             .store
-            .complete_idempotency_key(&c.conn.id, info.id, &key, &token, status.as_u16(), &body)
+            .complete_idempotency_key(&c.conn.id, info.id, key, &token, status.as_u16(), &body)
             .await
             .map(|_| ())
     };
@@ -239,7 +271,7 @@ pub async fn run_route<C: CallerSource>(
         // The answer stands; the key stays claimed until its lease runs out.
         tracing::warn!(error = %e, action = info.id, "could not store the idempotency key's answer");
     }
-    answer(outcome)
+    Ok(Keyed::Fresh(outcome))
 }
 
 /// Runs the action on the connection's Dialpad client.
@@ -311,9 +343,7 @@ fn worth_retrying(e: &ApiError) -> bool {
 }
 
 /// The stored answer, as first given, marked as a replay.
-fn replay(status: u16, body: &str) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+fn replay(status: StatusCode, value: Value) -> Response {
     let mut r = (status, Json(value)).into_response();
     r.headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
@@ -330,13 +360,18 @@ fn idempotency_key(headers: &HeaderMap, info: &ActionInfo) -> ApiResult<Option<S
         return Ok(None);
     }
     let key = v.to_str().unwrap_or_default().trim();
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+    if !valid_key(key) {
         return Err(ApiError::invalid(format!(
             "`Idempotency-Key` must be 1 to {MAX_KEY_LEN} visible ASCII characters (a UUID, say)"
         ))
         .with_details(json!({"header": "Idempotency-Key"})));
     }
     Ok(Some(key.to_owned()))
+}
+
+/// 1 to 255 visible ASCII characters.
+pub(crate) fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// SHA-256 of the body in a canonical form (object keys sorted), so that a retry that orders

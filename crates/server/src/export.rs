@@ -186,6 +186,11 @@ impl Export {
         cols
     }
 
+    /// The connection client's rate limiter (to carry its state across a stop and `--resume`).
+    pub fn rate_limiter(&self) -> Option<std::sync::Arc<dialpad::RateLimiter>> {
+        self.cc.client.rate_limiter()
+    }
+
     /// The page at `at`: its resources as the API renders them (expanded), and where the next
     /// page starts (`None`: the export is complete).
     pub async fn page(&self, at: &Resume) -> ApiResult<(Vec<Value>, Option<Resume>)> {

@@ -35,6 +35,8 @@ pub const MAX_RESULT_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolKind {
     Resource(Model, Op),
+    /// An operation of a custom model (`[[custom_models]]`), by the model's name.
+    Custom(String, Op),
     Action(String),
 }
 
@@ -42,6 +44,7 @@ impl ToolKind {
     pub fn name(&self) -> String {
         match self {
             ToolKind::Resource(m, op) => format!("{}_{}", m.as_str(), op.as_str()),
+            ToolKind::Custom(name, op) => format!("{name}_{}", op.as_str()),
             ToolKind::Action(id) => format!("action_{id}"),
         }
     }
@@ -51,15 +54,20 @@ impl ToolKind {
             return (!id.is_empty()).then(|| ToolKind::Action(id.to_owned()));
         }
         let (model, op) = name.rsplit_once('_')?;
-        let model = Model::parse(model)?;
         let op = Op::ALL.into_iter().find(|o| o.as_str() == op)?;
-        Some(ToolKind::Resource(model, op))
+        // Any other name may be a custom model's; `call` checks it is declared.
+        Some(match Model::parse(model) {
+            Some(m) => ToolKind::Resource(m, op),
+            None if !model.is_empty() => ToolKind::Custom(model.to_owned(), op),
+            None => return None,
+        })
     }
 
     /// The catalog operation the tool runs.
     fn operation_id(&self) -> String {
         match self {
             ToolKind::Resource(m, op) => op.operation_id(*m),
+            ToolKind::Custom(name, op) => format!("{name}::{}", op.as_str()),
             ToolKind::Action(id) => format!("action::{id}"),
         }
     }
@@ -96,18 +104,167 @@ fn resource_kinds() -> Vec<ToolKind> {
         .collect()
 }
 
-/// The tools of `caller`: its granted resource operations, then its granted actions.
-pub(crate) fn list(_state: &AppState, caller: &McpCaller) -> Vec<Tool> {
+/// The tools of `caller`: its granted resource operations, its custom models' granted
+/// operations, then its granted actions.
+pub(crate) fn list(state: &AppState, caller: &McpCaller) -> Vec<Tool> {
     let mut tools: Vec<Tool> = resource_kinds()
         .into_iter()
         .filter(|k| granted(caller, &k.operation_id()))
         .filter_map(|k| match k {
             ToolKind::Resource(m, op) => Some(resource_tool(m, op)),
-            ToolKind::Action(_) => None,
+            ToolKind::Custom(..) | ToolKind::Action(_) => None,
         })
         .collect();
+    for m in &state.config.custom_models {
+        for op in Op::ALL.into_iter().filter(|op| m.supports(*op)) {
+            if granted(caller, &ToolKind::Custom(m.name.clone(), op).operation_id()) {
+                tools.push(custom_tool(m, op));
+            }
+        }
+    }
     tools.extend(action_tools(caller));
     tools
+}
+
+/// A custom model's tool: the same arguments as the unified models' (no search, filters or
+/// expansions, which a custom model has none of), its declared fields named in the schemas.
+fn custom_tool(m: &dpc_core::custom::CustomModel, op: Op) -> Tool {
+    let name = m.name.as_str();
+    let what = if m.description.is_empty() {
+        format!("the custom model {name}")
+    } else {
+        format!("{} (custom model {name})", m.description)
+    };
+    let field_props: Map<String, Value> = m
+        .fields
+        .iter()
+        .map(|(k, path)| {
+            (
+                k.clone(),
+                json!({"description": format!("Dialpad's `{path}`")}),
+            )
+        })
+        .collect();
+    let keys: Vec<&str> = m.fields.keys().map(String::as_str).collect();
+    let resource = json!({
+        "type": "object",
+        "properties": {
+            "object": {"const": "resource"},
+            "model": {"const": name},
+            "id": {"type": "string"},
+            "fields": {"type": "object", "properties": field_props.clone()},
+            "rawResource": {"description": "Dialpad's record as received (with `raw`)."},
+        },
+        "required": ["object", "model", "id", "fields"],
+    });
+    let mut read = Map::new();
+    read.insert(
+        "fields".into(),
+        json!({"type": "array", "items": {"type": "string", "enum": keys},
+               "description": "Only these fields of each record (default: all)."}),
+    );
+    read.insert(
+        "raw".into(),
+        json!({"type": "boolean", "description": "Add Dialpad's record as received (`rawResource`)."}),
+    );
+    let id = json!({"type": "string", "description": format!("The {name}'s id.")});
+    let (title, description, props, required, output) = match op {
+        Op::List => {
+            let mut props = read.clone();
+            props.insert(
+                "limit".into(),
+                json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                       "description": format!("Records per page (default {DEFAULT_LIMIT}).")}),
+            );
+            props.insert(
+                "cursor".into(),
+                json!({"type": "string", "description": "The `next` of the previous page; omit for the first page."}),
+            );
+            (
+                format!("List {name}"),
+                format!(
+                    "List {what}. Answers one page, `data`, and `next`: pass it back as `cursor` \
+                     to get the following page; `next` is null on the last page."
+                ),
+                props,
+                vec![],
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "array", "items": resource},
+                        "next": {"type": ["string", "null"]},
+                        "count": {"type": "integer"},
+                    },
+                    "required": ["data", "next", "count"],
+                }),
+            )
+        }
+        Op::Retrieve => {
+            let mut props = read.clone();
+            props.insert("id".into(), id);
+            (
+                format!("Read one {name}"),
+                format!("Read one record of {what} by id."),
+                props,
+                vec!["id"],
+                resource,
+            )
+        }
+        Op::Create | Op::Update => {
+            let mut props = Map::new();
+            let mut required = vec!["fields"];
+            if op == Op::Update {
+                props.insert("id".into(), id);
+                required.insert(0, "id");
+            }
+            props.insert(
+                "fields".into(),
+                json!({"type": "object", "properties": field_props, "additionalProperties": false,
+                       "description": "The declared fields to write (top-level ones only)."}),
+            );
+            let verb = if op == Op::Create { "Create" } else { "Update" };
+            (
+                format!("{verb} {name}"),
+                format!(
+                    "{verb} a record of {what}; answers the record.{}",
+                    if op == Op::Create {
+                        " Not idempotent: calling it twice creates two."
+                    } else {
+                        ""
+                    }
+                ),
+                props,
+                required,
+                resource,
+            )
+        }
+        Op::Delete => {
+            let mut props = Map::new();
+            props.insert("id".into(), id);
+            (
+                format!("Delete {name}"),
+                format!("Delete a record of {what} by id."),
+                props,
+                vec!["id"],
+                json!({"type": "object", "properties": {"deleted": {"type": "boolean"}, "model": {"type": "string"}, "id": {"type": "string"}}}),
+            )
+        }
+    };
+    let input = json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let Value::Object(input) = input else {
+        unreachable!("built as an object")
+    };
+    let mut tool = Tool::new(
+        ToolKind::Custom(m.name.clone(), op).name(),
+        Cow::Owned(description),
+        Arc::new(input),
+    )
+    .with_title(title.clone())
+    .with_annotations(annotations(title, op));
+    if let Value::Object(out) = output {
+        tool = tool.with_raw_output_schema(Arc::new(out));
+    }
+    tool
 }
 
 /// The action tools (`dpc_core::actions`): each granted action with its own schemas and hints.
@@ -132,17 +289,29 @@ fn object_schema(v: Value) -> Option<Arc<JsonObject>> {
 }
 
 fn action_tool_of(a: &'static actions::ActionInfo) -> Option<Tool> {
-    let input = object_schema(actions::input_schema(a.id)?)?;
+    let mut input = object_schema(actions::input_schema(a.id)?)?;
     let mut description = a.description.to_owned();
     if let Some(limit) = a.rate_limit {
         description.push_str(&format!(" Dialpad's rate limit: {limit}."));
     }
-    if !a.idempotent && !a.read_only {
-        // The HTTP route's `Idempotency-Key` has no MCP counterpart: say what a retry does.
-        description.push_str(
-            " Through MCP there is no idempotency key: call it again only if the first call \
-             answered an error, or it runs twice.",
-        );
+    if !a.read_only {
+        // The HTTP route's `Idempotency-Key`, as an argument.
+        if let Some(Value::Object(props)) = Arc::make_mut(&mut input).get_mut("properties") {
+            props.insert(
+                IDEMPOTENCY_ARG.into(),
+                json!({
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": crate::actions::MAX_KEY_LEN,
+                    "description": "Any unique string (a UUID) for this intended action. Calling again with the same key and arguments (within 24 h) answers the first call's result without running it twice: use it to retry safely after a timeout."
+                }),
+            );
+        }
+        if !a.idempotent {
+            description.push_str(&format!(
+                " Not idempotent: to retry safely after a timeout, pass the same `{IDEMPOTENCY_ARG}` both times."
+            ));
+        }
     }
     let mut tool = Tool::new(
         ToolKind::Action(a.id.to_owned()).name(),
@@ -171,17 +340,72 @@ async fn action_call(
     state: &AppState,
     caller: &McpCaller,
     a: &'static actions::ActionInfo,
-    input: Value,
+    mut input: Value,
 ) -> ApiResult<(String, Value)> {
     let c = caller.resources_caller();
     crate::resources::permit(state, &c, a.operation).await?;
+    // The HTTP route's `Idempotency-Key` header, as an argument (a tool call has no headers).
+    let key = match input.as_object_mut().and_then(|m| m.remove(IDEMPOTENCY_ARG)) {
+        None | Some(Value::Null) => None,
+        Some(_) if a.read_only => {
+            return Err(ApiError::invalid(format!(
+                "{} changes nothing and takes no `{IDEMPOTENCY_ARG}`",
+                a.id
+            )))
+        }
+        Some(Value::String(k)) if crate::actions::valid_key(&k) => Some(k),
+        Some(_) => {
+            return Err(ApiError::invalid(format!(
+                "`{IDEMPOTENCY_ARG}` must be a string of 1 to {} visible ASCII characters (a UUID, say)",
+                crate::actions::MAX_KEY_LEN
+            ))
+            .with_details(json!({"field": IDEMPOTENCY_ARG})))
+        }
+    };
     if let Err(e) = actions::validate(a.id, &input) {
         return Err(action_error(state, caller, a, None, e).await);
+    }
+    if let Some(key) = key {
+        use crate::actions::Keyed;
+        return match crate::actions::run_with_key(state, &c, a, &key, input).await? {
+            Keyed::Fresh(Ok(r)) => Ok((format!("{}: done.", a.title), r.output)),
+            Keyed::Fresh(Err(e)) => Err(e),
+            Keyed::Replayed { status, body } if status.is_success() => Ok((
+                format!(
+                    "{}: done before, with this {IDEMPOTENCY_ARG}; Dialpad was not called again.",
+                    a.title
+                ),
+                body.get("output").cloned().unwrap_or(Value::Null),
+            )),
+            Keyed::Replayed { status, body } => Err(stored_error(status, &body)),
+        };
     }
     let cc = state.connection_client(&caller.conn)?;
     match actions::run(&cc.client, a.id, input).await {
         Ok(v) => Ok((format!("{}: done.", a.title), v)),
         Err(e) => Err(action_error(state, caller, a, cc.tokens.held_version(), e).await),
+    }
+}
+
+/// The argument of a side-effecting action tool that makes a retry safe.
+pub(crate) const IDEMPOTENCY_ARG: &str = "idempotencyKey";
+
+/// A stored error answer, given again.
+fn stored_error(status: axum::http::StatusCode, body: &Value) -> ApiError {
+    let code = body["error"].as_str().unwrap_or_default();
+    let code = dpc_core::ErrorCode::ALL
+        .iter()
+        .copied()
+        .find(|c| c.as_str() == code)
+        .unwrap_or(dpc_core::ErrorCode::ServerInternal);
+    let e = ApiError::new(
+        status,
+        code,
+        body["message"].as_str().unwrap_or_default().to_owned(),
+    );
+    match body.get("details") {
+        Some(d) if !d.is_null() => e.with_details(d.clone()),
+        _ => e,
     }
 }
 
@@ -460,11 +684,16 @@ pub(crate) async fn call(
                     None,
                 ))
             }
-            (_, Op::List) => list_tool(state, &caller, *m, args).await,
-            (_, Op::Retrieve) => retrieve_tool(state, &caller, *m, args).await,
-            (_, Op::Create) => write_tool(state, &caller, *m, *op, args).await,
-            (_, Op::Update) => write_tool(state, &caller, *m, *op, args).await,
-            (_, Op::Delete) => delete_tool(state, &caller, *m, args).await,
+            _ => model_tool(state, &caller, m.as_str(), *op, args).await,
+        },
+        ToolKind::Custom(model, op) => match state.config.custom_model(model) {
+            Some(cm) if cm.supports(*op) => model_tool(state, &caller, model, *op, args).await,
+            _ => {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown tool `{name}`: tools/list shows the tools of this connection"),
+                    None,
+                ))
+            }
         },
         ToolKind::Action(id) => match actions::find(id) {
             Some(a) => action_call(state, &caller, a, args).await,
@@ -569,13 +798,29 @@ fn id_of(tool: &str, id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// A model's tool (unified or custom, by name): the `/v1/resources` route it stands for.
+async fn model_tool(
+    state: &AppState,
+    caller: &McpCaller,
+    model: &str,
+    op: Op,
+    args: Value,
+) -> ApiResult<(String, Value)> {
+    match op {
+        Op::List => list_tool(state, caller, model, args).await,
+        Op::Retrieve => retrieve_tool(state, caller, model, args).await,
+        Op::Create | Op::Update => write_tool(state, caller, model, op, args).await,
+        Op::Delete => delete_tool(state, caller, model, args).await,
+    }
+}
+
 async fn list_tool(
     state: &AppState,
     caller: &McpCaller,
-    m: Model,
+    model: &str,
     args: Value,
 ) -> ApiResult<(String, Value)> {
-    let tool = ToolKind::Resource(m, Op::List).name();
+    let tool = format!("{model}_list");
     let a: ListArgs = parse_args(&tool, args)?;
     let mut limit = a.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -614,7 +859,7 @@ async fn list_tool(
         let page = crate::resources::list(
             state.clone(),
             caller.resources_caller(),
-            m.as_str(),
+            model,
             Some(encode(&q)),
         )
         .await?;
@@ -631,13 +876,13 @@ async fn list_tool(
             Some(c) => format!(
                 "{} {} record(s) (ids: {}). More: call {tool} again with cursor \"{c}\" (and the same q and filters).",
                 data.len(),
-                m.as_str(),
+                model,
                 ids.join(", "),
             ),
             None => format!(
                 "{} {} record(s) (ids: {}). This is the last page.",
                 data.len(),
-                m.as_str(),
+                model,
                 ids.join(", "),
             ),
         };
@@ -654,10 +899,10 @@ async fn list_tool(
 async fn retrieve_tool(
     state: &AppState,
     caller: &McpCaller,
-    m: Model,
+    model: &str,
     args: Value,
 ) -> ApiResult<(String, Value)> {
-    let tool = ToolKind::Resource(m, Op::Retrieve).name();
+    let tool = format!("{model}_retrieve");
     let a: ReadArgs = parse_args(&tool, args)?;
     id_of(&tool, &a.id)?;
     let mut q = Vec::new();
@@ -665,23 +910,23 @@ async fn retrieve_tool(
     let v = crate::resources::retrieve(
         state.clone(),
         caller.resources_caller(),
-        m.as_str(),
+        model,
         &a.id,
         Some(encode(&q)),
     )
     .await?;
-    let summary = format!("The {} {}.", m.as_str(), v["id"].as_str().unwrap_or(&a.id));
+    let summary = format!("The {} {}.", model, v["id"].as_str().unwrap_or(&a.id));
     Ok((summary, v))
 }
 
 async fn write_tool(
     state: &AppState,
     caller: &McpCaller,
-    m: Model,
+    model: &str,
     op: Op,
     args: Value,
 ) -> ApiResult<(String, Value)> {
-    let tool = ToolKind::Resource(m, op).name();
+    let tool = format!("{model}_{}", op.as_str());
     let a: WriteArgs = parse_args(&tool, args)?;
     // The answer is the record itself: an agent wants to see what it made.
     let query = Some("returnResource=true".to_owned());
@@ -690,7 +935,7 @@ async fn write_tool(
             crate::resources::create(
                 state.clone(),
                 caller.resources_caller(),
-                m.as_str(),
+                model,
                 query,
                 Value::Object(a.fields),
             )
@@ -702,7 +947,7 @@ async fn write_tool(
             crate::resources::update(
                 state.clone(),
                 caller.resources_caller(),
-                m.as_str(),
+                model,
                 &id,
                 query,
                 Value::Object(a.fields),
@@ -718,8 +963,8 @@ async fn write_tool(
     };
     let id = v["id"].as_str().unwrap_or_default();
     let summary = match op {
-        Op::Create => format!("Created {} {id}.", m.as_str()),
-        _ => format!("Updated {} {id}.", m.as_str()),
+        Op::Create => format!("Created {} {id}.", model),
+        _ => format!("Updated {} {id}.", model),
     };
     Ok((summary, v))
 }
@@ -727,16 +972,16 @@ async fn write_tool(
 async fn delete_tool(
     state: &AppState,
     caller: &McpCaller,
-    m: Model,
+    model: &str,
     args: Value,
 ) -> ApiResult<(String, Value)> {
-    let tool = ToolKind::Resource(m, Op::Delete).name();
+    let tool = format!("{model}_delete");
     let a: IdArgs = parse_args(&tool, args)?;
     id_of(&tool, &a.id)?;
-    crate::resources::delete(state.clone(), caller.resources_caller(), m.as_str(), &a.id).await?;
+    crate::resources::delete(state.clone(), caller.resources_caller(), model, &a.id).await?;
     Ok((
-        format!("Deleted {} {}.", m.as_str(), a.id),
-        json!({"deleted": true, "model": m.as_str(), "id": a.id}),
+        format!("Deleted {} {}.", model, a.id),
+        json!({"deleted": true, "model": model, "id": a.id}),
     ))
 }
 

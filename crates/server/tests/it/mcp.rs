@@ -48,6 +48,8 @@ on_both_backends!(
     python_sdk_sees_only_granted_tools_pages_and_gets_tool_errors,
     auth_failures_answer_401_json_before_mcp,
     json_rpc_edges_and_limits,
+    action_tools_take_an_idempotency_key,
+    custom_models_have_tools,
 );
 
 /// What the connection `o1` was granted (the session narrows it further).
@@ -753,4 +755,263 @@ async fn json_rpc_edges_and_limits(db: Db) {
     }
     let r = app.http.get(app.url("/v1/s/mcp")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A side-effecting action tool takes `idempotencyKey` (the HTTP route's `Idempotency-Key`):
+/// the same key and arguments answer the first result without a second Dialpad request; other
+/// arguments under the key are a tool error; a read-only tool refuses a key.
+async fn action_tools_take_an_idempotency_key(db: Db) {
+    let app = app(db).await;
+    let token = session(&app, &["action::sendSms", "action::listChannels"]).await;
+    let auth = [("x-session-token", token.as_str())];
+    let call = |args: Value| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "action_sendSms", "arguments": args}});
+    let v: Value = rpc(&app, &auth, tools_list()).await.json().await.unwrap();
+    let sms = v["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "action_sendSms")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        sms["inputSchema"]["properties"]["idempotencyKey"]["type"], "string",
+        "{sms}"
+    );
+    assert!(
+        sms["description"]
+            .as_str()
+            .unwrap()
+            .contains("idempotencyKey"),
+        "{sms}"
+    );
+    let channels = v["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "action_listChannels")
+        .unwrap()
+        .clone();
+    assert!(
+        channels["inputSchema"]["properties"]["idempotencyKey"].is_null(),
+        "{channels}"
+    );
+
+    let sent = || {
+        app.sim
+            .stats()
+            .requests
+            .get("POST /api/v2/sms")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = sent();
+    let args = json!({"toNumbers": ["+14155550100"], "text": "once", "idempotencyKey": "k-1"});
+    let first: Value = rpc(&app, &auth, call(args.clone()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["result"]["isError"], false, "{first}");
+    let again: Value = rpc(&app, &auth, call(args)).await.json().await.unwrap();
+    assert_eq!(again["result"]["isError"], false, "{again}");
+    assert_eq!(
+        again["result"]["structuredContent"], first["result"]["structuredContent"],
+        "the first result, given again"
+    );
+    assert!(
+        again["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("not called again"),
+        "{again}"
+    );
+    assert_eq!(sent(), before + 1, "one SMS reached Dialpad");
+
+    // Other arguments under the same key: a conflict, nothing sent.
+    let other = json!({"toNumbers": ["+14155550100"], "text": "twice", "idempotencyKey": "k-1"});
+    let v: Value = rpc(&app, &auth, call(other)).await.json().await.unwrap();
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    assert_eq!(
+        v["result"]["structuredContent"]["error"], "REQUEST::IDEMPOTENCY_CONFLICT",
+        "{v}"
+    );
+    // A key that is not a string, and a key on a read-only tool.
+    let bad = json!({"toNumbers": ["+14155550100"], "text": "x", "idempotencyKey": 7});
+    let v: Value = rpc(&app, &auth, call(bad)).await.json().await.unwrap();
+    assert_eq!(
+        v["result"]["structuredContent"]["error"], "REQUEST::INVALID",
+        "{v}"
+    );
+    let v: Value = rpc(
+        &app,
+        &auth,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "action_listChannels", "arguments": {"idempotencyKey": "k"}}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        v["result"]["structuredContent"]["error"], "REQUEST::INVALID",
+        "{v}"
+    );
+    assert_eq!(sent(), before + 1);
+}
+
+/// Custom models (`DPC_CUSTOM_MODELS`) get tools for their declared, granted operations, run
+/// through the same `/v1/resources` code as the HTTP API.
+async fn custom_models_have_tools(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("dpc.db").display()),
+        Db::Postgres(url) => url,
+    };
+    let models = r#"[
+      {"name": "dialpadChannel", "description": "Dialpad channels", "list": "/api/v2/channels",
+       "retrieve": "/api/v2/channels/{id}", "create": "/api/v2/channels",
+       "fields": {"name": "name", "description": "description", "privacy": "privacy_type"}},
+      {"name": "dialpadCallLabel", "list": "/api/v2/calllabels", "items": "labels",
+       "id_field": "value", "fields": {"name": "value"}}
+    ]"#;
+    let sim = SimConfig {
+        auto_consent: true,
+        ..Default::default()
+    };
+    let app = spawn_on_with_env(sim, &db_url, dir, &[("DPC_CUSTOM_MODELS", models)]).await;
+    app.connect(
+        "o1",
+        &[
+            "dialpadChannel::list",
+            "dialpadChannel::retrieve",
+            "dialpadChannel::create",
+            "dialpadCallLabel::list",
+        ],
+    )
+    .await;
+    let token = session(
+        &app,
+        &[
+            "dialpadChannel::list",
+            "dialpadChannel::retrieve",
+            "dialpadChannel::create",
+        ],
+    )
+    .await;
+    let auth = [("x-session-token", token.as_str())];
+    let v: Value = rpc(&app, &auth, tools_list()).await.json().await.unwrap();
+    let tools = v["result"]["tools"].as_array().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    names.sort();
+    // The session's operations only (not the connection's call labels), and no tool for an
+    // operation the model does not declare (update, delete).
+    assert_eq!(
+        names,
+        vec![
+            "dialpadChannel_create",
+            "dialpadChannel_list",
+            "dialpadChannel_retrieve"
+        ],
+        "{v}"
+    );
+    let create = tools
+        .iter()
+        .find(|t| t["name"] == "dialpadChannel_create")
+        .unwrap();
+    assert!(
+        create["inputSchema"]["properties"]["fields"]["properties"]["privacy"].is_object(),
+        "{create}"
+    );
+    assert_eq!(create["annotations"]["readOnlyHint"], false, "{create}");
+    let call = |name: &str, args: Value| json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": name, "arguments": args}});
+    let v: Value = rpc(
+        &app,
+        &auth,
+        call("dialpadChannel_create", json!({"fields": {"name": "agents", "description": "made by an agent", "privacy": "public"}})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["result"]["isError"], false, "{v}");
+    let id = v["result"]["structuredContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        v["result"]["structuredContent"]["fields"]["name"], "agents",
+        "{v}"
+    );
+    assert!(app
+        .sim
+        .sim
+        .db()
+        .read()
+        .channels
+        .contains_key(&id.parse::<i64>().unwrap()));
+    let v: Value = rpc(
+        &app,
+        &auth,
+        call(
+            "dialpadChannel_retrieve",
+            json!({"id": id, "fields": ["name"]}),
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        v["result"]["structuredContent"]["fields"],
+        json!({"name": "agents"}),
+        "{v}"
+    );
+    // Every channel once, one per page.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = json!({"limit": 1});
+        if let Some(c) = &cursor {
+            args["cursor"] = json!(c);
+        }
+        let v: Value = rpc(&app, &auth, call("dialpadChannel_list", args))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let page = &v["result"]["structuredContent"];
+        assert_eq!(v["result"]["isError"], false, "{v}");
+        for r in page["data"].as_array().unwrap() {
+            seen.push(r["id"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let want = app.sim.sim.db().read().channels.len();
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (want, want), "{seen:?}");
+    assert!(seen.contains(&id));
+    // An undeclared operation, and a model nobody declared: unknown tools.
+    for name in ["dialpadChannel_update", "dialpadThing_list"] {
+        let v: Value = rpc(&app, &auth, call(name, json!({})))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["error"]["code"], -32602, "{name}: {v}");
+    }
+    // Granted to the connection, not the session: a tool error naming the operation.
+    let v: Value = rpc(&app, &auth, call("dialpadCallLabel_list", json!({})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    assert_eq!(
+        v["result"]["structuredContent"]["details"]["operation"], "dialpadCallLabel::list",
+        "{v}"
+    );
 }
