@@ -1004,7 +1004,12 @@ mod tests {
             Some(ToolKind::Action("sendSms".into()))
         );
         assert_eq!(ToolKind::parse("genericContact_frobnicate"), None);
-        assert_eq!(ToolKind::parse("nothing_list"), None);
+        // Any other model name may be a custom model's: `call` checks it is declared.
+        assert_eq!(
+            ToolKind::parse("nothing_list"),
+            Some(ToolKind::Custom("nothing".into(), Op::List))
+        );
+        assert_eq!(ToolKind::parse("_list"), None);
         assert_eq!(ToolKind::parse("action_"), None);
     }
 
