@@ -909,10 +909,19 @@ fn with_extra(mut body: Value, extra: &Map<String, Value>) -> Value {
 
 /// Checks `expand` names against the model.
 pub fn parse_expand(model: Model, raw: Option<&str>) -> Result<Vec<String>> {
+    parse_expand_among(model, raw, model.info().expand)
+}
+
+/// Checks `expand` names against `allowed` (the model's, or more where a caller expands more:
+/// the export's `recap`).
+pub fn parse_expand_among(
+    model: Model,
+    raw: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<String>> {
     let Some(raw) = raw.filter(|s| !s.is_empty()) else {
         return Ok(Vec::new());
     };
-    let allowed = model.info().expand;
     let mut out = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if !allowed.contains(&name) {

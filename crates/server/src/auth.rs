@@ -77,16 +77,16 @@ pub fn connection_headers(headers: &HeaderMap) -> Result<ConnectionIds, ApiError
 /// with the same message for both ways in; a header that is present but not text is not
 /// "missing".
 fn id_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
-    let Some(v) = headers.get(name) else {
-        return Err(ApiError::invalid(format!(
-            "the `{name}` header is required"
-        )));
+    let text = match headers.get(name).map(|v| std::str::from_utf8(v.as_bytes())) {
+        Some(Ok(t)) => t.trim(),
+        Some(Err(_)) => {
+            return Err(
+                ApiError::invalid(format!("the `{name}` header is not UTF-8 text"))
+                    .with_details(serde_json::json!({"header": name})),
+            )
+        }
+        None => "",
     };
-    let text = std::str::from_utf8(v.as_bytes()).map_err(|_| {
-        ApiError::invalid(format!("the `{name}` header is not UTF-8 text"))
-            .with_details(serde_json::json!({"header": name}))
-    })?;
-    let text = text.trim();
     if text.is_empty() {
         return Err(ApiError::invalid(format!(
             "the `{name}` header is required"

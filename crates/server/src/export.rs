@@ -13,7 +13,7 @@ use dpc_core::mapping::{self, FieldMapping};
 use dpc_core::models::{transcript, Model, Op, Support};
 use dpc_core::operations::{self, Permission};
 use dpc_core::resources::{
-    parse_expand, parse_filters, resource_json, ListParams, Render, ResourceError, Resources,
+    parse_expand_among, parse_filters, resource_json, ListParams, Render, ResourceError, Resources,
 };
 use dpc_core::ErrorCode;
 use dpc_store::{Connection, ConnectionStatus};
@@ -118,9 +118,15 @@ impl Export {
             }
         }
         let filters = parse_filters(model, &raw_filters).map_err(invalid)?;
-        let mut expand = req.expand.clone();
-        let recap =
-            matches!(model, Model::Call | Model::Transcript) && expand.iter().any(|e| e == "recap");
+        // The export also takes `recap` on calls and transcripts (filled here, not by the
+        // resources API's expansion).
+        let mut allowed = model.info().expand.to_vec();
+        if matches!(model, Model::Call | Model::Transcript) {
+            allowed.push("recap");
+        }
+        let mut expand =
+            parse_expand_among(model, Some(&req.expand.join(",")), &allowed).map_err(invalid)?;
+        let recap = expand.iter().any(|e| e == "recap");
         if recap {
             expand.retain(|e| e != "recap");
             if model == Model::Call && !expand.iter().any(|e| e == "transcript") {
@@ -129,22 +135,6 @@ impl Export {
                 ));
             }
         }
-        let expand = parse_expand(model, Some(&expand.join(","))).map_err(|e| {
-            let mut e = invalid(e);
-            // The export also takes `recap` (handled above, not by the resources API).
-            if matches!(model, Model::Call | Model::Transcript) {
-                match e.message.strip_suffix("none") {
-                    Some(head) => e.message = format!("{head}recap"),
-                    None => e.message.push_str(", recap"),
-                }
-                if let Some(Value::Array(allowed)) =
-                    e.details.as_mut().and_then(|d| d.get_mut("allowedExpand"))
-                {
-                    allowed.push(Value::from("recap"));
-                }
-            }
-            e
-        })?;
         let conn = crate::connections::load(state, &req.connector_id, &req.owner_id).await?;
         check_list(state, &conn, model).await?;
         let maps = if granted(&conn, &format!("{}::fieldRead", model.as_str())) {

@@ -171,11 +171,7 @@ fn custom_tool(m: &dpc_core::custom::CustomModel, op: Op) -> Tool {
     let (title, description, props, required, output) = match op {
         Op::List => {
             let mut props = read.clone();
-            props.insert(
-                "limit".into(),
-                json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                       "description": format!("Records per page (default {DEFAULT_LIMIT}).")}),
-            );
+            props.insert("limit".into(), limit_param());
             props.insert(
                 "cursor".into(),
                 json!({"type": "string", "description": "The `next` of the previous page; omit for the first page."}),
@@ -250,10 +246,11 @@ fn custom_tool(m: &dpc_core::custom::CustomModel, op: Op) -> Tool {
             )
         }
     };
-    let input = json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
-    let Value::Object(input) = input else {
-        unreachable!("built as an object")
-    };
+    let mut input = Map::new();
+    input.insert("type".into(), json!("object"));
+    input.insert("properties".into(), Value::Object(props));
+    input.insert("required".into(), json!(required));
+    input.insert("additionalProperties".into(), json!(false));
     let mut tool = Tool::new(
         ToolKind::Custom(m.name.clone(), op).name(),
         Cow::Owned(description),
@@ -517,6 +514,12 @@ fn read_params(m: Model, props: &mut Map<String, Value>) {
     );
 }
 
+/// A list tool's `limit`.
+fn limit_param() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+           "description": format!("Records per page (default {DEFAULT_LIMIT}).")})
+}
+
 fn resource_tool(m: Model, op: Op) -> Tool {
     let info = m.info();
     let model = m.as_str();
@@ -524,11 +527,7 @@ fn resource_tool(m: Model, op: Op) -> Tool {
     let (title, description, input, output) = match op {
         Op::List => {
             let mut props = Map::new();
-            props.insert(
-                "limit".into(),
-                json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                       "description": format!("Records per page (default {DEFAULT_LIMIT}).")}),
-            );
+            props.insert("limit".into(), limit_param());
             props.insert(
                 "cursor".into(),
                 json!({"type": "string",
@@ -660,6 +659,13 @@ fn resource_tool(m: Model, op: Op) -> Tool {
     .with_annotations(annotations(title, op))
 }
 
+fn unknown_tool(name: &str) -> ErrorData {
+    ErrorData::invalid_params(
+        format!("unknown tool `{name}`: tools/list shows the tools of this connection"),
+        None,
+    )
+}
+
 /// Runs a tool. An unknown name is a protocol error (MCP's rule); everything else, including a
 /// missing permission, is a tool result (`isError: true` with our error code), which the agent
 /// sees and can act on.
@@ -670,10 +676,7 @@ pub(crate) async fn call(
     arguments: Option<JsonObject>,
 ) -> Result<CallToolResult, ErrorData> {
     let Some(kind) = ToolKind::parse(name) else {
-        return Err(ErrorData::invalid_params(
-            format!("unknown tool `{name}`: tools/list shows the tools of this connection"),
-            None,
-        ));
+        return Err(unknown_tool(name));
     };
     let args = Value::Object(arguments.unwrap_or_default());
     let out = match &kind {
@@ -688,21 +691,11 @@ pub(crate) async fn call(
         },
         ToolKind::Custom(model, op) => match state.config.custom_model(model) {
             Some(cm) if cm.supports(*op) => model_tool(state, &caller, model, *op, args).await,
-            _ => {
-                return Err(ErrorData::invalid_params(
-                    format!("unknown tool `{name}`: tools/list shows the tools of this connection"),
-                    None,
-                ))
-            }
+            _ => return Err(unknown_tool(name)),
         },
         ToolKind::Action(id) => match actions::find(id) {
             Some(a) => action_call(state, &caller, a, args).await,
-            None => {
-                return Err(ErrorData::invalid_params(
-                    format!("unknown tool `{name}`: tools/list shows the tools of this connection"),
-                    None,
-                ))
-            }
+            None => return Err(unknown_tool(name)),
         },
     };
     Ok(match out {
