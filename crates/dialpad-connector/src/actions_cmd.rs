@@ -147,24 +147,6 @@ fn list(as_json: bool) -> Result<(), serde_json::Error> {
             ]
         })
         .collect();
-    let head = ["ACTION", "KIND", "DIALPAD LIMIT", "TITLE"];
-    let mut width: Vec<usize> = head.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", parts.join("  ").trim_end());
-    };
-    line(head.to_vec());
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect());
-    }
+    crate::table::print(["ACTION", "KIND", "DIALPAD LIMIT", "TITLE"], &rows);
     Ok(())
 }

@@ -143,13 +143,12 @@ fn print_table(all: &[ConnectionObject]) {
         println!("no connections");
         return;
     }
-    let clean = |s: &str| s.escape_debug().to_string();
     let rows: Vec<[String; 6]> = all
         .iter()
         .map(|c| {
             [
-                clean(&c.connector_id),
-                clean(&c.owner_id),
+                c.connector_id.clone(),
+                c.owner_id.clone(),
                 status_text(c),
                 c.operations.len().to_string(),
                 if c.missing_scopes.is_empty() {
@@ -169,22 +168,5 @@ fn print_table(all: &[ConnectionObject]) {
         "MISSING SCOPES",
         "UPDATED",
     ];
-    let mut width: Vec<usize> = head.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, cell) in width.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", parts.join("  ").trim_end());
-    };
-    line(head.to_vec());
-    for r in &rows {
-        line(r.iter().map(String::as_str).collect());
-    }
+    crate::table::print(head, &rows);
 }

@@ -3,10 +3,12 @@
 mod actions_cmd;
 mod connections_cmd;
 mod demo_cmd;
+mod events_cmd;
 mod export_cmd;
 mod keys_cmd;
 mod serve_cmd;
 mod sim_cmd;
+mod table;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +43,10 @@ enum Command {
     Connections(connections_cmd::ConnectionsArgs),
     /// List the actions, or run one on a connection (`--json` for scripts).
     Actions(actions_cmd::ActionsArgs),
+    /// The event log: list, show, replay (`--json` for scripts).
+    Events(events_cmd::EventsArgs),
+    /// Webhook endpoints: list, create (the secret is printed once).
+    Endpoints(events_cmd::EndpointsArgs),
     /// Export one connection's records of a model to NDJSON or CSV, resumable (`--resume`).
     Export(Box<export_cmd::ExportArgs>),
     /// Run the simulator and the server together, with copy-paste steps to connect an account.
@@ -73,6 +79,8 @@ async fn main() -> std::process::ExitCode {
         Command::Keys(args) => keys_cmd::run(args).await,
         Command::Connections(args) => connections_cmd::run(args).await,
         Command::Actions(args) => actions_cmd::run(args).await,
+        Command::Events(args) => events_cmd::run_events(args).await,
+        Command::Endpoints(args) => events_cmd::run_endpoints(args).await,
         Command::Export(args) => export_cmd::run(*args).await,
         Command::Demo(args) => demo_cmd::run(args).await,
         Command::Sim(args) => sim_cmd::run(args).await,

@@ -760,3 +760,215 @@ async fn window_and_transcripts_with_recap() {
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(!out2.exists());
 }
+
+/// What a receiver got: (webhook-id, event type).
+type Received = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// An app's webhook receiver on loopback, answering 204 to every POST.
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: axum::http::HeaderMap, body: String| {
+            let g = g.clone();
+            async move {
+                let id = h
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let v: Value = serde_json::from_str(&body).unwrap_or_default();
+                let event = v["event"].as_str().unwrap_or_default().to_owned();
+                g.lock().unwrap().push((id, event));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// Kills the child when dropped (a failing assertion must not leave a server running).
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `endpoints create|list` and `events list|show|replay` against the store a running `serve`
+/// (websocket intake) shares: the endpoint created by the CLI is noticed by the server's repair
+/// loop, which subscribes at the simulator; a played call's events reach the receiver; the CLI
+/// lists them and a replay arrives again with the same webhook-id.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_and_endpoints_through_the_cli() {
+    let e = env(0).await;
+    e.connection("acme", CALLS, true).await;
+    let (url, got) = receiver().await;
+
+    let r = e.run(&["endpoints", "list"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert_eq!(text(&r.stdout).trim(), "no webhook endpoints");
+
+    // Loopback is refused unless the configuration allows private URLs.
+    let r = e.run(&["endpoints", "create", "--url", &url]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        text(&r.stderr).contains("RESOURCE::VALIDATION_FAILED"),
+        "{}",
+        text(&r.stderr)
+    );
+    let r = e.run(&["events", "list", "--status", "lost"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("REQUEST::INVALID"));
+
+    let server = Child(
+        e.cmd(&["serve"])
+            .env("DPC_LISTEN", "127.0.0.1:0")
+            .env("DPC_EVENTS_INTAKE", "websocket")
+            .env("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Up (its first repair round, with no endpoint yet, starts as it listens), then a moment
+    // more, so the endpoint below is one the running server was never told about.
+    let mut server = server;
+    let stdout = server.0.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    assert!(first.contains("listening"), "{first}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let r = e
+        .cmd(&[
+            "endpoints",
+            "create",
+            "--url",
+            &url,
+            "--events",
+            "telephonyCall::created,telephonyCall::updated",
+            "--json",
+        ])
+        .env("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let ep: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(ep["secret"].as_str().unwrap().starts_with("whsec_"));
+    let ep_id = ep["id"].as_str().unwrap().to_owned();
+    let r = e.run(&["endpoints", "list"]);
+    let out = text(&r.stdout);
+    assert!(out.contains(&ep_id) && out.contains("enabled"), "{out}");
+    assert!(!out.contains("whsec_"), "a secret was listed");
+
+    // The server was not told: its repair loop sees the new endpoint and opens the websocket.
+    let sim = e.sim.sim.clone();
+    wait_until("the server's websocket", 30, || {
+        !sim.db().read().websockets.is_empty()
+    })
+    .await;
+    let status = |http: reqwest::Client, base: String| async move {
+        let v: Value = http
+            .get(format!("{base}/_sim/websockets"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["open"].as_object().is_some_and(|o| !o.is_empty())
+            && v["open"].as_object().unwrap().values().any(|n| n != 0)
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    while !status(e.http.clone(), e.sim.base_url.clone()).await {
+        assert!(Instant::now() < until, "the websocket never connected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let r = e
+        .http
+        .post(format!("{}/_sim/calls", e.sim.base_url))
+        .json(&json!({"outcome": "missed", "speed": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let g = got.clone();
+    wait_until("telephonyCall::created at the receiver", 30, || {
+        g.lock()
+            .unwrap()
+            .iter()
+            .any(|(_, ev)| ev == "telephonyCall::created")
+    })
+    .await;
+
+    let r = e.run(&[
+        "events",
+        "list",
+        "--event",
+        "telephonyCall::created",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let listed = v["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{v}");
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        got.lock().unwrap().iter().any(|(w, _)| *w == id),
+        "the webhook-id is the event id"
+    );
+    let r = e.run(&["events", "list"]);
+    let out = text(&r.stdout);
+    assert!(out.starts_with("ID") && out.contains(&id), "{out}");
+
+    let r = e.run(&["events", "show", &id]);
+    assert!(r.status.success());
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["deliveries"][0]["endpointId"], ep_id.as_str());
+
+    let before = got.lock().unwrap().iter().filter(|(w, _)| *w == id).count();
+    let r = e.run(&["events", "replay", &id]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert!(text(&r.stdout).starts_with("1 deliveries scheduled"));
+    let g = got.clone();
+    wait_until("the replay", 30, || {
+        g.lock().unwrap().iter().filter(|(w, _)| *w == id).count() > before
+    })
+    .await;
+
+    let r = e.run(&["events", "replay", "evt_nope"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("RESOURCE::NOT_FOUND"));
+    let r = e.run(&[
+        "events",
+        "replay",
+        "--endpoint",
+        &ep_id,
+        "--since",
+        "yesterday",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(text(&r.stderr).contains("since"), "{}", text(&r.stderr));
+    drop(server);
+}

@@ -375,7 +375,7 @@ pub async fn ensure(state: &AppState, conn: &Connection) -> Result<Option<Intake
 
     // The subscriptions.
     if let Some(endpoint_id) = remote_id.clone() {
-        for kind in kinds {
+        for &kind in &kinds {
             let Some((seg, body)) = sub_request(kind, &endpoint_id) else {
                 continue;
             };
@@ -410,6 +410,36 @@ pub async fn ensure(state: &AppState, conn: &Connection) -> Result<Option<Intake
             }
         }
     }
+
+    // Subscriptions no endpoint wants any more (an endpoint narrowed its events or went away):
+    // Dialpad stops sending them. Kept on record when the delete fails, to try again.
+    let mut kept = Vec::with_capacity(recorded.len());
+    for s in recorded {
+        if kinds.contains(&s.kind.as_str()) {
+            kept.push(s);
+            continue;
+        }
+        let Some(seg) = segment_of(&s.kind) else {
+            continue;
+        };
+        match call(
+            &client,
+            Method::DELETE,
+            &["subscriptions", seg, &s.id],
+            None,
+        )
+        .await
+        {
+            Ok(_) | Err(CallError::NotFound) => {
+                tracing::info!(connection = %conn.id, kind = %s.kind, "removed a Dialpad subscription no endpoint wants");
+            }
+            Err(CallError::Failed(e)) => {
+                errors.push(e);
+                kept.push(s);
+            }
+        }
+    }
+    let recorded = kept;
 
     // One cause (a missing scope, an outage) fails every subscription the same way: say it once.
     let mut seen = std::collections::HashSet::new();
@@ -481,6 +511,9 @@ pub async fn remove_remote(client: dialpad::Client, intake: Intake) {
 pub async fn repair_periodically(state: AppState) {
     let mut tick = tokio::time::interval(state.config.events_repair_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watch = tokio::time::interval(WATCH_ENDPOINTS_EVERY);
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = None;
     loop {
         // `notify_one` stores a permit when nobody waits, so a change made during a round
         // starts another round right after it.
@@ -491,17 +524,80 @@ pub async fn repair_periodically(state: AppState) {
                 // burst, not one per change.
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
+            _ = watch.tick() => {
+                // Endpoints changed elsewhere (another instance, the CLI) wake no Notify
+                // here: what they want is compared instead, one small read every few seconds.
+                let now = wanted_signature(&state).await;
+                if now.is_none() || now == seen {
+                    continue;
+                }
+                // The first reading only starts the comparison (the first tick ran a round).
+                if seen.is_none() {
+                    seen = now;
+                    continue;
+                }
+            }
         }
+        seen = wanted_signature(&state).await;
         if let Err(e) = repair_once(&state).await {
             tracing::warn!(error = %e, "repairing Dialpad event subscriptions failed");
         }
     }
 }
 
-/// One repair round over every connection.
+/// Removes the connection's webhook or websocket and subscriptions at Dialpad (best effort,
+/// bounded) and its intake here, when no enabled endpoint wants its events any more. Checked
+/// again under the connection's busy mark, so an endpoint created meanwhile keeps it.
+async fn retire(state: &AppState, conn: &Connection) -> Result<(), StoreError> {
+    if !state.intake_busy.0.lock().insert(conn.id.clone()) {
+        return Ok(());
+    }
+    let _guard = BusyGuard(state.0.clone(), conn.id.clone());
+    let endpoints = state.store.enabled_endpoints().await?;
+    if !wanted_kinds(&endpoints, &conn.owner_id).is_empty() {
+        return Ok(());
+    }
+    let Some(intake) = state.store.get_intake(&conn.id).await? else {
+        return Ok(());
+    };
+    // Forgotten first: an event still in flight then finds no intake (401 at the hook) rather
+    // than a half-removed one; what Dialpad holds is removed right after.
+    state.store.delete_intake(&conn.id).await?;
+    state.ws_supervisors.stop(&conn.id);
+    tracing::info!(connection = %conn.id, "no endpoint wants this connection's events: removing its Dialpad subscriptions");
+    if let Ok(cc) = state.connection_client(conn) {
+        remove_remote(cc.client, intake).await;
+    }
+    Ok(())
+}
+
+/// How often the repair loop compares what the enabled endpoints want with its last round.
+const WATCH_ENDPOINTS_EVERY: Duration = Duration::from_secs(5);
+
+/// What the enabled endpoints want (events and owner filters), sorted; None when the store
+/// could not be read.
+async fn wanted_signature(state: &AppState) -> Option<Vec<(Vec<String>, Option<String>)>> {
+    let endpoints = state.store.enabled_endpoints().await.ok()?;
+    let mut v: Vec<_> = endpoints
+        .into_iter()
+        .map(|e| (e.events, e.owner_id))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+/// One repair round over every connection: what is wanted is ensured; an intake whose events
+/// no enabled endpoint wants any more is removed at Dialpad and forgotten ([`retire`]).
 pub async fn repair_once(state: &AppState) -> Result<(), StoreError> {
     let endpoints = state.store.enabled_endpoints().await?;
-    if endpoints.is_empty() {
+    let with_intake: HashSet<String> = state
+        .store
+        .list_intakes()
+        .await?
+        .into_iter()
+        .map(|i| i.connection_id)
+        .collect();
+    if endpoints.is_empty() && with_intake.is_empty() {
         return Ok(());
     }
     let mut cursor: Option<String> = None;
@@ -511,12 +607,16 @@ pub async fn repair_once(state: &AppState) -> Result<(), StoreError> {
             .list_connections(None, cursor.as_deref(), 100)
             .await?;
         for conn in page {
-            if conn.status == ConnectionStatus::Authorized
-                && !wanted_kinds(&endpoints, &conn.owner_id).is_empty()
-            {
-                if let Err(e) = ensure(state, &conn).await {
-                    tracing::warn!(error = %e, connection = %conn.id, "ensuring Dialpad events failed");
-                }
+            let wanted = !wanted_kinds(&endpoints, &conn.owner_id).is_empty();
+            let result = if wanted && conn.status == ConnectionStatus::Authorized {
+                ensure(state, &conn).await.map(|_| ())
+            } else if !wanted && with_intake.contains(&conn.id) {
+                retire(state, &conn).await
+            } else {
+                Ok(())
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, connection = %conn.id, "repairing Dialpad events failed");
             }
         }
         match next {

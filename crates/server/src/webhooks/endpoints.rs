@@ -107,7 +107,7 @@ where
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     pub cursor: Option<String>,
@@ -209,9 +209,16 @@ pub async fn create(
     _key: ApiKeyAuth,
     ApiJson(body): ApiJson<EndpointCreate>,
 ) -> ApiResult<(StatusCode, Json<EndpointObject>)> {
+    let created = create_endpoint(&state, body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Checks and stores a new endpoint (the route's and the CLI's way in); the answer carries the
+/// secret, this once.
+pub async fn create_endpoint(state: &AppState, body: EndpointCreate) -> ApiResult<EndpointObject> {
     let events = body.events.unwrap_or_else(|| vec!["*".to_owned()]);
     let mut errors = Vec::new();
-    check_url(&state, &body.url, &mut errors).await;
+    check_url(state, &body.url, &mut errors).await;
     check_events(&events, &mut errors);
     check_text("ownerId", body.owner_id.as_deref(), 256, &mut errors);
     check_text(
@@ -250,7 +257,7 @@ pub async fn create(
         .await?;
     state.delivery.endpoints_changed();
     state.intake_repair.notify_one();
-    Ok((StatusCode::CREATED, Json(endpoint_json(&e, Some(&secret)))))
+    Ok(endpoint_json(&e, Some(&secret)))
 }
 
 pub async fn list(
@@ -258,17 +265,22 @@ pub async fn list(
     _key: ApiKeyAuth,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<EndpointList>> {
+    Ok(Json(list_page(&state, q).await?))
+}
+
+/// One page of endpoints, oldest first (no secrets).
+pub async fn list_page(state: &AppState, q: PageQuery) -> ApiResult<EndpointList> {
     let limit = limit_of(q.limit)?;
     let (items, next) = state
         .store
         .list_endpoints(q.cursor.as_deref(), limit)
         .await
         .map_err(cursor_error)?;
-    Ok(Json(EndpointList {
+    Ok(EndpointList {
         object: "list",
         data: items.iter().map(|e| endpoint_json(e, None)).collect(),
         next,
-    }))
+    })
 }
 
 pub async fn get(
@@ -453,15 +465,27 @@ pub async fn replay(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<EndpointReplay>,
 ) -> ApiResult<(StatusCode, Json<ReplayAnswer>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(replay_endpoint(&state, &id, body).await?),
+    ))
+}
+
+/// Schedules again the endpoint's failed deliveries of events since `since`.
+pub async fn replay_endpoint(
+    state: &AppState,
+    id: &str,
+    body: EndpointReplay,
+) -> ApiResult<ReplayAnswer> {
     let since = match body.since {
         Some(s) => super::parse_time(&s)
             .ok_or_else(|| invalid_fields(vec![("since".into(), "not an ISO-8601 time".into())]))?,
         None => dpc_store::events::now_ms() - 24 * 3600 * 1000,
     };
-    if state.store.get_endpoint(&id).await?.is_none() {
-        return Err(not_found(&id));
+    if state.store.get_endpoint(id).await?.is_none() {
+        return Err(not_found(id));
     }
-    let scheduled = state.store.replay_endpoint(&id, since).await?;
+    let scheduled = state.store.replay_endpoint(id, since).await?;
     state.delivery.wake();
-    Ok((StatusCode::ACCEPTED, Json(ReplayAnswer { scheduled })))
+    Ok(ReplayAnswer { scheduled })
 }

@@ -98,7 +98,7 @@ pub struct EventList {
     pub next: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventQuery {
     pub cursor: Option<String>,
@@ -128,6 +128,11 @@ pub async fn list(
     _key: ApiKeyAuth,
     ApiQuery(q): ApiQuery<EventQuery>,
 ) -> ApiResult<Json<EventList>> {
+    Ok(Json(list_page(&state, q).await?))
+}
+
+/// One page of the event log, newest first (the route's and the CLI's way in).
+pub async fn list_page(state: &AppState, q: EventQuery) -> ApiResult<EventList> {
     let limit = limit_of(q.limit)?;
     if let Some(e) = &q.event {
         if !EVENT_TYPES.contains(&e.as_str()) {
@@ -159,11 +164,11 @@ pub async fn list(
         .list_events(&filter, q.cursor.as_deref(), limit)
         .await
         .map_err(cursor_error)?;
-    Ok(Json(EventList {
+    Ok(EventList {
         object: "list",
         data: items.iter().map(event_json).collect(),
         next,
-    }))
+    })
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -179,20 +184,22 @@ pub async fn get(
     _key: ApiKeyAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EventObject>> {
+    Ok(Json(event_with_attempts(&state, &id).await?))
+}
+
+/// The event with its deliveries and their last 100 attempts.
+pub async fn event_with_attempts(state: &AppState, id: &str) -> ApiResult<EventObject> {
     let e = state
         .store
-        .get_event(&id)
+        .get_event(id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
-    let deliveries = state.store.event_deliveries(&id).await?;
-    let (attempts, _) = state
-        .store
-        .list_attempts(None, Some(&id), None, 100)
-        .await?;
+        .ok_or_else(|| not_found(id))?;
+    let deliveries = state.store.event_deliveries(id).await?;
+    let (attempts, _) = state.store.list_attempts(None, Some(id), None, 100).await?;
     let mut out = event_json(&e);
     out.deliveries = Some(deliveries.iter().map(delivery_json).collect());
     out.attempts = Some(attempts.iter().map(attempt_json).collect());
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// Sends the event again, with the same `webhook-id`, to every endpoint that got or wanted it.
@@ -201,11 +208,16 @@ pub async fn replay(
     _key: ApiKeyAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<ReplayAnswer>)> {
-    let scheduled = match state.store.replay_event(&id).await {
+    Ok((StatusCode::ACCEPTED, Json(replay_event(&state, &id).await?)))
+}
+
+/// Schedules the event again (same `webhook-id`) for every endpoint that got or wanted it.
+pub async fn replay_event(state: &AppState, id: &str) -> ApiResult<ReplayAnswer> {
+    let scheduled = match state.store.replay_event(id).await {
         Ok(n) => n,
-        Err(dpc_store::StoreError::NotFound) => return Err(not_found(&id)),
+        Err(dpc_store::StoreError::NotFound) => return Err(not_found(id)),
         Err(e) => return Err(e.into()),
     };
     state.delivery.wake();
-    Ok((StatusCode::ACCEPTED, Json(ReplayAnswer { scheduled })))
+    Ok(ReplayAnswer { scheduled })
 }

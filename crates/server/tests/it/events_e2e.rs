@@ -835,3 +835,65 @@ async fn creating_an_endpoint_sets_up_connections_at_once() {
     let v = intake_active(&app, "early").await;
     assert_eq!(kinds(&v), ["call"], "{v}");
 }
+
+/// What Dialpad holds follows what the endpoints want: an endpoint narrowed from every event
+/// to contacts leaves only the contact subscription at Dialpad; deleting the last endpoint
+/// removes the webhook and its subscriptions there and forgets the intake here.
+#[tokio::test]
+async fn subscriptions_no_endpoint_wants_are_removed() {
+    let app = spawn_app_with_env(&[
+        ("DPC_WEBHOOKS_ALLOW_PRIVATE_URLS", "true"),
+        ("DPC_EVENTS_REPAIR_INTERVAL_MS", "3600000"),
+    ])
+    .await;
+    app.connect("narrow", OPERATIONS).await;
+    let (_rx, url) = Receiver::start().await;
+    let r = app
+        .post_json("/v1/webhook-endpoints", json!({"url": url}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let ep: Value = r.json().await.unwrap();
+    let ep_id = ep["id"].as_str().unwrap();
+    let v = intake_active(&app, "narrow").await;
+    assert!(kinds(&v).len() > 1, "{v}");
+    let at_dialpad = |app: &TestApp| {
+        let db = app.sim.sim.db().read();
+        (db.webhooks.len(), db.subscriptions.len())
+    };
+    assert_eq!(at_dialpad(&app), (1, kinds(&v).len()));
+
+    let r = app
+        .http
+        .patch(app.url(&format!("/v1/webhook-endpoints/{ep_id}")))
+        .header("x-api-secret", &app.api_key)
+        .json(&json!({"events": ["genericContact::created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let start = Instant::now();
+    loop {
+        let v = intake(&app, "narrow").await;
+        if v["status"] == "active" && kinds(&v) == ["contact"] && at_dialpad(&app) == (1, 1) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still subscribed to more than contacts: {v}, at Dialpad {:?}",
+            at_dialpad(&app)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let r = app.delete(&format!("/v1/webhook-endpoints/{ep_id}")).await;
+    assert_eq!(r.status(), 204);
+    let start = Instant::now();
+    while intake(&app, "narrow").await["status"] != "none" || at_dialpad(&app) != (0, 0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "left at Dialpad after the last endpoint went: {:?}",
+            at_dialpad(&app)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
