@@ -3,6 +3,8 @@
 //! same bodies POSTed straight to the receiver, same concurrency) measured in the same run.
 //!
 //! `cargo bench -p dpc-server --bench events [-- --events 20000 --concurrency 32]`
+//! `cargo bench -p dpc-server --bench events -- --pending 100000`: the memory check instead
+//! (events for a receiver that is down wait in the store; RSS printed).
 //! (PostgreSQL too when `TEST_DATABASE_URL` is set: a fresh database, dropped afterwards.)
 //!
 //! Each event is a call state of its own call (`telephonyCall::created`), so per-resource order
@@ -30,18 +32,22 @@ const ROUTE: &str = "rt_bench_0123456789abcdef";
 struct Opts {
     events: usize,
     concurrency: usize,
+    /// With `--pending N`: the memory check instead (N events for a receiver that is down).
+    pending: usize,
 }
 
 fn opts() -> Opts {
     let mut o = Opts {
         events: 20_000,
         concurrency: 32,
+        pending: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     for w in args.windows(2) {
         match w[0].as_str() {
             "--events" => o.events = w[1].parse().unwrap_or(o.events),
             "--concurrency" => o.concurrency = w[1].parse().unwrap_or(o.concurrency),
+            "--pending" => o.pending = w[1].parse().unwrap_or(o.pending),
             _ => {}
         }
     }
@@ -205,6 +211,114 @@ async fn measure(
 async fn bench(backend: &str, db_url: &str, o: &Opts) {
     let seen: Seen = Arc::default();
     let recv_url = receiver(seen.clone()).await;
+    let (addr, _store) = serve(db_url, &recv_url).await;
+
+    let base_ms = chrono::Utc::now().timestamp_millis();
+    let bodies: Arc<Vec<(String, String)>> = Arc::new(
+        (0..o.events)
+            .map(|i| {
+                let c = call_event(i, base_ms);
+                (c["call_id"].to_string(), sign(&c))
+            })
+            .collect(),
+    );
+    // Baseline: the receiver alone, the same bodies (it answers whatever it is sent).
+    let baseline_bodies: Arc<Vec<(String, String)>> = Arc::new(
+        bodies
+            .iter()
+            .map(|(id, _)| (id.clone(), json!({"id": id}).to_string()))
+            .collect(),
+    );
+    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency).await;
+    let hook = format!("http://{addr}/v1/hooks/dialpad/{ROUTE}");
+    let run = measure(&hook, bodies, &seen, o.concurrency).await;
+    println!(
+        "| {backend} | {} | {:.0}/s | {:.0}/s | {} | {} | {:.0}/s | {} | {} | {:.2} | {:.0} MB |",
+        o.events,
+        run.accepted,
+        run.rate,
+        ms(run.p50),
+        ms(run.p99),
+        base.rate,
+        ms(base.p50),
+        ms(base.p99),
+        base.rate / run.rate,
+        rss_mb()
+    );
+}
+
+/// The process's peak resident set (VmHWM), MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The memory check: `n` events for an endpoint whose receiver is down (nothing listens on its
+/// port, so every attempt fails and is rescheduled minutes later). Every event is accepted,
+/// normalized and waits in the store as a pending delivery; the process's RSS (server and load
+/// generator; bodies are signed as they are sent, never held) is printed before and after.
+async fn pending_memory(backend: &str, db_url: &str, n: usize, concurrency: usize) {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/hook", dead.local_addr().unwrap());
+    drop(dead);
+    let (addr, store) = serve(db_url, &dead_url).await;
+    let before = rss_mb();
+    let hook = format!("http://{addr}/v1/hooks/dialpad/{ROUTE}");
+    let http = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let base_ms = chrono::Utc::now().timestamp_millis();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, next, hook) = (http.clone(), next.clone(), hook.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let body = sign(&call_event(i, base_ms));
+                let r = http.post(&hook).body(body).send().await.expect("POST");
+                assert!(r.status().is_success(), "POST answered {}", r.status());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let accepted = start.elapsed();
+    // Until every raw event is normalized into its pending delivery.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let stats = loop {
+        let s = store.outbox_stats().await.expect("stats");
+        if (s.inbound_pending == 0 && s.pending >= n as u64) || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "| {backend} | {n} | {:.1} s | {} | {:.0} MB | {:.0} MB | {:.0} MB |",
+        accepted.as_secs_f64(),
+        stats.pending,
+        before,
+        rss_mb(),
+        peak_rss_mb(),
+    );
+}
+
+/// Serves `db_url` in-process with one connection, its intake and one endpoint for `*` at
+/// `endpoint_url`; answers the listening address and the store.
+async fn serve(
+    db_url: &str,
+    endpoint_url: &str,
+) -> (std::net::SocketAddr, Arc<dyn dpc_store::Store>) {
+    let recv_url = endpoint_url.to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let env = [
@@ -261,39 +375,7 @@ async fn bench(backend: &str, db_url: &str, o: &Opts) {
             .await
             .expect("serve")
     });
-
-    let base_ms = chrono::Utc::now().timestamp_millis();
-    let bodies: Arc<Vec<(String, String)>> = Arc::new(
-        (0..o.events)
-            .map(|i| {
-                let c = call_event(i, base_ms);
-                (c["call_id"].to_string(), sign(&c))
-            })
-            .collect(),
-    );
-    // Baseline: the receiver alone, the same bodies (it answers whatever it is sent).
-    let baseline_bodies: Arc<Vec<(String, String)>> = Arc::new(
-        bodies
-            .iter()
-            .map(|(id, _)| (id.clone(), json!({"id": id}).to_string()))
-            .collect(),
-    );
-    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency).await;
-    let hook = format!("http://{addr}/v1/hooks/dialpad/{ROUTE}");
-    let run = measure(&hook, bodies, &seen, o.concurrency).await;
-    println!(
-        "| {backend} | {} | {:.0}/s | {:.0}/s | {} | {} | {:.0}/s | {} | {} | {:.2} | {:.0} MB |",
-        o.events,
-        run.accepted,
-        run.rate,
-        ms(run.p50),
-        ms(run.p99),
-        base.rate,
-        ms(base.p50),
-        ms(base.p99),
-        base.rate / run.rate,
-        rss_mb()
-    );
+    (addr, store)
 }
 
 fn main() {
@@ -303,6 +385,18 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
+        if o.pending > 0 {
+            println!(
+                "\nEvents pending for a receiver that is down ({} events, {} concurrent POSTs)\n",
+                o.pending, o.concurrency
+            );
+            println!("| store | events | all accepted in | deliveries pending | RSS before | RSS after | peak RSS |");
+            println!("| --- | --- | --- | --- | --- | --- | --- |");
+            let dir = tempfile::tempdir().unwrap();
+            let db = format!("sqlite://{}", dir.path().join("pending.db").display());
+            pending_memory("SQLite", &db, o.pending, o.concurrency).await;
+            return;
+        }
         println!(
             "\nEvents: hook → delivered ({} events, {} concurrent POSTs)\n",
             o.events, o.concurrency
