@@ -266,6 +266,11 @@ impl CallCache {
 pub trait SeenTimes: Send + Sync {
     /// `(createdAt, updatedAt)` per record, in order (`None`: unknown).
     async fn seen(&self, model: Model, records: &[Record]) -> Vec<Option<(String, String)>>;
+    /// The AI recap kept from a call's `recap_*` events, for `expand=recap` when Dialpad's
+    /// `ai_recap` cannot answer (None: nothing kept).
+    async fn stored_recap(&self, _call_id: &str) -> Option<transcript::Recap> {
+        None
+    }
 }
 
 /// The resource operations on one connection.
@@ -802,7 +807,16 @@ impl Resources<'_> {
                     let id = resource["id"].as_str().unwrap_or_default().to_owned();
                     match self.recap(&id).await {
                         Ok(r) => resource["fields"]["recap"] = json!(r),
-                        Err(e) => warnings[i].push(expand_warning(name, &e)),
+                        Err(e) => {
+                            let kept = match self.seen {
+                                Some(s) => s.stored_recap(&id).await,
+                                None => None,
+                            };
+                            match kept {
+                                Some(r) => resource["fields"]["recap"] = json!(r),
+                                None => warnings[i].push(expand_warning(name, &e)),
+                            }
+                        }
                     }
                 }
                 continue;

@@ -286,6 +286,9 @@ impl dpc_core::resources::SeenTimes for Seen<'_> {
     ) -> Vec<Option<(String, String)>> {
         crate::resources::seen_times(self.state, self.conn, model, records).await
     }
+    async fn stored_recap(&self, call_id: &str) -> Option<dpc_core::models::transcript::Recap> {
+        crate::intake::normalize::stored_recap(self.state, &self.conn.id, call_id).await
+    }
 }
 
 fn invalid(e: ResourceError) -> ApiError {

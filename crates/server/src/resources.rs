@@ -426,6 +426,9 @@ impl resources::SeenTimes for Seen<'_> {
     async fn seen(&self, model: Model, records: &[Record]) -> Vec<Option<(String, String)>> {
         seen_times(self.state, self.conn, model, records).await
     }
+    async fn stored_recap(&self, call_id: &str) -> Option<dpc_core::models::transcript::Recap> {
+        crate::intake::normalize::stored_recap(self.state, &self.conn.id, call_id).await
+    }
 }
 
 /// When the connector first saw each record and last saw it change, for the models Dialpad

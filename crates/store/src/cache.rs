@@ -300,6 +300,23 @@ impl crate::events::EventStore for CachedStore {
         self.inner.fail_inbound(worker, id, error, give_up).await
     }
 
+    async fn put_recap_part(
+        &self,
+        connection_id: &str,
+        call_id: &str,
+        part: &str,
+        body: &str,
+        at: Millis,
+    ) -> Result<()> {
+        self.inner
+            .put_recap_part(connection_id, call_id, part, body, at)
+            .await
+    }
+
+    async fn recap_parts(&self, connection_id: &str, call_id: &str) -> Result<Vec<String>> {
+        self.inner.recap_parts(connection_id, call_id).await
+    }
+
     async fn resource_seen(
         &self,
         connector_id: &str,

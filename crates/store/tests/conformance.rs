@@ -138,6 +138,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    recap_parts_replace_purge_and_cascade,
     idempotency_keys_claim_replay_conflict_and_expiry,
     idempotency_concurrent_claims_have_one_winner,
     endpoints_crud_secrets_and_rotation,
@@ -607,6 +608,68 @@ async fn delete_connection_cascades(db: TestDb) {
         .await
         .unwrap()
         .is_some());
+}
+
+async fn recap_parts_replace_purge_and_cascade(db: TestDb) {
+    let s = db.store().await;
+    let c = s.insert_connection(new_conn("app", "alice")).await.unwrap();
+    let other = s.insert_connection(new_conn("app", "bob")).await.unwrap();
+    assert!(s.recap_parts(&c.id, "1").await.unwrap().is_empty());
+    s.put_recap_part(
+        &c.id,
+        "1",
+        "summary",
+        r#"{"part":"summary","value":"a"}"#,
+        1_000,
+    )
+    .await
+    .unwrap();
+    s.put_recap_part(
+        &c.id,
+        "1",
+        "outcome",
+        r#"{"part":"outcome","value":"b"}"#,
+        1_000,
+    )
+    .await
+    .unwrap();
+    // The same part again replaces it.
+    s.put_recap_part(
+        &c.id,
+        "1",
+        "summary",
+        r#"{"part":"summary","value":"c"}"#,
+        5_000,
+    )
+    .await
+    .unwrap();
+    s.put_recap_part(
+        &other.id,
+        "1",
+        "summary",
+        r#"{"part":"summary","value":"bob"}"#,
+        1_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.recap_parts(&c.id, "1").await.unwrap(),
+        [
+            r#"{"part":"outcome","value":"b"}"#,
+            r#"{"part":"summary","value":"c"}"#
+        ]
+    );
+    assert!(s.recap_parts(&c.id, "2").await.unwrap().is_empty());
+    // Retention: parts last written before the cut go with the events.
+    s.purge_events(2_000).await.unwrap();
+    assert_eq!(
+        s.recap_parts(&c.id, "1").await.unwrap(),
+        [r#"{"part":"summary","value":"c"}"#]
+    );
+    assert!(s.recap_parts(&other.id, "1").await.unwrap().is_empty());
+    // And with their connection.
+    s.delete_connection("app", "alice").await.unwrap();
+    assert!(s.recap_parts(&c.id, "1").await.unwrap().is_empty());
 }
 
 async fn api_keys_create_verify_list_revoke(db: TestDb) {

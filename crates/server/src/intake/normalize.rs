@@ -127,17 +127,41 @@ async fn normalize_one(
     };
     let normalized = normalize_at(kind, &claims, ctx, first_seen, ev.received_at);
     let mut events: Vec<UnifiedEvent> = normalized.events;
+    // Kept before the events are published: a retry after a failure writes the same part again.
+    if let Some(u) = &normalized.recap {
+        let body = serde_json::to_string(&u.part).map_err(|e| e.to_string())?;
+        state
+            .store
+            .put_recap_part(&conn.id, &u.call_id, u.part.key(), &body, ev.received_at)
+            .await
+            .map_err(|e| format!("keeping the recap part: {e}"))?;
+    }
     for f in normalized.fetch {
-        if let Fetch::Transcript { call_id } = f {
-            match fetch_transcript(state, conn, &call_id).await {
-                Ok(raw) => events.push(dpc_core::events::transcript_event(
+        match f {
+            Fetch::Transcript { call_id } => match fetch_transcript(state, conn, &call_id).await {
+                Ok(raw) => {
+                    let recap = stored_recap(state, &conn.id, &call_id).await;
+                    events.push(dpc_core::events::transcript_event(
+                        &call_id,
+                        &raw,
+                        recap,
+                        ev.received_at,
+                    ))
+                }
+                Err(e) => return Err(format!("transcript of call {call_id}: {e}")),
+            },
+            // Without the recap (no `ai_recap` scope, Dialpad refusing) the call's own update
+            // still goes out: the recap event is left out, not the raw event retried.
+            Fetch::Recap { call_id } => match fetch_recap(state, conn, &call_id).await {
+                Ok(recap) => events.push(dpc_core::events::recap_event(
                     &call_id,
-                    &raw,
-                    None,
+                    &recap,
                     ev.received_at,
                 )),
-                Err(e) => return Err(format!("transcript of call {call_id}: {e}")),
-            }
+                Err(e) => {
+                    tracing::warn!(call = %call_id, error = %e, "fetching the AI recap for a recap event failed; its transcript update is left out")
+                }
+            },
         }
     }
     let source = "dialpad";
@@ -176,6 +200,37 @@ async fn fetch_transcript(
         .await
         .map(|r| r.raw)
         .map_err(|e| e.to_string())
+}
+
+/// The recap merged from the parts kept for the call (None when there are none, or the store
+/// could not be read: the transcript is sent without it rather than held back).
+pub async fn stored_recap(
+    state: &AppState,
+    connection_id: &str,
+    call_id: &str,
+) -> Option<dpc_core::models::transcript::Recap> {
+    let bodies = state.store.recap_parts(connection_id, call_id).await.ok()?;
+    let parts: Vec<dpc_core::events::RecapPart> = bodies
+        .iter()
+        .filter_map(|b| serde_json::from_str(b).ok())
+        .collect();
+    (!parts.is_empty()).then(|| dpc_core::events::merge_recap(&parts))
+}
+
+/// Dialpad's AI recap of a call (a `recap_*` event without its part), within the rate budget.
+async fn fetch_recap(
+    state: &AppState,
+    conn: &Connection,
+    call_id: &str,
+) -> Result<dpc_core::models::transcript::Recap, String> {
+    let cc = state.connection_client(conn).map_err(|e| e.message)?;
+    let service = Resources {
+        client: &cc.client,
+        ctx: crate::resources::map_context(conn),
+        calls: &cc.calls,
+        seen: None,
+    };
+    service.recap(call_id).await.map_err(|e| e.to_string())
 }
 
 /// Makes `Arc<Notify>` the normalizer's wake-up (held in the app state).

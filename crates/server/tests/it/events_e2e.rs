@@ -533,6 +533,43 @@ async fn flow(app: TestApp, websocket: bool) {
         assert_eq!(b["connectorId"], "dialpad");
     }
 
+    // The recap parts arrive as transcript updates and are kept: with Dialpad's `ai_recap`
+    // failing, `expand=recap` answers the recap from them.
+    let recap_updates = rx
+        .wait_for(Duration::from_secs(60), |got| {
+            got.iter()
+                .filter(|g| g.event() == "telephonyCallTranscript::updated")
+                .count()
+                >= 4
+        })
+        .await;
+    let transcript_id = transcripts[0].0 .1.clone();
+    sim_post(
+        &app,
+        "/_sim/faults",
+        json!({"path": "/api/v2/call/*", "error_rate": 1.0, "status": 503}),
+    )
+    .await;
+    let r = app
+        .http
+        .get(app.url(&format!(
+            "/v1/resources/telephonyCallTranscript/{transcript_id}?expand=recap"
+        )))
+        .header("x-api-secret", &app.api_key)
+        .header("x-connector-id", "dialpad")
+        .header("x-owner-id", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    let recap = &t["fields"]["recap"];
+    assert!(recap["summary"].is_string(), "{t}");
+    assert!(recap["outcome"].is_string(), "{t}");
+    assert!(recap["actionItems"].is_array(), "{t}");
+    sim_send(&app, reqwest::Method::DELETE, "/_sim/faults", None).await;
+    let got = recap_updates;
+
     // Every signature verifies with the Standard Webhooks reference library.
     assert_eq!(verify_with_python(&got, &secret).await, got.len());
     // Every body is what the document's `webhooks` section says this event type carries.

@@ -371,6 +371,18 @@ pub trait EventStore: Send + Sync {
     /// Records that a raw event could not be normalized; after `give_up` attempts it is
     /// `failed`, else it is pending again.
     async fn fail_inbound(&self, worker: &str, id: &str, error: &str, give_up: bool) -> Result<()>;
+    /// Keeps one part of a call's AI recap (`part`: `summary`, `actionItems`, `purposes` or
+    /// `outcome`; `body`: the part as JSON), replacing an earlier one of the same part.
+    async fn put_recap_part(
+        &self,
+        connection_id: &str,
+        call_id: &str,
+        part: &str,
+        body: &str,
+        at: Millis,
+    ) -> Result<()>;
+    /// The recap parts kept for a call (their JSON bodies), in part order.
+    async fn recap_parts(&self, connection_id: &str, call_id: &str) -> Result<Vec<String>>;
     /// Whether an event about this resource was published before (a call's first state
     /// creates it; later ones update it).
     async fn resource_seen(

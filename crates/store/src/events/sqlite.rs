@@ -555,6 +555,43 @@ impl EventStore for SqliteStore {
         .map(drop)
     }
 
+    async fn put_recap_part(
+        &self,
+        connection_id: &str,
+        call_id: &str,
+        part: &str,
+        body: &str,
+        at: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO recap_parts (connection_id, call_id, part, body, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (connection_id, call_id, part) DO UPDATE SET body = excluded.body, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(connection_id)
+        .bind(call_id)
+        .bind(part)
+        .bind(body)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn recap_parts(&self, connection_id: &str, call_id: &str) -> Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT body FROM recap_parts WHERE connection_id = ?1 AND call_id = ?2 \
+             ORDER BY part",
+        )
+        .bind(connection_id)
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
     async fn resource_seen(
         &self,
         connector_id: &str,
@@ -903,6 +940,11 @@ impl EventStore for SqliteStore {
             .map_err(db_err)?
             .rows_affected();
         sqlx::query("DELETE FROM inbound_events WHERE received_at < ?1 AND status <> 'pending'")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM recap_parts WHERE updated_at < ?1")
             .bind(before)
             .execute(&mut *tx)
             .await
