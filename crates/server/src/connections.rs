@@ -223,8 +223,19 @@ pub async fn load(state: &AppState, connector_id: &str, owner_id: &str) -> ApiRe
         .ok_or_else(|| ApiError::connection_not_found(connector_id, owner_id))
 }
 
-/// Validates operation ids against the catalog (400 listing the unknown ones).
+/// Validates operation ids against the catalog (400 listing the unknown ones). An empty list
+/// is refused: stored, it would mean "not narrowed" (every operation), the opposite of what an
+/// app revoking everything means; leaving `operations` out is how to ask for every operation.
 pub fn validated_operations(ids: &[String]) -> ApiResult<Vec<String>> {
+    if ids.is_empty() {
+        return Err(ApiError::invalid(
+            "operations is empty: name at least one operation, or leave the field out for every operation",
+        )
+        .with_details(json!({
+            "field": "operations",
+            "hint": "GET /v1/connectors/dialpad lists the supported operations",
+        })));
+    }
     operations::validate(ids).map_err(|unknown| {
         ApiError::invalid(format!("unknown operation(s): {}", unknown.join(", "))).with_details(
             json!({
@@ -259,7 +270,10 @@ pub async fn create(
     ApiJson(body): ApiJson<ConnectionBody>,
 ) -> ApiResult<Response> {
     check_ids(&connector_id, &owner_id)?;
-    let operations = validated_operations(&body.operations.unwrap_or_default())?;
+    let operations = match &body.operations {
+        Some(ops) => validated_operations(ops)?,
+        None => Vec::new(),
+    };
     let conn = state
         .store
         .insert_connection(NewConnection {

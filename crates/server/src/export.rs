@@ -137,6 +137,17 @@ impl Export {
         }
         let conn = crate::connections::load(state, &req.connector_id, &req.owner_id).await?;
         check_list(state, &conn, model).await?;
+        // What the expansions read is checked now, not at the first page that needs it.
+        let mut targets: Vec<Model> = expand
+            .iter()
+            .filter_map(|e| dpc_core::models::expand_target(model, e))
+            .collect();
+        if recap {
+            targets.push(Model::Transcript);
+        }
+        for t in targets {
+            check_operation(state, &conn, &Op::Retrieve.operation_id(t)).await?;
+        }
         let maps = if granted(&conn, &format!("{}::fieldRead", model.as_str())) {
             stored_mappings(state, &conn, model).await
         } else {
@@ -222,6 +233,15 @@ impl Export {
         }
         if !self.expand.is_empty() {
             service.expand(self.model, &mut data, &self.expand).await;
+            // The API answers a reference it could not expand with a warning; an export would
+            // write it and move on, and `--resume` would never fetch it again. The page fails
+            // instead, unwritten, so a run again with `--resume` retries it.
+            if let Some(w) = data.iter().find_map(expand_failure) {
+                return Err(ApiError::of(
+                    dpc_core::ErrorCode::UpstreamUnavailable,
+                    format!("{w}; this page was not written"),
+                ));
+            }
         }
         if self.recap {
             self.recaps(&mut data).await?;
@@ -269,6 +289,21 @@ impl Export {
         )
         .await
     }
+}
+
+/// The first expansion that failed on a resource (its warning's message).
+fn expand_failure(resource: &Value) -> Option<String> {
+    resource["warnings"]
+        .as_array()?
+        .iter()
+        .find(|w| w["code"] == "EXPAND::FAILED")
+        .map(|w| {
+            let id = resource["id"].as_str().unwrap_or_default();
+            format!(
+                "{} ({id})",
+                w["message"].as_str().unwrap_or("an expansion failed")
+            )
+        })
 }
 
 /// The connector-kept times of expanded resources, as the list route gives them.

@@ -79,6 +79,22 @@ pub(crate) fn model_of(name: &str) -> ApiResult<Model> {
 
 /// Checks the connection's state and its permission for `model::op`; unsupported operations
 /// answer 501 before anything else (no permission can make them work).
+/// An expansion reads another model's records: it needs that model's `retrieve` granted, so
+/// `expand=transcript` on a call cannot read what `telephonyCallTranscript::retrieve` guards.
+async fn authorize_expand(
+    state: &AppState,
+    c: &Caller,
+    model: Model,
+    expand: &[String],
+) -> ApiResult<()> {
+    for name in expand {
+        if let Some(target) = dpc_core::models::expand_target(model, name) {
+            authorize(state, c, target, Op::Retrieve).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiResult<()> {
     if let dpc_core::models::Support::NotSupported(why) = model.info().support(op) {
         return Err(ApiError::of(
@@ -538,6 +554,7 @@ pub(crate) async fn list(
     let mapped_keys: Vec<String> = maps.iter().map(|m| m.key.clone()).collect();
     let fields = parse_fields(model, q.fields.as_deref(), &mapped_keys).map_err(query_error)?;
     let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
+    authorize_expand(&state, &c, model, &expand).await?;
     let identity = query_identity(model, &filters, q.q.as_deref());
     let key = cursor_key(&state);
     let resume = match &q.cursor {
@@ -632,6 +649,7 @@ pub(crate) async fn retrieve(
     let mapped_keys: Vec<String> = maps.iter().map(|m| m.key.clone()).collect();
     let fields = parse_fields(model, q.fields.as_deref(), &mapped_keys).map_err(query_error)?;
     let expand = parse_expand(model, q.expand.as_deref()).map_err(query_error)?;
+    authorize_expand(&state, &c, model, &expand).await?;
     let cc = state.connection_client(&c.conn)?;
     let seen_source = Seen {
         state: &state,

@@ -598,6 +598,20 @@ pub(crate) fn record_id(r: &mut crate::read::Reader<'_>, key: &str) -> String {
     }
 }
 
+/// The model an `expand` name of `model` fetches (its `retrieve` is what the expansion needs
+/// granted): a call's `users`, `contacts`, `transcript`; a transcript's `call` and `recap` (the
+/// recap is part of the transcript); a contact's `owner`; a user's `workspace`.
+pub fn expand_target(model: Model, name: &str) -> Option<Model> {
+    match (model, name) {
+        (Model::Call, "users") | (Model::Contact, "owner") => Some(Model::User),
+        (Model::Call, "contacts") => Some(Model::Contact),
+        (Model::Call, "transcript") | (Model::Transcript, "recap") => Some(Model::Transcript),
+        (Model::Transcript, "call") => Some(Model::Call),
+        (Model::User, "workspace") => Some(Model::Workspace),
+        _ => None,
+    }
+}
+
 /// Maps a Dialpad record of `model`.
 pub fn from_dialpad(model: Model, raw: &Value, ctx: MapContext) -> Mapped {
     match model {
@@ -613,6 +627,15 @@ pub fn from_dialpad(model: Model, raw: &Value, ctx: MapContext) -> Mapped {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_expandable_field_names_the_model_it_fetches() {
+        for m in Model::ALL {
+            for e in m.info().expand {
+                assert!(expand_target(m, e).is_some(), "{m} {e}");
+            }
+        }
+    }
 
     #[test]
     fn write_bodies_refuse_control_characters_and_long_text() {

@@ -863,6 +863,60 @@ async fn permissions_are_checked_per_operation(db: Db) {
             .contains("calls%3Alist"),
         "{v}"
     );
+    // An expansion reads another model: `expand=transcript` needs the transcript's retrieve.
+    app.connect("calls-only", &["telephonyCall::list", "telephonyCall::retrieve"])
+        .await;
+    let (s, v) = error_code(
+        app.res(
+            "calls-only",
+            reqwest::Method::GET,
+            "telephonyCall?limit=2&expand=transcript",
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["details"]["operation"], "telephonyCallTranscript::retrieve");
+    let r = app
+        .res("calls-only", reqwest::Method::GET, "telephonyCall?limit=2", None)
+        .await;
+    assert_eq!(r.status(), 200);
+    // An empty operations list is refused (stored, it would mean every operation), on
+    // create, update and session; leaving the field out is how to ask for every operation.
+    for (method, path, body) in [
+        (
+            reqwest::Method::POST,
+            "/v1/connections/dialpad/empty-ops",
+            json!({"operations": []}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/v1/connections/dialpad/narrow",
+            json!({"operations": []}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/connections/dialpad/narrow/sessions",
+            json!({"connection": {"operations": []}, "expiresIn": 600}),
+        ),
+    ] {
+        let r = app
+            .http
+            .request(method.clone(), app.url(path))
+            .header("x-api-secret", &app.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = error_code(r).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("REQUEST::INVALID")),
+            "{method} {path}: {v}"
+        );
+        assert_eq!(v["details"]["field"], "operations");
+    }
     // Not authorized yet.
     app.create_connection("fresh", &[]).await;
     let (s, v) = error_code(
