@@ -972,3 +972,76 @@ async fn events_and_endpoints_through_the_cli() {
     assert!(text(&r.stderr).contains("since"), "{}", text(&r.stderr));
     drop(server);
 }
+
+/// `--expand transcript` with Dialpad's transcripts failing: the export does not write a page
+/// whose expansion failed (the API would answer it with an `EXPAND::FAILED` warning), stops
+/// with exit 1, and `--resume` after the outage writes every call once, each transcript
+/// expanded. A connection that may list calls but not read transcripts is refused up front.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_expansion_is_not_written() {
+    let e = env(300).await;
+    e.connection("calls-only", CALLS, true).await;
+    e.connection(
+        "acme",
+        &["telephonyCall::list", "telephonyCallTranscript::retrieve"],
+        true,
+    )
+    .await;
+    let want = e.call_ids().await;
+    let out = e.path("calls.ndjson");
+    let args = |owner: &'static str| {
+        vec![
+            "export".to_owned(),
+            "--owner".into(),
+            owner.into(),
+            "--model".into(),
+            "telephonyCall".into(),
+            "--expand".into(),
+            "transcript".into(),
+            "--format".into(),
+            "ndjson".into(),
+            "--out".into(),
+            out.to_str().unwrap().to_owned(),
+        ]
+    };
+    let run = |a: &[String]| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        e.run(&a)
+    };
+    let r = run(&args("calls-only"));
+    assert_eq!(r.status.code(), Some(1));
+    let err = text(&r.stderr);
+    assert!(
+        err.contains("CONNECTION::MISSING_PERMISSION")
+            && err.contains("telephonyCallTranscript::retrieve"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused export leaves no file");
+
+    e.fault(json!({"path": "/api/v2/transcripts/*", "error_rate": 1.0, "status": 503}))
+        .await;
+    let r = run(&args("acme"));
+    let err = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("UPSTREAM::UNAVAILABLE"), "{err}");
+    assert!(err.contains("not written"), "{err}");
+    let written = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(!written.contains("EXPAND::FAILED"), "a failed expansion was written");
+
+    e.clear_faults().await;
+    let mut resumed = args("acme");
+    resumed.push("--resume".into());
+    let r = run(&resumed);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let body = std::fs::read_to_string(&out).unwrap();
+    assert!(!body.contains("EXPAND::FAILED"));
+    assert_exactly_once(&ndjson_ids(&out), &want);
+    let expanded = body
+        .lines()
+        .filter(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["fields"]["transcript"]["object"] == "resource"
+        })
+        .count();
+    assert!(expanded > 0, "no transcript was expanded");
+}
