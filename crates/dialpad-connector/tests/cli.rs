@@ -1026,7 +1026,10 @@ async fn a_failed_expansion_is_not_written() {
     assert!(err.contains("UPSTREAM::UNAVAILABLE"), "{err}");
     assert!(err.contains("not written"), "{err}");
     let written = std::fs::read_to_string(&out).unwrap_or_default();
-    assert!(!written.contains("EXPAND::FAILED"), "a failed expansion was written");
+    assert!(
+        !written.contains("EXPAND::FAILED"),
+        "a failed expansion was written"
+    );
 
     e.clear_faults().await;
     let mut resumed = args("acme");

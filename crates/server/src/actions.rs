@@ -184,7 +184,7 @@ pub async fn run_route<C: CallerSource>(
     match run_with_key(&state, &c, info, &key, input).await {
         Ok(Keyed::Fresh(outcome)) => answer(outcome),
         Ok(Keyed::Replayed { status, body }) => replay(status, body),
-        Err(e) => e.into_response(),
+        Err(e) => resources::respond(e),
     }
 }
 
@@ -243,11 +243,42 @@ pub(crate) async fn run_with_key(
             return Err(ApiError::of(
                 ErrorCode::RequestIdempotencyInProgress,
                 "the first request with this idempotency key is still running: retry shortly",
-            ))
+            )
+            .with_details(json!({"retryAfter": 1})))
         }
         Err(e) => return Err(ApiError::internal(e)),
     };
-    let outcome = execute(state, c, info, input).await;
+    // Detached: a caller that hangs up (a client timeout, exactly when it retries) does not
+    // cancel the action half way and leave its key claimed until the lease runs out; the run
+    // finishes and stores its answer, which the retry then gets.
+    let run = tokio::spawn(run_claimed(
+        state.clone(),
+        Caller {
+            conn: c.conn.clone(),
+            session_ops: c.session_ops.clone(),
+        },
+        info,
+        key.to_owned(),
+        token,
+        input,
+    ));
+    match run.await {
+        Ok(outcome) => Ok(Keyed::Fresh(outcome)),
+        Err(e) => Err(ApiError::internal(format!("the action's task failed: {e}"))),
+    }
+}
+
+/// The claimed run: the action, then its answer stored under the key (or the key released).
+async fn run_claimed(
+    state: AppState,
+    c: Caller,
+    info: &'static ActionInfo,
+    key: String,
+    token: String,
+    input: Value,
+) -> ApiResult<ActionResult> {
+    let (state, c, key) = (&state, &c, key.as_str());
+    let (outcome, outcome_unknown) = execute_telling(state, c, info, input).await;
     let (status, body) = match &outcome {
         Ok(v) => (StatusCode::OK, serde_json::to_string(v).unwrap_or_default()),
         Err(e) => (
@@ -255,7 +286,12 @@ pub(crate) async fn run_with_key(
             serde_json::to_string(&e.body()).unwrap_or_default(),
         ),
     };
-    let stored = if outcome.as_ref().is_err_and(worth_retrying) {
+    // A request Dialpad may have carried out (the connection failed after it was sent) is not
+    // released on a non-idempotent action: a retry under the key must not send the SMS twice.
+    // Its answer is stored; the caller checks, and sends again under a new key if it must.
+    let release =
+        outcome.as_ref().is_err_and(worth_retrying) && !(outcome_unknown && !info.idempotent);
+    let stored = if release {
         state
             .store
             .release_idempotency_key(&c.conn.id, info.id, key, &token)
@@ -271,7 +307,7 @@ pub(crate) async fn run_with_key(
         // The answer stands; the key stays claimed until its lease runs out.
         tracing::warn!(error = %e, action = info.id, "could not store the idempotency key's answer");
     }
-    Ok(Keyed::Fresh(outcome))
+    outcome
 }
 
 /// Runs the action on the connection's Dialpad client.
@@ -281,20 +317,39 @@ async fn execute(
     info: &'static ActionInfo,
     input: Value,
 ) -> ApiResult<ActionResult> {
-    let cc = state.connection_client(&c.conn)?;
+    execute_telling(state, c, info, input).await.0
+}
+
+/// [`execute`], also telling whether Dialpad may have carried the request out though it
+/// failed (a transport error after sending: a timeout, a dropped connection).
+async fn execute_telling(
+    state: &AppState,
+    c: &Caller,
+    info: &'static ActionInfo,
+    input: Value,
+) -> (ApiResult<ActionResult>, bool) {
+    let cc = match state.connection_client(&c.conn) {
+        Ok(cc) => cc,
+        Err(e) => return (Err(e), false),
+    };
     match actions::run(&cc.client, info.id, input).await {
-        Ok(output) => Ok(ActionResult {
-            object: "actionResult",
-            action_id: info.id,
-            output,
-        }),
+        Ok(output) => (
+            Ok(ActionResult {
+                object: "actionResult",
+                action_id: info.id,
+                output,
+            }),
+            false,
+        ),
         Err(ActionError::Dialpad(e)) => {
-            Err(
+            // A refused connection never carried the request; anything later may have.
+            let unknown = matches!(&e, dialpad::Error::Transport(t) if !t.is_connect());
+            let err =
                 resources::upstream(state, &c.conn, info.operation, cc.tokens.held_version(), e)
-                    .await,
-            )
+                    .await;
+            (Err(err), unknown)
         }
-        Err(e) => Err(action_error(info, e)),
+        Err(e) => (Err(action_error(info, e)), false),
     }
 }
 

@@ -293,7 +293,8 @@ pub(crate) async fn upstream(
     }
 }
 
-/// Attaches `Retry-After` to a 429.
+/// Attaches `Retry-After` to an answer whose details carry `retryAfter` (a 429, a 409 for an
+/// idempotency key still in flight).
 pub(crate) fn respond(e: ApiError) -> Response {
     let retry = e
         .details

@@ -705,6 +705,7 @@ async fn idempotency_key_reaches_dialpad_once(db: Db) {
     };
     let (first, second) = tokio::join!(first, second);
     assert_eq!(first.status(), 200);
+    assert_eq!(second.headers()["retry-after"], "1");
     let (s, v) = error_code(second).await;
     assert_eq!(
         (s, v["error"].as_str()),
@@ -714,6 +715,37 @@ async fn idempotency_key_reaches_dialpad_once(db: Db) {
         ),
         "{v}"
     );
+
+    // A caller that gives up while Dialpad is slow does not cancel the action: it finishes,
+    // its answer is stored, and the retry with the key gets it (one SMS).
+    let gave_up = json!({"toNumbers": ["+15555550100"], "text": "caller gave up"});
+    let r = reqwest::Client::new()
+        .post(app.url("/v1/actions/sendSms"))
+        .header("x-api-secret", &app.api_key)
+        .header("x-connector-id", "dialpad")
+        .header("x-owner-id", "o1")
+        .header("idempotency-key", "k-gone")
+        .timeout(std::time::Duration::from_millis(300))
+        .json(&gave_up)
+        .send()
+        .await;
+    assert!(r.is_err(), "the caller timed out");
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    let r = app
+        .run_action("o1", "sendSms", gave_up.clone(), Some("k-gone"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["idempotent-replayed"], "true");
+    let sent = app
+        .sim
+        .sim
+        .db()
+        .read()
+        .sms
+        .values()
+        .filter(|m| serde_json::to_value(m).unwrap()["text"] == "caller gave up")
+        .count();
+    assert_eq!(sent, 1);
 
     // Dialpad down: the key is given back, and a retry after it recovered sends once.
     app.http

@@ -864,8 +864,11 @@ async fn permissions_are_checked_per_operation(db: Db) {
         "{v}"
     );
     // An expansion reads another model: `expand=transcript` needs the transcript's retrieve.
-    app.connect("calls-only", &["telephonyCall::list", "telephonyCall::retrieve"])
-        .await;
+    app.connect(
+        "calls-only",
+        &["telephonyCall::list", "telephonyCall::retrieve"],
+    )
+    .await;
     let (s, v) = error_code(
         app.res(
             "calls-only",
@@ -877,9 +880,17 @@ async fn permissions_are_checked_per_operation(db: Db) {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    assert_eq!(v["details"]["operation"], "telephonyCallTranscript::retrieve");
+    assert_eq!(
+        v["details"]["operation"],
+        "telephonyCallTranscript::retrieve"
+    );
     let r = app
-        .res("calls-only", reqwest::Method::GET, "telephonyCall?limit=2", None)
+        .res(
+            "calls-only",
+            reqwest::Method::GET,
+            "telephonyCall?limit=2",
+            None,
+        )
         .await;
     assert_eq!(r.status(), 200);
     // An empty operations list is refused (stored, it would mean every operation), on
