@@ -207,8 +207,30 @@ pub(crate) async fn resource_error(
 /// 422 `RESOURCE::VALIDATION_FAILED`: `what`, then each failing path with its reason, and the
 /// list in `details.fields`.
 pub(crate) fn validation_failed(what: &str, errors: dpc_core::models::Invalid) -> ApiError {
-    let each: Vec<String> = errors
+    // Bounded: a 1 MB body of 70,000 bad items must not answer 14 MB of errors. The message
+    // names the first few, `details.fields` the first [`MAX_FIELD_ERRORS`], each cut short.
+    const IN_MESSAGE: usize = 5;
+    const MAX_FIELD_ERRORS: usize = 50;
+    let total = errors.len();
+    let cut = |s: &str, max: usize| -> String {
+        if s.chars().count() <= max {
+            s.to_owned()
+        } else {
+            let head: String = s.chars().take(max).collect();
+            format!("{head}…")
+        }
+    };
+    let listed: Vec<dpc_core::models::FieldError> = errors
+        .into_iter()
+        .take(MAX_FIELD_ERRORS)
+        .map(|e| dpc_core::models::FieldError {
+            path: cut(&e.path, 200),
+            message: cut(&e.message, 300),
+        })
+        .collect();
+    let mut each: Vec<String> = listed
         .iter()
+        .take(IN_MESSAGE)
         .map(|e| {
             if e.path.is_empty() {
                 e.message.clone()
@@ -217,11 +239,18 @@ pub(crate) fn validation_failed(what: &str, errors: dpc_core::models::Invalid) -
             }
         })
         .collect();
+    if total > IN_MESSAGE {
+        each.push(format!("and {} more", total - IN_MESSAGE));
+    }
+    let mut details = json!({ "fields": listed });
+    if total > MAX_FIELD_ERRORS {
+        details["moreErrors"] = json!(total - MAX_FIELD_ERRORS);
+    }
     ApiError::of(
         ErrorCode::ResourceValidationFailed,
         format!("{what}: {}", each.join("; ")),
     )
-    .with_details(json!({ "fields": errors }))
+    .with_details(details)
 }
 
 pub(crate) async fn upstream(

@@ -461,6 +461,25 @@ async fn bad_input_answers_422_with_every_path(db: Db) {
         vec!["colour", "text", "toNumbers[0]", "userId"],
         "{v}"
     );
+    // 20,000 bad numbers in one body: the answer stays small (50 paths listed, the rest
+    // counted), never a multiple of the request.
+    let many: Vec<String> = (0..20_000).map(|i| format!("x{i}")).collect();
+    let r = app
+        .run_action(
+            "o1",
+            "sendSms",
+            json!({"toNumbers": many, "text": "hi"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.len() < 32 * 1024, "{} bytes answered", bytes.len());
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    let listed = v["details"]["fields"].as_array().unwrap().len();
+    assert_eq!(listed, 50, "{v}");
+    assert!(v["details"]["moreErrors"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("more"), "{v}");
     // Every action refuses an unknown field, naming it.
     for a in dpc_core::actions::catalog() {
         let (s, v) = error_code(app.run_action("o1", a.id, json!({"bogus": 1}), None).await).await;
