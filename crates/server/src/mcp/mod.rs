@@ -202,6 +202,28 @@ fn jsonrpc_refusal(body: &[u8]) -> Option<Response> {
             "Invalid Request: a JSON-RPC 2.0 message has `\"jsonrpc\": \"2.0\"` and an `id` that is a string or an integer".into(),
         ));
     }
+    // A message is a request or notification (a string `method`) or a response (`result` or
+    // `error`); anything else is not JSON-RPC.
+    let method = obj.get("method");
+    if method.is_some_and(|m| !m.is_string())
+        || (method.is_none() && !obj.contains_key("result") && !obj.contains_key("error"))
+    {
+        return Some(refuse(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            "Invalid Request: `method` must be a string naming the method".into(),
+        ));
+    }
+    // `initialize` needs its params (protocolVersion, capabilities, clientInfo).
+    if method.and_then(Value::as_str) == Some("initialize") && !obj.get("params").is_some_and(Value::is_object) {
+        return Some(refuse(
+            StatusCode::OK,
+            id.clone().unwrap_or(Value::Null),
+            -32602,
+            "Invalid params: `initialize` takes `params` with `protocolVersion`, `capabilities` and `clientInfo`".into(),
+        ));
+    }
     if obj.get("method").and_then(Value::as_str) == Some("tools/call") {
         let params = obj.get("params");
         let problem = match params {

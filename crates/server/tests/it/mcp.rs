@@ -605,6 +605,8 @@ async fn json_rpc_edges_and_limits(db: Db) {
             json!({"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}),
             "integer",
         ),
+        (json!({"jsonrpc": "2.0", "id": 2, "method": 5}), "method"),
+        (json!({"jsonrpc": "2.0", "id": 2}), "method"),
     ] {
         let r = rpc(&app, &auth, body.clone()).await;
         let (s, v) = error_code(r).await;
@@ -615,6 +617,17 @@ async fn json_rpc_edges_and_limits(db: Db) {
             "{body}: {v}"
         );
     }
+
+    // `initialize` without its params: invalid params, not "method not found".
+    let r = rpc(
+        &app,
+        &auth,
+        json!({"jsonrpc": "2.0", "id": 9, "method": "initialize"}),
+    )
+    .await;
+    let (s, v) = error_code(r).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!((v["id"].clone(), v["error"]["code"].clone()), (json!(9), json!(-32602)), "{v}");
 
     // A tool call whose arguments are not an object, or without a tool name: invalid params,
     // answered to its id.
