@@ -216,7 +216,9 @@ fn jsonrpc_refusal(body: &[u8]) -> Option<Response> {
         ));
     }
     // `initialize` needs its params (protocolVersion, capabilities, clientInfo).
-    if method.and_then(Value::as_str) == Some("initialize") && !obj.get("params").is_some_and(Value::is_object) {
+    if method.and_then(Value::as_str) == Some("initialize")
+        && !obj.get("params").is_some_and(Value::is_object)
+    {
         return Some(refuse(
             StatusCode::OK,
             id.clone().unwrap_or(Value::Null),

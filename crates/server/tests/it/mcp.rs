@@ -627,7 +627,11 @@ async fn json_rpc_edges_and_limits(db: Db) {
     .await;
     let (s, v) = error_code(r).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["id"].clone(), v["error"]["code"].clone()), (json!(9), json!(-32602)), "{v}");
+    assert_eq!(
+        (v["id"].clone(), v["error"]["code"].clone()),
+        (json!(9), json!(-32602)),
+        "{v}"
+    );
 
     // A tool call whose arguments are not an object, or without a tool name: invalid params,
     // answered to its id.
