@@ -290,7 +290,7 @@ async fn run_claimed(
     // released on a non-idempotent action: a retry under the key must not send the SMS twice.
     // Its answer is stored; the caller checks, and sends again under a new key if it must.
     let release =
-        outcome.as_ref().is_err_and(worth_retrying) && !(outcome_unknown && !info.idempotent);
+        (info.idempotent || !outcome_unknown) && outcome.as_ref().is_err_and(worth_retrying);
     let stored = if release {
         state
             .store
