@@ -253,10 +253,7 @@ pub(crate) async fn run_with_key(
     // finishes and stores its answer, which the retry then gets.
     let run = tokio::spawn(run_claimed(
         state.clone(),
-        Caller {
-            conn: c.conn.clone(),
-            session_ops: c.session_ops.clone(),
-        },
+        c.clone(),
         info,
         key.to_owned(),
         token,

@@ -322,7 +322,7 @@ impl dpc_core::resources::SeenTimes for Seen<'_> {
         crate::resources::seen_times(self.state, self.conn, model, records).await
     }
     async fn stored_recap(&self, call_id: &str) -> Option<dpc_core::models::transcript::Recap> {
-        crate::intake::normalize::stored_recap(self.state, &self.conn.id, call_id).await
+        crate::resources::stored_recap(self.state, &self.conn.id, call_id).await
     }
 }
 

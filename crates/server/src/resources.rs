@@ -32,6 +32,7 @@ use crate::proxy::upstream_error;
 use crate::AppState;
 
 /// Who is calling, resolved to a connection and what it may do.
+#[derive(Clone)]
 pub struct Caller {
     pub(crate) conn: Connection,
     /// A session's own operations (narrower than the connection's), if any.
@@ -77,8 +78,6 @@ pub(crate) fn model_of(name: &str) -> ApiResult<Model> {
     })
 }
 
-/// Checks the connection's state and its permission for `model::op`; unsupported operations
-/// answer 501 before anything else (no permission can make them work).
 /// An expansion reads another model's records: it needs that model's `retrieve` granted, so
 /// `expand=transcript` on a call cannot read what `telephonyCallTranscript::retrieve` guards.
 async fn authorize_expand(
@@ -95,6 +94,8 @@ async fn authorize_expand(
     Ok(())
 }
 
+/// Checks the connection's state and its permission for `model::op`; unsupported operations
+/// answer 501 before anything else (no permission can make them work).
 async fn authorize(state: &AppState, c: &Caller, model: Model, op: Op) -> ApiResult<()> {
     if let dpc_core::models::Support::NotSupported(why) = model.info().support(op) {
         return Err(ApiError::of(
@@ -473,8 +474,23 @@ impl resources::SeenTimes for Seen<'_> {
         seen_times(self.state, self.conn, model, records).await
     }
     async fn stored_recap(&self, call_id: &str) -> Option<dpc_core::models::transcript::Recap> {
-        crate::intake::normalize::stored_recap(self.state, &self.conn.id, call_id).await
+        stored_recap(self.state, &self.conn.id, call_id).await
     }
+}
+
+/// The recap merged from the parts kept from a call's `recap_*` events (None when there are
+/// none, or the store could not be read: the answer goes without it rather than failing).
+pub(crate) async fn stored_recap(
+    state: &AppState,
+    connection_id: &str,
+    call_id: &str,
+) -> Option<dpc_core::models::transcript::Recap> {
+    let bodies = state.store.recap_parts(connection_id, call_id).await.ok()?;
+    let parts: Vec<dpc_core::events::RecapPart> = bodies
+        .iter()
+        .filter_map(|b| serde_json::from_str(b).ok())
+        .collect();
+    (!parts.is_empty()).then(|| dpc_core::events::merge_recap(&parts))
 }
 
 /// When the connector first saw each record and last saw it change, for the models Dialpad

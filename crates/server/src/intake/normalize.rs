@@ -140,7 +140,7 @@ async fn normalize_one(
         match f {
             Fetch::Transcript { call_id } => match fetch_transcript(state, conn, &call_id).await {
                 Ok(raw) => {
-                    let recap = stored_recap(state, &conn.id, &call_id).await;
+                    let recap = crate::resources::stored_recap(state, &conn.id, &call_id).await;
                     events.push(dpc_core::events::transcript_event(
                         &call_id,
                         &raw,
@@ -200,21 +200,6 @@ async fn fetch_transcript(
         .await
         .map(|r| r.raw)
         .map_err(|e| e.to_string())
-}
-
-/// The recap merged from the parts kept for the call (None when there are none, or the store
-/// could not be read: the transcript is sent without it rather than held back).
-pub async fn stored_recap(
-    state: &AppState,
-    connection_id: &str,
-    call_id: &str,
-) -> Option<dpc_core::models::transcript::Recap> {
-    let bodies = state.store.recap_parts(connection_id, call_id).await.ok()?;
-    let parts: Vec<dpc_core::events::RecapPart> = bodies
-        .iter()
-        .filter_map(|b| serde_json::from_str(b).ok())
-        .collect();
-    (!parts.is_empty()).then(|| dpc_core::events::merge_recap(&parts))
 }
 
 /// Dialpad's AI recap of a call (a `recap_*` event without its part), within the rate budget.

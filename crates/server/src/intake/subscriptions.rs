@@ -515,6 +515,9 @@ pub async fn repair_periodically(state: AppState) {
     watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = None;
     loop {
+        // What the endpoints wanted when this round was decided (read again only when the
+        // round was started by something other than the watch, which has just read it).
+        let mut now = None;
         // `notify_one` stores a permit when nobody waits, so a change made during a round
         // starts another round right after it.
         tokio::select! {
@@ -527,7 +530,7 @@ pub async fn repair_periodically(state: AppState) {
             _ = watch.tick() => {
                 // Endpoints changed elsewhere (another instance, the CLI) wake no Notify
                 // here: what they want is compared instead, one small read every few seconds.
-                let now = wanted_signature(&state).await;
+                now = wanted_signature(&state).await;
                 if now.is_none() || now == seen {
                     continue;
                 }
@@ -538,7 +541,10 @@ pub async fn repair_periodically(state: AppState) {
                 }
             }
         }
-        seen = wanted_signature(&state).await;
+        seen = match now {
+            Some(n) => Some(n),
+            None => wanted_signature(&state).await,
+        };
         if let Err(e) = repair_once(&state).await {
             tracing::warn!(error = %e, "repairing Dialpad event subscriptions failed");
         }

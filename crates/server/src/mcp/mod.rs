@@ -226,7 +226,7 @@ fn jsonrpc_refusal(body: &[u8]) -> Option<Response> {
             "Invalid params: `initialize` takes `params` with `protocolVersion`, `capabilities` and `clientInfo`".into(),
         ));
     }
-    if obj.get("method").and_then(Value::as_str) == Some("tools/call") {
+    if method.and_then(Value::as_str) == Some("tools/call") {
         let params = obj.get("params");
         let problem = match params {
             Some(Value::Object(p)) => {

@@ -107,7 +107,7 @@ where
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     pub cursor: Option<String>,

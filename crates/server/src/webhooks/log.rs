@@ -98,7 +98,7 @@ pub struct EventList {
     pub next: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventQuery {
     pub cursor: Option<String>,
