@@ -134,6 +134,10 @@ pub struct Config {
     /// How often every connection's Dialpad subscriptions are checked and recreated when gone
     /// (`[events] repair_interval_ms`, `DPC_EVENTS_REPAIR_INTERVAL_MS`, default 300000).
     pub events_repair_interval: Duration,
+    /// How often users and workspaces (which Dialpad sends no events for) are listed and
+    /// compared with the last snapshot, per connection unless the connection sets its own
+    /// (`[events] poll_interval_ms`, `DPC_EVENTS_POLL_INTERVAL_MS`, default 300000).
+    pub events_poll_interval: Duration,
 }
 
 impl Config {
@@ -175,6 +179,7 @@ impl std::fmt::Debug for Config {
             )
             .field("events_intake", &self.events_intake)
             .field("events_repair_interval", &self.events_repair_interval)
+            .field("events_poll_interval", &self.events_poll_interval)
             .finish()
     }
 }
@@ -231,6 +236,7 @@ struct FileLayer {
 struct EventsLayer {
     intake: Option<String>,
     repair_interval_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
 }
 
 /// `[webhooks]` in the config file.
@@ -485,6 +491,20 @@ impl Config {
                 }
             },
         };
+        let events_poll_interval = match pick(
+            "DPC_EVENTS_POLL_INTERVAL_MS",
+            events.poll_interval_ms.map(|n| n.to_string()),
+        ) {
+            None => crate::intake::poll::DEFAULT_INTERVAL,
+            Some((v, from)) => match v.trim().parse::<u64>() {
+                Ok(n) if (100..=86_400_000).contains(&n) => Duration::from_millis(n),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{from} must be a whole number between 100 and 86400000, got {v:?}"
+                    )))
+                }
+            },
+        };
         let events_intake = match pick("DPC_EVENTS_INTAKE", events.intake) {
             None => crate::intake::subscriptions::IntakeMode::Webhook,
             Some((v, from)) => match v.trim().to_ascii_lowercase().as_str() {
@@ -502,6 +522,7 @@ impl Config {
             metrics_token,
             events_intake,
             events_repair_interval,
+            events_poll_interval,
             custom_models,
             allowed_origins,
             cache_ttl,

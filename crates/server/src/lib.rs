@@ -357,7 +357,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/connections/{connector_id}/{owner_id}/events-intake",
-            get(intake::subscriptions::get_route),
+            get(intake::subscriptions::get_route).patch(intake::subscriptions::patch_route),
         )
         .route(
             "/v1/connections/{connector_id}/{owner_id}/api-key",
@@ -594,8 +594,12 @@ pub async fn run_with_store(
     // Each connection's Dialpad subscriptions, recreated when gone (every instance may run
     // it: a round only adds what is missing).
     let repair = tokio::spawn(intake::subscriptions::repair_periodically(state.clone()));
+    // Users and workspaces, which Dialpad sends no events for (every instance polls: the
+    // store's leases give each connection's poll to one of them).
+    let poller = tokio::spawn(intake::poll::run(state.clone()));
     serve::serve(listener, app, limits, shutdown).await;
     repair.abort();
+    poller.abort();
     state.ws_supervisors.stop_all();
     purger.abort();
     delivery.abort();

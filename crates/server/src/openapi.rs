@@ -580,6 +580,7 @@ impl Modify for Security {
         endpoints_list, endpoints_create, endpoints_retrieve, endpoints_update, endpoints_delete,
         endpoints_rotate, endpoints_attempts, endpoints_replay,
         events_list, events_retrieve, events_replay, dialpad_hook, connections_events_intake,
+        connections_events_intake_update,
         actions_list, actions_run, session_actions_list, session_actions_run,
         mcp_post, mcp_get, session_mcp,
     ),
@@ -602,6 +603,8 @@ impl Modify for Security {
         AttemptObject, AttemptList, ReplayAnswer, EventObject, EventList, DeliveryObject,
         crate::intake::hook::HookAnswer,
         crate::intake::subscriptions::EventsIntakeObject,
+        crate::intake::subscriptions::PollObject,
+        crate::intake::subscriptions::EventsIntakeUpdate,
         crate::intake::subscriptions::RemoteSubscription,
         crate::actions::ActionObject, crate::actions::ActionList, crate::actions::ActionResult,
         AnyActionOutput, AnyActionInput,
@@ -837,6 +840,17 @@ fn connections_retrieve() {}
         (status = 200, description = "Where the connection's Dialpad events arrive and what is subscribed at Dialpad (`status: none` until an enabled endpoint wants its events); never the route token or the secret", body = crate::intake::subscriptions::EventsIntakeObject),
         (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody)))]
 fn connections_events_intake() {}
+
+#[utoipa::path(patch, path = "/v1/connections/{connectorId}/{ownerId}/events-intake", tag = "events",
+    params(("connectorId" = String, Path), ("ownerId" = String, Path)),
+    request_body(content = crate::intake::subscriptions::EventsIntakeUpdate, description = "The connection's poll interval for users and workspaces"),
+    security(("apiSecret" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The intake with the polls, the new interval in force", body = crate::intake::subscriptions::EventsIntakeObject),
+        (status = 400, description = "`REQUEST::INVALID` (malformed JSON, an unknown field, a wrong type, `pollIntervalMs` left out)", body = ErrorBody),
+        (status = 404, description = "`CONNECTION::NOT_FOUND`, `CONNECTOR::NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`RESOURCE::VALIDATION_FAILED` (an interval out of range)", body = ErrorBody)))]
+fn connections_events_intake_update() {}
 
 #[utoipa::path(patch, path = "/v1/connections/{connectorId}/{ownerId}", tag = "connections",
     params(("connectorId" = String, Path), ("ownerId" = String, Path)),

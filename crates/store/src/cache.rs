@@ -396,6 +396,79 @@ impl crate::events::EventStore for CachedStore {
     async fn purge_events(&self, before: Millis) -> Result<u64> {
         self.inner.purge_events(before).await
     }
+
+    async fn claim_polls(
+        &self,
+        worker: &str,
+        models: &[&str],
+        limit: u32,
+        lease_ms: i64,
+        add_missing: bool,
+    ) -> Result<Vec<PollClaim>> {
+        self.inner
+            .claim_polls(worker, models, limit, lease_ms, add_missing)
+            .await
+    }
+
+    async fn poll_snapshot(
+        &self,
+        connection_id: &str,
+        model: &str,
+    ) -> Result<Vec<(String, String)>> {
+        self.inner.poll_snapshot(connection_id, model).await
+    }
+
+    async fn snapshot_bodies(
+        &self,
+        connection_id: &str,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>> {
+        self.inner.snapshot_bodies(connection_id, model, ids).await
+    }
+
+    async fn finish_poll(
+        &self,
+        worker: &str,
+        claim: &PollClaim,
+        changes: &[SnapshotChange],
+        events: &[NewEvent],
+        next_at: Millis,
+    ) -> Result<bool> {
+        self.inner
+            .finish_poll(worker, claim, changes, events, next_at)
+            .await
+    }
+
+    async fn fail_poll(
+        &self,
+        worker: &str,
+        claim: &PollClaim,
+        error: &str,
+        next_at: Millis,
+    ) -> Result<()> {
+        self.inner.fail_poll(worker, claim, error, next_at).await
+    }
+
+    async fn forget_poll(&self, worker: &str, claim: &PollClaim, next_at: Millis) -> Result<()> {
+        self.inner.forget_poll(worker, claim, next_at).await
+    }
+
+    async fn set_poll_interval(
+        &self,
+        connection_id: &str,
+        models: &[&str],
+        interval_ms: Option<Millis>,
+        effective_ms: Millis,
+    ) -> Result<()> {
+        self.inner
+            .set_poll_interval(connection_id, models, interval_ms, effective_ms)
+            .await
+    }
+
+    async fn poll_status(&self, connection_id: &str) -> Result<Vec<PollStatus>> {
+        self.inner.poll_status(connection_id).await
+    }
 }
 
 #[async_trait]

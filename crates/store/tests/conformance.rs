@@ -138,6 +138,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    polls_claim_once_snapshot_and_publish,
     recap_parts_replace_purge_and_cascade,
     idempotency_keys_claim_replay_conflict_and_expiry,
     idempotency_concurrent_claims_have_one_winner,
@@ -179,7 +180,7 @@ conformance!(
 
 // ---------------------------------------------------------------- helpers
 
-fn new_conn(connector: &str, owner: &str) -> NewConnection {
+pub(crate) fn new_conn(connector: &str, owner: &str) -> NewConnection {
     NewConnection {
         connector_id: connector.into(),
         owner_id: owner.into(),
@@ -243,7 +244,7 @@ fn session(owner: &str, expires_at: DateTime<Utc>) -> Session {
     }
 }
 
-fn grant(access: &str, user: Option<&str>, scopes: &[&str]) -> Grant {
+pub(crate) fn grant(access: &str, user: Option<&str>, scopes: &[&str]) -> Grant {
     Grant {
         credentials: oauth(access, Some("refresh"), None),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),

@@ -3,11 +3,13 @@
 //! [`accept_token`] verifies the HS256 token against the connection's secret, classifies it and
 //! stores it durably (deduplicated) before anything is answered. The normalizer
 //! (`normalize.rs`) turns stored events into unified ones and their deliveries; nothing here
-//! waits for delivery.
+//! waits for delivery. Users and workspaces, which Dialpad sends no events for, are polled
+//! instead (`poll.rs`).
 
 pub mod batch;
 pub mod hook;
 pub mod normalize;
+pub mod poll;
 pub mod subscriptions;
 pub mod websocket;
 

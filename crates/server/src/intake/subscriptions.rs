@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::auth::ApiKeyAuth;
-use crate::error::{ApiPath, ApiResult};
+use crate::error::{ApiJson, ApiPath, ApiResult};
 use crate::webhooks::iso_ms;
 use crate::AppState;
 
@@ -655,8 +655,56 @@ pub struct EventsIntakeObject {
     pub last_error: Option<String>,
     /// When the subscriptions were last checked at Dialpad.
     pub checked_at: Option<String>,
+    /// The connection's own poll interval for users and workspaces (ms; null: the configured
+    /// default, `pollDefaultIntervalMs`). Set with `PATCH` on this route.
+    pub poll_interval_ms: Option<u64>,
+    /// The configured default poll interval (ms).
+    pub poll_default_interval_ms: u64,
+    /// Change detection by polling, per model (`genericUser`, `genericWorkspace`): listed once
+    /// the connection is authorized; no events until an enabled endpoint wants the model's
+    /// events and a first poll has taken the baseline.
+    pub polls: Vec<PollObject>,
 }
 
+/// Where one model's polling stands for a connection.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollObject {
+    /// `genericUser` or `genericWorkspace`.
+    pub model: String,
+    /// The interval in force (ms).
+    pub interval_ms: u64,
+    pub next_poll_at: String,
+    pub last_polled_at: Option<String>,
+    /// When the snapshot the diffs compare with was first taken (null: the next poll takes it,
+    /// emitting nothing).
+    pub baselined_at: Option<String>,
+    /// Why the last poll failed (Dialpad's answer, a missing permission), cleared by a success.
+    pub last_error: Option<String>,
+    /// Records in the snapshot.
+    pub records: u64,
+}
+
+/// `PATCH …/events-intake`: the connection's poll interval.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventsIntakeUpdate {
+    /// Milliseconds between polls of this connection's users and workspaces, 1000 to 86400000;
+    /// `null` goes back to the configured default. Required.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, required)]
+    pub poll_interval_ms: Option<Option<u64>>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` (by `default`) when the field is absent.
+fn present<'de, D>(d: D) -> Result<Option<Option<u64>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+/// The intake part of the object (the polls are added by the routes, which read them).
 pub fn intake_json(intake: Option<&Intake>, mode: IntakeMode) -> EventsIntakeObject {
     match intake {
         Some(i) => EventsIntakeObject {
@@ -667,6 +715,9 @@ pub fn intake_json(intake: Option<&Intake>, mode: IntakeMode) -> EventsIntakeObj
             subscriptions: serde_json::from_str(&i.subscriptions).unwrap_or_default(),
             last_error: i.last_error.clone(),
             checked_at: i.checked_at.map(iso_ms),
+            poll_interval_ms: None,
+            poll_default_interval_ms: 0,
+            polls: Vec::new(),
         },
         None => EventsIntakeObject {
             object: "eventsIntake",
@@ -676,8 +727,40 @@ pub fn intake_json(intake: Option<&Intake>, mode: IntakeMode) -> EventsIntakeObj
             subscriptions: Vec::new(),
             last_error: None,
             checked_at: None,
+            poll_interval_ms: None,
+            poll_default_interval_ms: 0,
+            polls: Vec::new(),
         },
     }
+}
+
+/// The intake object with the connection's polls.
+async fn intake_with_polls(state: &AppState, conn: &Connection) -> ApiResult<EventsIntakeObject> {
+    let intake = state.store.get_intake(&conn.id).await?;
+    let mut out = intake_json(intake.as_ref(), state.config.events_intake);
+    let default = u64::try_from(state.config.events_poll_interval.as_millis()).unwrap_or(u64::MAX);
+    out.poll_default_interval_ms = default;
+    let polls = state.store.poll_status(&conn.id).await?;
+    out.poll_interval_ms = polls
+        .iter()
+        .find_map(|p| p.interval_ms)
+        .and_then(|ms| u64::try_from(ms).ok());
+    out.polls = polls
+        .into_iter()
+        .map(|p| PollObject {
+            model: p.model,
+            interval_ms: p
+                .interval_ms
+                .and_then(|ms| u64::try_from(ms).ok())
+                .unwrap_or(default),
+            next_poll_at: iso_ms(p.next_poll_at),
+            last_polled_at: p.last_polled_at.map(iso_ms),
+            baselined_at: p.baselined_at.map(iso_ms),
+            last_error: p.last_error,
+            records: p.records,
+        })
+        .collect();
+    Ok(out)
 }
 
 pub async fn get_route(
@@ -686,11 +769,54 @@ pub async fn get_route(
     ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<EventsIntakeObject>> {
     let conn = crate::connections::load(&state, &connector_id, &owner_id).await?;
-    let intake = state.store.get_intake(&conn.id).await?;
-    Ok(Json(intake_json(
-        intake.as_ref(),
-        state.config.events_intake,
-    )))
+    Ok(Json(intake_with_polls(&state, &conn).await?))
+}
+
+/// The poll intervals accepted per connection (ms).
+const POLL_INTERVAL_MS: std::ops::RangeInclusive<u64> = 1000..=86_400_000;
+
+pub async fn patch_route(
+    State(state): State<AppState>,
+    _key: ApiKeyAuth,
+    ApiPath((connector_id, owner_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<EventsIntakeUpdate>,
+) -> ApiResult<Json<EventsIntakeObject>> {
+    let conn = crate::connections::load(&state, &connector_id, &owner_id).await?;
+    let Some(interval) = body.poll_interval_ms else {
+        return Err(crate::error::ApiError::invalid(
+            "`pollIntervalMs` is required (null goes back to the default)",
+        ));
+    };
+    if let Some(ms) = interval {
+        if !POLL_INTERVAL_MS.contains(&ms) {
+            return Err(crate::error::ApiError::of(
+                dpc_core::ErrorCode::ResourceValidationFailed,
+                format!(
+                    "pollIntervalMs: must be between {} and {} (ms), got {ms}",
+                    POLL_INTERVAL_MS.start(),
+                    POLL_INTERVAL_MS.end()
+                ),
+            )
+            .with_details(
+                json!({"errors": [{"field": "pollIntervalMs", "message": "out of range"}]}),
+            ));
+        }
+    }
+    let models: Vec<&str> = crate::intake::poll::MODELS
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    state
+        .store
+        .set_poll_interval(
+            &conn.id,
+            &models,
+            interval.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            i64::try_from(interval.unwrap_or(state.config.events_poll_interval.as_millis() as u64))
+                .unwrap_or(i64::MAX),
+        )
+        .await?;
+    Ok(Json(intake_with_polls(&state, &conn).await?))
 }
 
 #[cfg(test)]

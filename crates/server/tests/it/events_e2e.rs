@@ -41,19 +41,19 @@ const SETTINGS: &[(&str, &str)] = &[
 // The app's receiver
 
 #[derive(Clone, Debug)]
-struct Got {
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Got {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Got {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
-    fn event(&self) -> String {
+    pub(crate) fn event(&self) -> String {
         self.json()["event"].as_str().unwrap_or_default().to_owned()
     }
-    fn resource(&self) -> String {
+    pub(crate) fn resource(&self) -> String {
         match &self.json()["data"]["id"] {
             Value::String(s) => s.clone(),
             v => v.to_string(),
@@ -62,12 +62,12 @@ impl Got {
 }
 
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
 }
 
 impl Receiver {
-    async fn start() -> (Receiver, String) {
+    pub(crate) async fn start() -> (Receiver, String) {
         let r = Receiver::default();
         let state = r.clone();
         let app = axum::Router::new().route(
@@ -86,12 +86,16 @@ impl Receiver {
         (r, url)
     }
 
-    fn got(&self) -> Vec<Got> {
+    pub(crate) fn got(&self) -> Vec<Got> {
         self.got.lock().clone()
     }
 
     /// Waits until `done` holds of what arrived, then until nothing more arrives for a while.
-    async fn wait_for(&self, within: Duration, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+    pub(crate) async fn wait_for(
+        &self,
+        within: Duration,
+        done: impl Fn(&[Got]) -> bool,
+    ) -> Vec<Got> {
         let start = Instant::now();
         while !done(&self.got()) {
             assert!(
@@ -219,7 +223,7 @@ print("verified", len(deliveries))
 "#;
 
 /// Every delivery verifies with `standardwebhooks` under `secret`; answers how many.
-async fn verify_with_python(got: &[Got], secret: &str) -> usize {
+pub(crate) async fn verify_with_python(got: &[Got], secret: &str) -> usize {
     let deliveries: Vec<Value> = got
         .iter()
         .map(|g| {

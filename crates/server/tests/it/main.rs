@@ -14,6 +14,7 @@ mod hardening;
 mod mcp;
 mod metrics;
 mod openapi;
+mod polling;
 mod refresh;
 mod resources;
 mod review;

@@ -306,6 +306,48 @@ pub struct OutboxStats {
 /// A page of a list: the items and the cursor of the next page.
 pub type Page<T> = (Vec<T>, Option<String>);
 
+// ------------------------------------------------------------------------------------------
+// Change detection by polling
+
+/// One connection's poll of one model, held by one worker until finished (or its lease ends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollClaim {
+    pub connection_id: String,
+    pub model: String,
+    /// The connection's own interval (None: the configured default).
+    pub interval_ms: Option<Millis>,
+    /// Whether a snapshot was taken before: the first poll only takes one, emitting nothing.
+    pub baselined: bool,
+}
+
+/// A record as a finished poll saw it, for the snapshot.
+#[derive(Clone, Debug)]
+pub struct SnapshotChange {
+    pub resource_id: String,
+    /// None: the record is gone (its snapshot row is deleted).
+    pub seen: Option<SnapshotRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SnapshotRecord {
+    pub fingerprint: String,
+    /// The resource as sent (a later deleted event carries it).
+    pub body: String,
+}
+
+/// Where a connection's poll of a model stands (`GET …/events-intake`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollStatus {
+    pub model: String,
+    pub interval_ms: Option<Millis>,
+    pub next_poll_at: Millis,
+    pub last_polled_at: Option<Millis>,
+    pub baselined_at: Option<Millis>,
+    pub last_error: Option<String>,
+    /// Records in the snapshot.
+    pub records: u64,
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync {
     // --- endpoints
@@ -436,6 +478,65 @@ pub trait EventStore: Send + Sync {
     /// Deletes events (with their deliveries and attempts) created before `before`, and settled
     /// raw events received before it.
     async fn purge_events(&self, before: Millis) -> Result<u64>;
+
+    // --- change detection by polling
+    /// Claims up to `limit` due polls of `models` for `lease_ms` (first, with `add_missing`,
+    /// adding the poll rows, due now, of authorized connections that have none). A poll held by a live lease elsewhere
+    /// is skipped, so one connection is polled by one instance at a time.
+    async fn claim_polls(
+        &self,
+        worker: &str,
+        models: &[&str],
+        limit: u32,
+        lease_ms: i64,
+        add_missing: bool,
+    ) -> Result<Vec<PollClaim>>;
+    /// The snapshot's (resource id, fingerprint) pairs.
+    async fn poll_snapshot(
+        &self,
+        connection_id: &str,
+        model: &str,
+    ) -> Result<Vec<(String, String)>>;
+    /// The snapshot's bodies of `ids` (resources as last sent), as (id, body).
+    async fn snapshot_bodies(
+        &self,
+        connection_id: &str,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>>;
+    /// Ends a poll `worker` still holds, in one transaction: the snapshot changes written, the
+    /// events published with their deliveries, the baseline marked taken and the next poll set
+    /// at `next_at`. Answers false (and writes nothing) when the lease was lost meanwhile.
+    async fn finish_poll(
+        &self,
+        worker: &str,
+        claim: &PollClaim,
+        changes: &[SnapshotChange],
+        events: &[NewEvent],
+        next_at: Millis,
+    ) -> Result<bool>;
+    /// Ends a poll that failed: the error kept, the next try at `next_at`, the snapshot as it was.
+    async fn fail_poll(
+        &self,
+        worker: &str,
+        claim: &PollClaim,
+        error: &str,
+        next_at: Millis,
+    ) -> Result<()>;
+    /// Ends a poll nobody wants any more: the snapshot dropped and the baseline forgotten (a
+    /// later wanted poll starts from a fresh one rather than reporting stale changes).
+    async fn forget_poll(&self, worker: &str, claim: &PollClaim, next_at: Millis) -> Result<()>;
+    /// Sets a connection's poll interval for every polled model (None: the default), where
+    /// `effective_ms` is the interval that is then in force: a poll due later than that after
+    /// the last one is brought forward.
+    async fn set_poll_interval(
+        &self,
+        connection_id: &str,
+        models: &[&str],
+        interval_ms: Option<Millis>,
+        effective_ms: Millis,
+    ) -> Result<()>;
+    async fn poll_status(&self, connection_id: &str) -> Result<Vec<PollStatus>>;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -713,6 +814,50 @@ impl From<IntakeRow> for Intake {
             checked_at: r.checked_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PollClaimRow {
+    pub connection_id: String,
+    pub model: String,
+    pub interval_ms: Option<i64>,
+    pub baselined_at: Option<i64>,
+}
+
+impl From<PollClaimRow> for PollClaim {
+    fn from(r: PollClaimRow) -> Self {
+        PollClaim {
+            connection_id: r.connection_id,
+            model: r.model,
+            interval_ms: r.interval_ms,
+            baselined: r.baselined_at.is_some(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PollStatusRow {
+    pub model: String,
+    pub interval_ms: Option<i64>,
+    pub next_poll_at: i64,
+    pub last_polled_at: Option<i64>,
+    pub baselined_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub records: i64,
+}
+
+impl From<PollStatusRow> for PollStatus {
+    fn from(r: PollStatusRow) -> Self {
+        PollStatus {
+            model: r.model,
+            interval_ms: r.interval_ms,
+            next_poll_at: r.next_poll_at,
+            last_polled_at: r.last_polled_at,
+            baselined_at: r.baselined_at,
+            last_error: r.last_error,
+            records: u64::try_from(r.records).unwrap_or(0),
         }
     }
 }

@@ -952,4 +952,239 @@ impl EventStore for SqliteStore {
         tx.commit().await.map_err(db_err)?;
         Ok(n)
     }
+
+    async fn claim_polls(
+        &self,
+        worker: &str,
+        models: &[&str],
+        limit: u32,
+        lease_ms: i64,
+        add_missing: bool,
+    ) -> Result<Vec<PollClaim>> {
+        let now = now_ms();
+        let models = list_to_json(&models.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>());
+        let mut tx = self.begin_immediate().await?;
+        if add_missing {
+            sqlx::query(
+                "INSERT INTO poll_state (connection_id, model, next_poll_at) \
+                 SELECT c.id, m.value, ?2 FROM connections c, json_each(?1) m \
+                 WHERE c.status = 'authorized' AND NOT EXISTS (SELECT 1 FROM poll_state p \
+                     WHERE p.connection_id = c.id AND p.model = m.value)",
+            )
+            .bind(&models)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let rows: Vec<PollClaimRow> = sqlx::query_as(
+            "UPDATE poll_state SET lease_owner = ?1, lease_until = ?2 + ?3 \
+             WHERE rowid IN (SELECT p.rowid FROM poll_state p \
+                 JOIN connections c ON c.id = p.connection_id \
+                 WHERE c.status = 'authorized' AND p.model IN (SELECT value FROM json_each(?5)) \
+                 AND p.next_poll_at <= ?2 AND (p.lease_until IS NULL OR p.lease_until < ?2) \
+                 ORDER BY p.next_poll_at LIMIT ?4) \
+             RETURNING connection_id, model, interval_ms, baselined_at",
+        )
+        .bind(worker)
+        .bind(now)
+        .bind(lease_ms)
+        .bind(i64::from(limit.max(1)))
+        .bind(&models)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn poll_snapshot(
+        &self,
+        connection_id: &str,
+        model: &str,
+    ) -> Result<Vec<(String, String)>> {
+        sqlx::query_as(
+            "SELECT resource_id, fingerprint FROM poll_snapshots \
+             WHERE connection_id = ?1 AND model = ?2",
+        )
+        .bind(connection_id)
+        .bind(model)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn snapshot_bodies(
+        &self,
+        connection_id: &str,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as(
+            "SELECT resource_id, body FROM poll_snapshots WHERE connection_id = ?1 \
+             AND model = ?2 AND resource_id IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(connection_id)
+        .bind(model)
+        .bind(list_to_json(ids))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn finish_poll(
+        &self,
+        worker: &str,
+        claim: &PollClaim,
+        changes: &[SnapshotChange],
+        events: &[NewEvent],
+        next_at: Millis,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_immediate().await?;
+        let held = sqlx::query(
+            "UPDATE poll_state SET lease_owner = NULL, lease_until = NULL, next_poll_at = ?4, \
+             last_polled_at = ?5, baselined_at = COALESCE(baselined_at, ?5), last_error = NULL \
+             WHERE connection_id = ?1 AND model = ?2 AND lease_owner = ?3 AND lease_until >= ?5",
+        )
+        .bind(&claim.connection_id)
+        .bind(&claim.model)
+        .bind(worker)
+        .bind(next_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if held != 1 {
+            return Ok(false);
+        }
+        for c in changes {
+            match &c.seen {
+                Some(r) => sqlx::query(
+                    "INSERT INTO poll_snapshots (connection_id, model, resource_id, fingerprint, \
+                     body) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (connection_id, model, resource_id) DO UPDATE SET \
+                     fingerprint = excluded.fingerprint, body = excluded.body",
+                )
+                .bind(&claim.connection_id)
+                .bind(&claim.model)
+                .bind(&c.resource_id)
+                .bind(&r.fingerprint)
+                .bind(&r.body),
+                None => sqlx::query(
+                    "DELETE FROM poll_snapshots WHERE connection_id = ?1 AND model = ?2 \
+                     AND resource_id = ?3",
+                )
+                .bind(&claim.connection_id)
+                .bind(&claim.model)
+                .bind(&c.resource_id),
+            }
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !events.is_empty() {
+            let endpoints = Self::endpoints_in(&mut tx).await?;
+            Self::publish_in(&mut tx, &endpoints, events, now).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn fail_poll(
+        &self,
+        worker: &str,
+        claim: &PollClaim,
+        error: &str,
+        next_at: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE poll_state SET lease_owner = NULL, lease_until = NULL, next_poll_at = ?4, \
+             last_error = ?5 WHERE connection_id = ?1 AND model = ?2 AND lease_owner = ?3",
+        )
+        .bind(&claim.connection_id)
+        .bind(&claim.model)
+        .bind(worker)
+        .bind(next_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)
+        .map(drop)
+    }
+
+    async fn forget_poll(&self, worker: &str, claim: &PollClaim, next_at: Millis) -> Result<()> {
+        let mut tx = self.begin_immediate().await?;
+        let held = sqlx::query(
+            "UPDATE poll_state SET lease_owner = NULL, lease_until = NULL, next_poll_at = ?4, \
+             baselined_at = NULL, last_error = NULL \
+             WHERE connection_id = ?1 AND model = ?2 AND lease_owner = ?3",
+        )
+        .bind(&claim.connection_id)
+        .bind(&claim.model)
+        .bind(worker)
+        .bind(next_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if held == 1 {
+            sqlx::query("DELETE FROM poll_snapshots WHERE connection_id = ?1 AND model = ?2")
+                .bind(&claim.connection_id)
+                .bind(&claim.model)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn set_poll_interval(
+        &self,
+        connection_id: &str,
+        models: &[&str],
+        interval_ms: Option<Millis>,
+        effective_ms: Millis,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.begin_immediate().await?;
+        for m in models {
+            sqlx::query(
+                "INSERT INTO poll_state (connection_id, model, interval_ms, next_poll_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (connection_id, model) DO UPDATE SET \
+                 interval_ms = excluded.interval_ms, \
+                 next_poll_at = CASE WHEN poll_state.last_polled_at IS NOT NULL \
+                     AND poll_state.next_poll_at > poll_state.last_polled_at + ?5 \
+                     THEN poll_state.last_polled_at + ?5 \
+                     ELSE poll_state.next_poll_at END",
+            )
+            .bind(connection_id)
+            .bind(m)
+            .bind(interval_ms)
+            .bind(now)
+            .bind(effective_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn poll_status(&self, connection_id: &str) -> Result<Vec<PollStatus>> {
+        let rows: Vec<PollStatusRow> = sqlx::query_as(
+            "SELECT p.model, p.interval_ms, p.next_poll_at, p.last_polled_at, p.baselined_at, \
+             p.last_error, (SELECT COUNT(*) FROM poll_snapshots s \
+                 WHERE s.connection_id = p.connection_id AND s.model = p.model) AS records \
+             FROM poll_state p WHERE p.connection_id = ?1 ORDER BY p.model",
+        )
+        .bind(connection_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
 }

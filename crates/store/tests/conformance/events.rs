@@ -9,7 +9,7 @@ use dpc_store::events::*;
 use dpc_store::Store;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{new_conn, TestDb};
+use super::{grant, new_conn, TestDb};
 
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
@@ -651,4 +651,189 @@ pub async fn rotate_key_reseals_event_secrets(db: TestDb) {
     assert_eq!(s.previous.unwrap().expose_secret(), "whsec_one");
     let i = only_new.intake_by_route("rt_x").await.unwrap().unwrap();
     assert_eq!(i.secret.expose_secret(), "jwt-secret");
+}
+
+pub async fn polls_claim_once_snapshot_and_publish(db: TestDb) {
+    const MODELS: &[&str] = &["genericUser", "genericWorkspace"];
+    let s = db.store().await;
+    let other = db.store().await;
+    let pending = s
+        .insert_connection(new_conn("dialpad", "o0"))
+        .await
+        .unwrap();
+    let c = s
+        .insert_connection(new_conn("dialpad", "o1"))
+        .await
+        .unwrap();
+    s.authorize(&c.id, &grant("tok", Some("u1"), &[]))
+        .await
+        .unwrap();
+    s.create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
+        .await
+        .unwrap();
+
+    // Only the authorized connection is polled, each model once, by one of two stores.
+    let (a, b) = tokio::join!(
+        s.claim_polls("w1", MODELS, 10, 60_000, true),
+        other.claim_polls("w2", MODELS, 10, 60_000, true)
+    );
+    let mut claims: Vec<PollClaim> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    claims.sort_by(|x, y| x.model.cmp(&y.model));
+    assert_eq!(claims.len(), 2, "{claims:?}");
+    assert!(claims
+        .iter()
+        .all(|p| p.connection_id == c.id && !p.baselined));
+    assert!(claims.iter().all(|p| p.connection_id != pending.id));
+    assert!(s
+        .claim_polls("w3", MODELS, 10, 60_000, true)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Released by whichever worker holds it (the other's release is a no-op), then claimed
+    // by w1.
+    let users = claims.remove(0);
+    assert_eq!(users.model, "genericUser");
+    s.fail_poll("w1", &users, "x", 0).await.unwrap();
+    s.fail_poll("w2", &users, "x", 0).await.unwrap();
+    let users = s
+        .claim_polls("w1", &["genericUser"], 1, 60_000, true)
+        .await
+        .unwrap()
+        .remove(0);
+    let mine = "w1";
+    let rec = |fp: &str| SnapshotRecord {
+        fingerprint: fp.into(),
+        body: format!("{{\"fp\":\"{fp}\"}}"),
+    };
+    let baseline = vec![
+        SnapshotChange {
+            resource_id: "1".into(),
+            seen: Some(rec("a")),
+        },
+        SnapshotChange {
+            resource_id: "2".into(),
+            seen: Some(rec("b")),
+        },
+    ];
+    // Another worker cannot finish it.
+    assert!(!s
+        .finish_poll("w9", &users, &baseline, &[], now_ms())
+        .await
+        .unwrap());
+    assert!(s
+        .finish_poll(mine, &users, &baseline, &[], now_ms())
+        .await
+        .unwrap());
+    let mut snap = s.poll_snapshot(&c.id, "genericUser").await.unwrap();
+    snap.sort();
+    assert_eq!(
+        snap,
+        vec![("1".into(), "a".into()), ("2".into(), "b".into())]
+    );
+
+    // Due again at once (next_at = now): baselined now; a change and a deletion publish events.
+    let again = s
+        .claim_polls("w1", &["genericUser"], 1, 60_000, true)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(again[0].baselined);
+    let gone = s
+        .snapshot_bodies(&c.id, "genericUser", &["2".into()])
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![("2".into(), "{\"fp\":\"b\"}".into())]);
+    let changes = vec![
+        SnapshotChange {
+            resource_id: "1".into(),
+            seen: Some(rec("a2")),
+        },
+        SnapshotChange {
+            resource_id: "2".into(),
+            seen: None,
+        },
+    ];
+    let events = vec![
+        event("genericUser::updated", "o1", "1"),
+        event("genericUser::deleted", "o1", "2"),
+    ];
+    let later = now_ms() + 3_600_000;
+    assert!(s
+        .finish_poll("w1", &again[0], &changes, &events, later)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.poll_snapshot(&c.id, "genericUser").await.unwrap(),
+        vec![("1".into(), "a2".into())]
+    );
+    assert_eq!(s.outbox_stats().await.unwrap().pending, 2);
+    assert!(s
+        .claim_polls("w1", &["genericUser"], 1, 60_000, true)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A shorter interval brings the next poll forward; the status shows it.
+    s.set_poll_interval(&c.id, MODELS, Some(1), 1)
+        .await
+        .unwrap();
+    let st = s.poll_status(&c.id).await.unwrap();
+    let u = st.iter().find(|p| p.model == "genericUser").unwrap();
+    assert_eq!(u.interval_ms, Some(1));
+    assert_eq!(u.records, 1);
+    assert!(u.next_poll_at <= u.last_polled_at.unwrap() + 1);
+    assert!(u.baselined_at.is_some());
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let due = s
+        .claim_polls("w1", &["genericUser"], 1, 60_000, true)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].interval_ms, Some(1));
+
+    // Nobody wants it: forgotten, so the next poll takes a fresh baseline.
+    s.forget_poll("w1", &due[0], now_ms()).await.unwrap();
+    assert!(s
+        .poll_snapshot(&c.id, "genericUser")
+        .await
+        .unwrap()
+        .is_empty());
+    let fresh = s
+        .claim_polls("w1", &["genericUser"], 1, 60_000, true)
+        .await
+        .unwrap();
+    assert!(!fresh[0].baselined);
+    s.fail_poll("w1", &fresh[0], "Dialpad said no", now_ms() + 1000)
+        .await
+        .unwrap();
+    let st = s.poll_status(&c.id).await.unwrap();
+    assert_eq!(
+        st.iter()
+            .find(|p| p.model == "genericUser")
+            .unwrap()
+            .last_error
+            .as_deref(),
+        Some("Dialpad said no")
+    );
+
+    // An expired lease is claimed again by someone else.
+    let ws = s
+        .claim_polls("w1", &["genericWorkspace"], 1, 60_000, true)
+        .await
+        .unwrap();
+    assert!(ws.is_empty(), "still held from the first claim");
+    s.set_poll_interval(&c.id, MODELS, None, 300_000)
+        .await
+        .unwrap();
+    s.delete_connection("dialpad", "o1").await.unwrap();
+    assert!(
+        s.poll_status(&c.id).await.unwrap().is_empty(),
+        "goes with the connection"
+    );
+    assert!(s
+        .poll_snapshot(&c.id, "genericUser")
+        .await
+        .unwrap()
+        .is_empty());
 }
