@@ -232,6 +232,20 @@ pub fn check(
     }
 }
 
+/// Whether a connection may see `model`'s records in events: its `list` or `retrieve` granted
+/// with their scopes (`telephonySms`, which has no unified model, with `action::sendSms`). An
+/// event is a read: what the connection's grants keep from the API they keep from its events.
+pub fn may_read(model: &str, allowed: &[String], granted: &[String]) -> bool {
+    let ids: Vec<String> = if model == "telephonySms" {
+        vec!["action::sendSms".to_owned()]
+    } else {
+        vec![format!("{model}::list"), format!("{model}::retrieve")]
+    };
+    ids.iter().any(|id| {
+        find(id).is_some_and(|op| check(op, allowed, None, granted) == Permission::Granted)
+    })
+}
+
 /// The scopes among `op`'s that a Dialpad 403 body says are missing: Dialpad names the scope
 /// in its message (e.g. "requires the 'recordings_export' scope"). A 403 for another reason (an
 /// admin-only endpoint, a user outside the token's office) names none, and marks nothing.
@@ -278,6 +292,37 @@ pub fn for_dialpad_request(method: &str, path: &str) -> Option<&'static Operatio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_are_read_by_the_grants_that_read_the_model() {
+        let ops = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        // The scopes an authorization of these operations asks for.
+        let may = |model: &str, v: &[&str]| {
+            let o = ops(v);
+            let scopes: Vec<String> = scopes_for(&o).into_iter().collect();
+            may_read(model, &o, &scopes)
+        };
+        let users = &["genericUser::list"][..];
+        assert!(may("genericUser", users));
+        assert!(!may("telephonyCall", users));
+        assert!(!may("telephonyCallTranscript", users));
+        assert!(may("telephonyCall", &["telephonyCall::retrieve"]));
+        assert!(may("telephonySms", &["action::sendSms"]));
+        assert!(!may("telephonySms", users));
+        // Granted, but authorized without the scope: not readable.
+        assert!(!may_read(
+            "telephonyCall",
+            &ops(&["telephonyCall::list"]),
+            &[]
+        ));
+        // No list named: every operation.
+        let all: Vec<String> = CATALOG
+            .iter()
+            .flat_map(|o| o.scopes.iter().map(|s| (*s).to_owned()))
+            .collect();
+        assert!(may_read("telephonyCallTranscript", &[], &all));
+        assert!(!may_read("nope", &[], &[]));
+    }
 
     fn granted(scopes: &[&str]) -> Vec<String> {
         scopes.iter().map(|s| s.to_string()).collect()

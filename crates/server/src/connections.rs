@@ -326,6 +326,8 @@ pub async fn update(
         .store
         .set_operations(&conn.id, &ops, api_key_scopes.as_deref())
         .await?;
+    // What its events may carry follows its grants: the Dialpad subscriptions are re-checked.
+    state.intake_repair.notify_one();
     Ok(Json(connection_json(&conn)))
 }
 

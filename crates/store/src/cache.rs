@@ -216,8 +216,8 @@ impl crate::events::EventStore for CachedStore {
         self.inner.count_endpoints().await
     }
 
-    async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>> {
-        self.inner.enabled_endpoints().await
+    async fn subscribed_endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.inner.subscribed_endpoints().await
     }
 
     async fn update_endpoint(&self, id: &str, patch: &EndpointPatch) -> Result<Endpoint> {

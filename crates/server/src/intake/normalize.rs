@@ -126,9 +126,14 @@ async fn normalize_one(
         false
     };
     let normalized = normalize_at(kind, &claims, ctx, first_seen, ev.received_at);
+    // An event is a read: what the connection's grants keep from the API they keep from its
+    // events (and what it may not read is not fetched for it).
+    let may = |model: &str| dpc_core::operations::may_read(model, &conn.operations, &conn.scopes);
     let mut events: Vec<UnifiedEvent> = normalized.events;
+    events.retain(|u| may(u.model));
+    let transcripts = may(Model::Transcript.as_str());
     // Kept before the events are published: a retry after a failure writes the same part again.
-    if let Some(u) = &normalized.recap {
+    if let Some(u) = normalized.recap.as_ref().filter(|_| transcripts) {
         let body = serde_json::to_string(&u.part).map_err(|e| e.to_string())?;
         state
             .store
@@ -136,7 +141,7 @@ async fn normalize_one(
             .await
             .map_err(|e| format!("keeping the recap part: {e}"))?;
     }
-    for f in normalized.fetch {
+    for f in normalized.fetch.into_iter().filter(|_| transcripts) {
         match f {
             Fetch::Transcript { call_id } => match fetch_transcript(state, conn, &call_id).await {
                 Ok(raw) => {

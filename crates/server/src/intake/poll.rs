@@ -9,7 +9,9 @@
 //!   announce every existing user as created.
 //! - Only a complete list is compared: a poll that fails half-way (Dialpad down, the rate
 //!   budget spent) keeps the old snapshot and reports nothing, so a missing page never reads as
-//!   deletions.
+//!   deletions; and a record missing from a complete list is asked for by id before it is
+//!   called deleted (Dialpad pages by offset: a deletion between two pages shifts a record
+//!   past the cursor).
 //! - The lists go through the connection's own client, paced inside Dialpad's rate budget like
 //!   every other call; nothing is held across them (the store is read before and written after,
 //!   the snapshot changes and the events in one transaction).
@@ -49,6 +51,9 @@ const ADD_EVERY: Duration = Duration::from_secs(30);
 /// A list longer than this is not polled (the snapshot would be larger than is sensible to
 /// compare in memory); the poll fails with a clear error instead.
 const MAX_RECORDS: usize = 100_000;
+/// Records missing from a list that are asked for by id in one poll at most (the rest are
+/// asked at the next one).
+const MAX_CONFIRM: usize = 50;
 const SOURCE: &str = "poll";
 
 fn model_names() -> Vec<&'static str> {
@@ -84,7 +89,7 @@ pub async fn run(state: AppState) {
         if claims.is_empty() {
             continue;
         }
-        let endpoints = match state.store.enabled_endpoints().await {
+        let endpoints = match state.store.subscribed_endpoints().await {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the endpoints for a poll failed");
@@ -281,11 +286,48 @@ async fn poll(
             events.push(event(conn, model, kind, id, data, now));
         }
     }
-    let gone: Vec<String> = snapshot
+    // Missing from the list is not yet gone: Dialpad pages by offset, so a record deleted
+    // while the pages were read shifts another one past the cursor. Each missing record is
+    // asked for by id; only a 404 (or a `deleted` state) is a deletion.
+    let missing: Vec<String> = snapshot
         .keys()
         .filter(|id| !present.contains(*id))
         .cloned()
         .collect();
+    let mut gone = Vec::new();
+    for id in missing.into_iter().take(MAX_CONFIRM) {
+        match service.retrieve(model, &id).await {
+            Err(resources::ResourceError::NotFound(_)) => gone.push(id),
+            Ok(r) if r.mapped.fields.get("state").and_then(Value::as_str) == Some("deleted") => {
+                gone.push(id)
+            }
+            Ok(r) => {
+                let fp = resources::fingerprint(&r.raw);
+                if snapshot.get(&id) != Some(&fp) {
+                    let seen =
+                        crate::resources::seen_times(state, conn, model, std::slice::from_ref(&r))
+                            .await
+                            .pop()
+                            .flatten();
+                    let data = resources::resource_json(r, &Render::default(), seen);
+                    changes.push(SnapshotChange {
+                        resource_id: id.clone(),
+                        seen: Some(SnapshotRecord {
+                            fingerprint: fp,
+                            body: data.to_string(),
+                        }),
+                    });
+                    if claim.baselined {
+                        events.push(event(conn, model, "updated", id, data, now));
+                    }
+                }
+            }
+            // Not known either way: asked again at the next poll.
+            Err(e) => {
+                tracing::debug!(connection = %conn.id, %model, error = %e, "confirming a missing record failed");
+            }
+        }
+    }
     if claim.baselined && !gone.is_empty() {
         let bodies = state
             .store

@@ -93,11 +93,33 @@ pub struct RemoteSubscription {
 /// The subscription kinds, in the order they are created.
 const KINDS: &[&str] = &["call", "contact", "sms_inbound", "sms_outbound"];
 
-/// The subscription kinds `owner_id`'s wanted events need, from the enabled endpoints.
-pub fn wanted_kinds(endpoints: &[Endpoint], owner_id: &str) -> Vec<&'static str> {
+/// The subscription kinds `conn`'s wanted events need, from the endpoints, among those its
+/// grants may read (a connection granted only users gets no call subscription, whatever the
+/// endpoints want).
+pub fn wanted_kinds(endpoints: &[Endpoint], conn: &Connection) -> Vec<&'static str> {
+    let may = |model: &str| dpc_core::operations::may_read(model, &conn.operations, &conn.scopes);
+    let mut readable: HashSet<&'static str> = HashSet::new();
+    if may("telephonyCall") {
+        readable.insert("call");
+    }
+    if may("genericContact") {
+        readable.insert("contact");
+    }
+    if may("telephonySms") {
+        readable.extend(["sms_inbound", "sms_outbound"]);
+    }
+    wanted_by(endpoints, &conn.owner_id)
+        .into_iter()
+        .filter(|k| readable.contains(k))
+        .collect()
+}
+
+/// The subscription kinds the endpoints want for `owner_id` (disabled endpoints included: a
+/// paused endpoint's events are kept for when it is enabled again).
+fn wanted_by(endpoints: &[Endpoint], owner_id: &str) -> Vec<&'static str> {
     let mut want: HashSet<&'static str> = HashSet::new();
     for e in endpoints {
-        if e.disabled || e.owner_id.as_deref().is_some_and(|o| o != owner_id) {
+        if e.owner_id.as_deref().is_some_and(|o| o != owner_id) {
             continue;
         }
         for t in &e.events {
@@ -260,8 +282,8 @@ pub async fn ensure(state: &AppState, conn: &Connection) -> Result<Option<Intake
     if conn.status != ConnectionStatus::Authorized {
         return Ok(None);
     }
-    let endpoints = state.store.enabled_endpoints().await?;
-    let kinds = wanted_kinds(&endpoints, &conn.owner_id);
+    let endpoints = state.store.subscribed_endpoints().await?;
+    let kinds = wanted_kinds(&endpoints, conn);
     if kinds.is_empty() {
         return Ok(None);
     }
@@ -559,8 +581,8 @@ async fn retire(state: &AppState, conn: &Connection) -> Result<(), StoreError> {
         return Ok(());
     }
     let _guard = BusyGuard(state.0.clone(), conn.id.clone());
-    let endpoints = state.store.enabled_endpoints().await?;
-    if !wanted_kinds(&endpoints, &conn.owner_id).is_empty() {
+    let endpoints = state.store.subscribed_endpoints().await?;
+    if !wanted_kinds(&endpoints, conn).is_empty() {
         return Ok(());
     }
     let Some(intake) = state.store.get_intake(&conn.id).await? else {
@@ -583,7 +605,7 @@ const WATCH_ENDPOINTS_EVERY: Duration = Duration::from_secs(5);
 /// What the enabled endpoints want (events and owner filters), sorted; None when the store
 /// could not be read.
 async fn wanted_signature(state: &AppState) -> Option<Vec<(Vec<String>, Option<String>)>> {
-    let endpoints = state.store.enabled_endpoints().await.ok()?;
+    let endpoints = state.store.subscribed_endpoints().await.ok()?;
     let mut v: Vec<_> = endpoints
         .into_iter()
         .map(|e| (e.events, e.owner_id))
@@ -595,7 +617,7 @@ async fn wanted_signature(state: &AppState) -> Option<Vec<(Vec<String>, Option<S
 /// One repair round over every connection: what is wanted is ensured; an intake whose events
 /// no enabled endpoint wants any more is removed at Dialpad and forgotten ([`retire`]).
 pub async fn repair_once(state: &AppState) -> Result<(), StoreError> {
-    let endpoints = state.store.enabled_endpoints().await?;
+    let endpoints = state.store.subscribed_endpoints().await?;
     let with_intake: HashSet<String> = state
         .store
         .list_intakes()
@@ -613,7 +635,7 @@ pub async fn repair_once(state: &AppState) -> Result<(), StoreError> {
             .list_connections(None, cursor.as_deref(), 100)
             .await?;
         for conn in page {
-            let wanted = !wanted_kinds(&endpoints, &conn.owner_id).is_empty();
+            let wanted = !wanted_kinds(&endpoints, &conn).is_empty();
             let result = if wanted && conn.status == ConnectionStatus::Authorized {
                 ensure(state, &conn).await.map(|_| ())
             } else if !wanted && with_intake.contains(&conn.id) {
@@ -839,15 +861,16 @@ mod tests {
     }
 
     #[test]
-    fn wanted_kinds_follow_the_enabled_endpoints_of_the_owner() {
+    fn wanted_kinds_follow_the_endpoints_of_the_owner() {
         assert_eq!(
-            wanted_kinds(&[endpoint(&["*"], None, false)], "o"),
+            wanted_by(&[endpoint(&["*"], None, false)], "o"),
             vec!["call", "contact", "sms_inbound", "sms_outbound"]
         );
-        assert!(wanted_kinds(&[endpoint(&["*"], None, true)], "o").is_empty());
-        assert!(wanted_kinds(&[endpoint(&["*"], Some("other"), false)], "o").is_empty());
+        // A paused endpoint still wants its events (they wait for it).
+        assert_eq!(wanted_by(&[endpoint(&["*"], None, true)], "o").len(), 4);
+        assert!(wanted_by(&[endpoint(&["*"], Some("other"), false)], "o").is_empty());
         assert_eq!(
-            wanted_kinds(
+            wanted_by(
                 &[endpoint(
                     &["telephonyCallTranscript::created"],
                     Some("o"),
@@ -858,7 +881,7 @@ mod tests {
             vec!["call"]
         );
         assert_eq!(
-            wanted_kinds(
+            wanted_by(
                 &[
                     endpoint(&["telephonySms::received"], None, false),
                     endpoint(&["genericContact::deleted"], None, false)
@@ -866,6 +889,46 @@ mod tests {
                 "o"
             ),
             vec!["contact", "sms_inbound", "sms_outbound"]
+        );
+    }
+
+    #[test]
+    fn wanted_kinds_are_only_those_the_connection_may_read() {
+        let conn = |ops: &[&str]| Connection {
+            id: "c".into(),
+            connector_id: "dialpad".into(),
+            owner_id: "o".into(),
+            operations: ops.iter().map(|s| (*s).to_owned()).collect(),
+            // What authorizing these operations asked for.
+            scopes: dpc_core::operations::scopes_for(
+                &ops.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            )
+            .into_iter()
+            .collect(),
+            missing_scopes: Vec::new(),
+            status: ConnectionStatus::Authorized,
+            dialpad_user_id: None,
+            dialpad_company_id: None,
+            credentials_version: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let all = [endpoint(&["*"], None, false)];
+        assert!(wanted_kinds(&all, &conn(&["genericUser::list"])).is_empty());
+        assert_eq!(
+            wanted_kinds(&all, &conn(&["telephonyCall::list", "genericUser::list"])),
+            vec!["call"]
+        );
+        assert_eq!(
+            wanted_kinds(
+                &all,
+                &conn(&[
+                    "telephonyCall::list",
+                    "genericContact::list",
+                    "action::sendSms"
+                ])
+            ),
+            vec!["call", "contact", "sms_inbound", "sms_outbound"]
         );
     }
 

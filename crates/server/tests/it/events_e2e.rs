@@ -28,6 +28,7 @@ const OPERATIONS: &[&str] = &[
     "telephonyCall::retrieve",
     "telephonyCallTranscript::retrieve",
     "genericContact::list",
+    "action::sendSms",
 ];
 
 const SETTINGS: &[(&str, &str)] = &[
@@ -937,4 +938,107 @@ async fn subscriptions_no_endpoint_wants_are_removed() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// An event is a read: a connection granted only contacts gets the contact subscription at
+/// Dialpad and no call one, whatever its endpoint wants; the simulator's calls reach the app for
+/// the connection that may read calls, and none for the other.
+#[tokio::test]
+async fn events_follow_the_connection_s_grants() {
+    let app = spawn_app_with_env(SETTINGS).await;
+    let (rx, url) = Receiver::start().await;
+    let r = app
+        .post_json(
+            "/v1/webhook-endpoints",
+            json!({"url": url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    app.connect(
+        "contacts-only",
+        &["genericContact::list", "genericUser::list"],
+    )
+    .await;
+    app.connect("calls", &["telephonyCall::list"]).await;
+    let narrow = intake_active(&app, "contacts-only").await;
+    assert_eq!(kinds(&narrow), ["contact"], "{narrow}");
+    let wide = intake_active(&app, "calls").await;
+    assert_eq!(kinds(&wide), ["call"], "{wide}");
+    sim_post(
+        &app,
+        "/_sim/calls",
+        json!({"direction": "inbound", "outcome": "answered", "with_transcript": true, "speed": 1000}),
+    )
+    .await;
+    let got = rx
+        .wait_for(Duration::from_secs(20), |g| {
+            g.iter().any(|x| x.event() == "telephonyCall::created")
+        })
+        .await;
+    for g in &got {
+        let b = g.json();
+        assert_ne!(b["ownerId"], "contacts-only", "{}", g.body);
+        // `calls` may not read transcripts: none was fetched or sent for it.
+        assert!(
+            !g.event().starts_with("telephonyCallTranscript"),
+            "{}",
+            g.body
+        );
+    }
+    assert_eq!(requests(&app, "GET /api/v2/transcripts/{call_id}"), 0);
+}
+
+fn requests(app: &TestApp, key: &str) -> u64 {
+    app.sim.stats().requests.get(key).copied().unwrap_or(0)
+}
+
+/// A paused (disabled) endpoint keeps its events: the Dialpad subscription stays, what happens
+/// meanwhile is published with a delivery that waits, and enabling the endpoint sends it.
+#[tokio::test]
+async fn a_paused_endpoint_gets_what_happened_meanwhile() {
+    let app = spawn_app_with_env(SETTINGS).await;
+    let (rx, url) = Receiver::start().await;
+    let r = app
+        .post_json(
+            "/v1/webhook-endpoints",
+            json!({"url": url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let ep: Value = r.json().await.unwrap();
+    let id = ep["id"].as_str().unwrap().to_owned();
+    app.connect("paused", &["genericContact::list"]).await;
+    intake_active(&app, "paused").await;
+    let patch = |disabled: bool| {
+        app.http
+            .patch(app.url(&format!("/v1/webhook-endpoints/{id}")))
+            .header("x-api-secret", &app.api_key)
+            .json(&json!({ "disabled": disabled }))
+            .send()
+    };
+    assert_eq!(patch(true).await.unwrap().status(), 200);
+    // Past a repair round: the subscription is kept for the paused endpoint.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(kinds(&intake(&app, "paused").await), ["contact"]);
+    sim_post(
+        &app,
+        "/_sim/contacts",
+        json!({"first_name": "Paused", "last_name": "Meanwhile", "phones": ["+14155550177"]}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(rx.got().is_empty(), "nothing is sent to a paused endpoint");
+    assert_eq!(patch(false).await.unwrap().status(), 200);
+    let got = rx
+        .wait_for(Duration::from_secs(10), |g| {
+            g.iter().any(|x| x.event() == "genericContact::created")
+        })
+        .await;
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(Got::event).collect::<Vec<_>>()
+    );
+    assert_eq!(got[0].json()["data"]["fields"]["lastName"], "Meanwhile");
 }

@@ -50,10 +50,10 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Whether this endpoint wants `event_type` of `owner_id`.
+    /// Whether this endpoint wants `event_type` of `owner_id` (paused or not: a disabled
+    /// endpoint's events wait for it).
     pub fn wants(&self, event_type: &str, owner_id: &str) -> bool {
-        !self.disabled
-            && self.owner_id.as_deref().is_none_or(|o| o == owner_id)
+        self.owner_id.as_deref().is_none_or(|o| o == owner_id)
             && self.events.iter().any(|e| e == "*" || e == event_type)
     }
 }
@@ -357,8 +357,10 @@ pub trait EventStore: Send + Sync {
     async fn list_endpoints(&self, cursor: Option<&str>, limit: u32) -> Result<Page<Endpoint>>;
     /// How many endpoints exist, enabled or not (the cap on creating more reads it).
     async fn count_endpoints(&self) -> Result<u64>;
-    /// Every enabled endpoint (what publishing matches events against).
-    async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>>;
+    /// Every endpoint, paused (disabled) ones included: what publishing matches events against
+    /// and what the Dialpad subscriptions and polls are kept for. A paused endpoint's
+    /// deliveries wait (claims skip it) until it is enabled again.
+    async fn subscribed_endpoints(&self) -> Result<Vec<Endpoint>>;
     /// `NotFound` when there is no such endpoint.
     async fn update_endpoint(&self, id: &str, patch: &EndpointPatch) -> Result<Endpoint>;
     /// Whether there was one. Its deliveries and attempts go with it.
@@ -735,7 +737,10 @@ mod tests {
         e.events = vec!["*".into()];
         assert!(e.wants("genericContact::deleted", "o2"));
         e.disabled = true;
-        assert!(!e.wants("genericContact::deleted", "o2"));
+        assert!(
+            e.wants("genericContact::deleted", "o2"),
+            "a paused endpoint keeps its events"
+        );
     }
 
     #[test]

@@ -15,12 +15,11 @@ impl PgStore {
     }
 
     async fn endpoints_in(tx: &mut Transaction<'_, Postgres>) -> Result<Vec<Endpoint>> {
-        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE NOT disabled"
-        ))
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(db_err)?;
+        let rows: Vec<EndpointRow> =
+            sqlx::query_as(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints"))
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db_err)?;
         rows.into_iter().map(EndpointRow::into_endpoint).collect()
     }
 
@@ -219,9 +218,9 @@ impl EventStore for PgStore {
         Ok(n.max(0) as u64)
     }
 
-    async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>> {
+    async fn subscribed_endpoints(&self) -> Result<Vec<Endpoint>> {
         let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE NOT disabled ORDER BY seq"
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY seq"
         ))
         .fetch_all(&self.pool)
         .await

@@ -148,7 +148,11 @@ pub async fn endpoints_crud_secrets_and_rotation(db: TestDb) {
     let e = s.get_endpoint(&ids[2]).await.unwrap().unwrap();
     assert!(e.disabled);
     assert_eq!(e.disabled_reason.as_deref(), Some("answered 410 Gone"));
-    assert_eq!(s.enabled_endpoints().await.unwrap().len(), 4);
+    assert_eq!(
+        s.subscribed_endpoints().await.unwrap().len(),
+        5,
+        "paused ones too"
+    );
     let e = s
         .update_endpoint(
             &ids[2],
