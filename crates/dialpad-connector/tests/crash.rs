@@ -136,6 +136,24 @@ async fn seed(db_url: &str, key: &str, receiver_url: &str) {
         })
         .await
         .unwrap();
+    // Authorized, with the scope its call events need (an event is a read: without it the
+    // repair loop would retire the intake).
+    store
+        .authorize(
+            &conn.id,
+            &dpc_store::Grant {
+                credentials: dpc_store::Credentials::OAuth {
+                    access_token: SecretString::from("unused".to_owned()),
+                    refresh_token: None,
+                    expires_at: None,
+                },
+                scopes: vec!["calls:list".into(), "recordings_export".into()],
+                dialpad_user_id: None,
+                dialpad_company_id: None,
+            },
+        )
+        .await
+        .unwrap();
     store
         .create_intake(&NewIntake {
             connection_id: &conn.id,
@@ -143,6 +161,20 @@ async fn seed(db_url: &str, key: &str, receiver_url: &str) {
             route_token: ROUTE,
             secret: &SecretString::from(SECRET.to_owned()),
         })
+        .await
+        .unwrap();
+    // As if registered at Dialpad already (there is no Dialpad here): the repair loop then
+    // only fails to check it, and keeps the route token.
+    store
+        .set_intake_remote(
+            &conn.id,
+            &dpc_store::events::IntakeRemote {
+                remote_id: Some("1".into()),
+                subscriptions: "[]".into(),
+                status: "active".into(),
+                last_error: None,
+            },
+        )
         .await
         .unwrap();
     store

@@ -156,7 +156,11 @@ async fn blast(url: &str, bodies: Arc<Vec<(String, String)>>, concurrency: usize
                 let r = http.post(&url).body(bodies[i].1.clone()).send().await;
                 match r {
                     Ok(r) if r.status().is_success() => {}
-                    Ok(r) => panic!("POST answered {}", r.status()),
+                    Ok(r) => panic!(
+                        "POST answered {}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ),
                     Err(e) => panic!("POST failed: {e}"),
                 }
             }
@@ -182,11 +186,24 @@ async fn measure(
     bodies: Arc<Vec<(String, String)>>,
     seen: &Seen,
     concurrency: usize,
+    store: Option<&Arc<dyn dpc_store::Store>>,
 ) -> Run {
     seen.lock().clear();
     let start = Instant::now();
     let sent = blast(url, bodies.clone(), concurrency).await;
     let posted = start.elapsed();
+    if let Some(store) = store {
+        // Where the backlog waits when the last POST is answered: raw events not yet
+        // normalized, or deliveries not yet settled.
+        if let Ok(st) = store.outbox_stats().await {
+            eprintln!(
+                "after the last POST: {} raw events to normalize, {} deliveries pending, {} delivered",
+                st.inbound_pending,
+                st.pending,
+                seen.lock().len()
+            );
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(300);
     while seen.lock().len() < bodies.len() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -229,9 +246,9 @@ async fn bench(backend: &str, db_url: &str, o: &Opts) {
             .map(|(id, _)| (id.clone(), json!({"id": id}).to_string()))
             .collect(),
     );
-    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency).await;
+    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency, None).await;
     let hook = format!("http://{addr}/v1/hooks/dialpad/{ROUTE}");
-    let run = measure(&hook, bodies, &seen, o.concurrency).await;
+    let run = measure(&hook, bodies, &seen, o.concurrency, Some(&_store)).await;
     println!(
         "| {backend} | {} | {:.0}/s | {:.0}/s | {} | {} | {:.0}/s | {} | {} | {:.2} | {:.0} MB |",
         o.events,
@@ -349,6 +366,24 @@ async fn serve(
         })
         .await
         .expect("connection");
+    // Authorized, with the scope its call events need (an event is a read: without it the
+    // repair loop would retire the intake).
+    store
+        .authorize(
+            &conn.id,
+            &dpc_store::Grant {
+                credentials: dpc_store::Credentials::OAuth {
+                    access_token: SecretString::from("unused".to_owned()),
+                    refresh_token: None,
+                    expires_at: None,
+                },
+                scopes: vec!["calls:list".into(), "recordings_export".into()],
+                dialpad_user_id: None,
+                dialpad_company_id: None,
+            },
+        )
+        .await
+        .expect("connection");
     store
         .create_intake(&NewIntake {
             connection_id: &conn.id,
@@ -356,6 +391,20 @@ async fn serve(
             route_token: ROUTE,
             secret: &SecretString::from(SECRET.to_owned()),
         })
+        .await
+        .expect("intake");
+    // As if registered at Dialpad already (there is no Dialpad here): the repair loop then
+    // only fails to check it, and keeps the route token.
+    store
+        .set_intake_remote(
+            &conn.id,
+            &dpc_store::events::IntakeRemote {
+                remote_id: Some("1".into()),
+                subscriptions: "[]".into(),
+                status: "active".into(),
+                last_error: None,
+            },
+        )
         .await
         .expect("intake");
     store

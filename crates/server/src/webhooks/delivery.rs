@@ -130,8 +130,11 @@ pub async fn run(store: Arc<dyn Store>, handle: Arc<DeliveryHandle>, config: Web
             }
         };
         if due.is_empty() {
+            // Nothing claimable: due later (sleep until then), or due now but held back (behind
+            // an earlier delivery of its resource, its endpoint paused or at its limit), which
+            // a settlement or an endpoint change wakes the worker for.
             let wait = match store.next_due().await {
-                Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, 60_000) as u64),
+                Ok(Some(at)) if at > now_ms() => Duration::from_millis((at - now_ms()) as u64),
                 _ => IDLE_POLL,
             }
             .min(IDLE_POLL);

@@ -453,7 +453,9 @@ pub trait EventStore: Send + Sync {
     /// delivery no longer in flight under that attempt number (its lease ran out and another
     /// worker claimed it) records the attempt but leaves the delivery alone.
     async fn settle_deliveries(&self, done: &[Settlement]) -> Result<()>;
-    /// The earliest time a pending delivery is due (to sleep until then), if any.
+    /// When the worker should look again, if anything is pending: the earliest due time or
+    /// lease end. A lower bound: a delivery held back (behind an earlier one of its resource,
+    /// its endpoint paused or at its limit) counts as due now.
     async fn next_due(&self) -> Result<Option<Millis>>;
     async fn list_events(
         &self,

@@ -656,10 +656,11 @@ impl EventStore for PgStore {
                  FOR UPDATE OF d SKIP LOCKED), \
              ranked AS (SELECT id, endpoint_id, next_attempt_at, ROW_NUMBER() OVER \
                  (PARTITION BY endpoint_id ORDER BY next_attempt_at, seq) AS rn FROM due), \
+             inflight AS (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
+                 WHERE status = 'delivering' AND lease_until >= $1 GROUP BY endpoint_id), \
              chosen AS (SELECT r.id FROM ranked r \
-                 WHERE r.rn + (SELECT COUNT(*) FROM deliveries f \
-                     WHERE f.endpoint_id = r.endpoint_id AND f.status = 'delivering' \
-                     AND f.lease_until >= $1) <= $3 \
+                 LEFT JOIN inflight f ON f.endpoint_id = r.endpoint_id \
+                 WHERE r.rn + COALESCE(f.n, 0) <= $3 \
                  ORDER BY r.next_attempt_at LIMIT $4) \
              UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
              lease_until = $1 + $2 WHERE id IN (SELECT id FROM chosen) \
@@ -757,12 +758,12 @@ impl EventStore for PgStore {
     async fn next_due(&self) -> Result<Option<Millis>> {
         // Only what a claim could take: a delivery waiting behind an earlier one of its
         // resource is not due, or the worker would wake for nothing.
+        // Two index lookups, not a scan of the backlog (see the trait: a lower bound).
         sqlx::query_scalar(
-            "SELECT MIN(CASE WHEN d.status = 'pending' THEN d.next_attempt_at ELSE d.lease_until END) \
-             FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             WHERE NOT w.disabled AND d.status IN ('pending', 'delivering') \
-             AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
-                 AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering'))",
+            "SELECT MIN(t) FROM ( \
+                 SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending' \
+                 UNION ALL \
+                 SELECT MIN(lease_until) FROM deliveries WHERE status = 'delivering') m",
         )
         .fetch_one(&self.pool)
         .await

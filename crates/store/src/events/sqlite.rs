@@ -27,53 +27,71 @@ impl SqliteStore {
     }
 
     /// Stores events and one delivery per endpoint that wants each; answers the deliveries made.
+    /// Two statements whatever the number of events (rows passed as one JSON array): through
+    /// sqlx's SQLite worker every statement is a thread round trip, which per row was the
+    /// pipeline's ceiling.
     async fn publish_in(
         tx: &mut Transaction<'_, Sqlite>,
         endpoints: &[Endpoint],
         events: &[NewEvent],
         now: Millis,
     ) -> Result<u64> {
-        let mut made = 0;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id, "t": e.event_type, "c": e.connector_id, "o": e.owner_id,
+                    "m": e.model, "r": e.resource_id, "s": e.source, "b": e.body,
+                    "at": e.occurred_at,
+                })
+            })
+            .collect();
+        let seqs: Vec<(String, i64)> = sqlx::query_as(
+            "INSERT INTO events (id, event_type, connector_id, owner_id, model, resource_id, \
+             source, body, occurred_at, created_at) \
+             SELECT value ->> '$.id', value ->> '$.t', value ->> '$.c', value ->> '$.o', \
+             value ->> '$.m', value ->> '$.r', value ->> '$.s', value ->> '$.b', \
+             value ->> '$.at', ?2 FROM json_each(?1) ORDER BY key RETURNING id, seq",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let seq_of: std::collections::HashMap<String, i64> = seqs.into_iter().collect();
+        let mut deliveries = Vec::new();
         for e in events {
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO events (id, event_type, connector_id, owner_id, model, resource_id, \
-                 source, body, occurred_at, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING seq",
-            )
-            .bind(&e.id)
-            .bind(&e.event_type)
-            .bind(&e.connector_id)
-            .bind(&e.owner_id)
-            .bind(&e.model)
-            .bind(&e.resource_id)
-            .bind(&e.source)
-            .bind(&e.body)
-            .bind(e.occurred_at)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_err)?;
+            let Some(seq) = seq_of.get(&e.id) else {
+                continue;
+            };
             for ep in endpoints
                 .iter()
                 .filter(|ep| ep.wants(&e.event_type, &e.owner_id))
             {
-                sqlx::query(
-                    "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, \
-                     status, next_attempt_at, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-                )
-                .bind(random_id("dlv"))
-                .bind(&e.id)
-                .bind(seq)
-                .bind(&ep.id)
-                .bind(order_key(&ep.id, e))
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_err)?;
-                made += 1;
+                deliveries.push(serde_json::json!({
+                    "id": random_id("dlv"), "e": e.id, "s": seq, "ep": ep.id,
+                    "k": order_key(&ep.id, e),
+                }));
             }
         }
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let made = sqlx::query(
+            "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, \
+             status, next_attempt_at, created_at) \
+             SELECT value ->> '$.id', value ->> '$.e', value ->> '$.s', value ->> '$.ep', \
+             value ->> '$.k', 'pending', ?2, ?2 FROM json_each(?1) ORDER BY key",
+        )
+        .bind(serde_json::Value::Array(deliveries).to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
         Ok(made)
     }
 }
@@ -453,33 +471,42 @@ impl EventStore for SqliteStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let mut tx = self.begin_immediate().await?;
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            let id = random_id("in");
-            let n = sqlx::query(
-                "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
-                 received_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending') \
-                 ON CONFLICT (connection_id, dedup_key) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(e.connection_id)
-            .bind(e.dedup_key)
-            .bind(e.kind)
-            .bind(e.payload)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            out.push(if n == 1 {
-                InboundOutcome::Stored(id)
-            } else {
-                InboundOutcome::Duplicate
-            });
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        let ids: Vec<String> = events.iter().map(|_| random_id("in")).collect();
+        let rows: Vec<serde_json::Value> = events
+            .iter()
+            .zip(&ids)
+            .map(|(e, id)| {
+                serde_json::json!({
+                    "id": id, "c": e.connection_id, "k": e.dedup_key, "t": e.kind,
+                    "p": e.payload,
+                })
+            })
+            .collect();
+        // One statement for the batch, in order (a key repeated in the batch: the first one is
+        // stored, the later ones are duplicates, as one by one).
+        let stored: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
+             received_at, status) \
+             SELECT value ->> '$.id', value ->> '$.c', value ->> '$.k', value ->> '$.t', \
+             value ->> '$.p', ?2, 'pending' FROM json_each(?1) WHERE true ORDER BY key \
+             ON CONFLICT (connection_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                if stored.contains(&id) {
+                    InboundOutcome::Stored(id)
+                } else {
+                    InboundOutcome::Duplicate
+                }
+            })
+            .collect())
     }
 
     async fn claim_inbound(
@@ -517,24 +544,27 @@ impl EventStore for SqliteStore {
             return Ok(0);
         }
         let now = now_ms();
+        let ids = list_to_json(&done.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>());
         let mut tx = self.begin_immediate().await?;
         let endpoints = Self::endpoints_in(&mut tx).await?;
-        let mut made = 0;
-        for (id, events) in done {
-            let n = sqlx::query(
-                "UPDATE inbound_events SET status = 'done', lease_until = NULL, error = NULL \
-                 WHERE id = ?1 AND status = 'pending' AND lease_owner = ?2",
-            )
-            .bind(id)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            if n == 1 {
-                made += Self::publish_in(&mut tx, &endpoints, events, now).await?;
-            }
-        }
+        // The raw events still ours (a lease lost meanwhile: another worker publishes them).
+        let ours: Vec<String> = sqlx::query_scalar(
+            "UPDATE inbound_events SET status = 'done', lease_until = NULL, error = NULL \
+             WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'pending' \
+             AND lease_owner = ?2 RETURNING id",
+        )
+        .bind(ids)
+        .bind(worker)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let ours: std::collections::HashSet<String> = ours.into_iter().collect();
+        let events: Vec<NewEvent> = done
+            .iter()
+            .filter(|(id, _)| ours.contains(id))
+            .flat_map(|(_, events)| events.iter().cloned())
+            .collect();
+        let made = Self::publish_in(&mut tx, &endpoints, &events, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(made)
     }
@@ -630,24 +660,38 @@ impl EventStore for SqliteStore {
         lease_ms: i64,
     ) -> Result<Vec<DueDelivery>> {
         let now = now_ms();
+        // A lease that ran out (its worker died) makes the delivery pending again, due now; the
+        // claim below then takes it like any other (its attempt count moves on, so the dead
+        // worker's late settlement is ignored).
+        sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, lease_until = NULL \
+             WHERE status = 'delivering' AND lease_until < ?1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        // Walks the due index in order and stops at 4 × limit candidates (no sort of the whole
+        // backlog); the endpoints' in-flight counts are read once, not per candidate.
         let claimed: Vec<DueRow> = sqlx::query_as(
             "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
              lease_until = ?1 + ?2 \
              WHERE id IN (SELECT c.id FROM ( \
-                 SELECT r.id, r.endpoint_id, r.next_attempt_at, ROW_NUMBER() OVER \
-                     (PARTITION BY r.endpoint_id ORDER BY r.next_attempt_at, r.seq) AS rn \
+                 SELECT r.id, r.next_attempt_at, ROW_NUMBER() OVER \
+                     (PARTITION BY r.endpoint_id ORDER BY r.next_attempt_at, r.seq) \
+                     + COALESCE(f.n, 0) AS rank \
                  FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
-                 FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-                 WHERE w.disabled = 0 \
-                 AND ((d.status = 'pending' AND d.next_attempt_at <= ?1) \
-                     OR (d.status = 'delivering' AND d.lease_until < ?1)) \
-                 AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
-                     AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering')) \
-                 ORDER BY d.next_attempt_at LIMIT ?4 * 4) r \
-             ) c \
-             WHERE c.rn + (SELECT COUNT(*) FROM deliveries f WHERE f.endpoint_id = c.endpoint_id \
-                 AND f.status = 'delivering' AND f.lease_until >= ?1) <= ?3 \
-             ORDER BY c.next_attempt_at LIMIT ?4) \
+                     FROM deliveries d INDEXED BY deliveries_due \
+                     WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
+                     AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                         WHERE w.id = d.endpoint_id AND w.disabled = 0) \
+                     AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
+                         AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering')) \
+                     ORDER BY d.next_attempt_at LIMIT ?4 * 4) r \
+                 LEFT JOIN (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
+                     WHERE status = 'delivering' GROUP BY endpoint_id) f \
+                     ON f.endpoint_id = r.endpoint_id \
+             ) c WHERE c.rank <= ?3 ORDER BY c.next_attempt_at LIMIT ?4) \
              RETURNING id, event_id, endpoint_id, attempts",
         )
         .bind(now)
@@ -681,73 +725,61 @@ impl EventStore for SqliteStore {
             return Ok(());
         }
         let now = now_ms();
+        let rows: Vec<serde_json::Value> = done
+            .iter()
+            .map(|s| {
+                let (status, next, delivered) = settle_columns(s.settle, now);
+                serde_json::json!({
+                    "id": s.delivery_id, "a": s.attempt, "st": status, "n": next,
+                    "d": delivered, "code": s.result.status_code, "err": s.result.error,
+                    "ms": s.result.duration_ms, "resp": s.result.response,
+                    "att": random_id("att"),
+                })
+            })
+            .collect();
+        let rows = serde_json::Value::Array(rows).to_string();
         let mut tx = self.begin_immediate().await?;
-        for s in done {
-            let (status, next, delivered) = settle_columns(s.settle, now);
-            let row: Option<(String, String)> = sqlx::query_as(
-                "UPDATE deliveries SET status = ?2, next_attempt_at = ?3, delivered_at = ?4, \
-                 last_status = ?5, last_error = ?6, lease_until = NULL \
-                 WHERE id = ?1 AND status = 'delivering' AND attempts = ?7 \
-                 RETURNING event_id, endpoint_id",
-            )
-            .bind(&s.delivery_id)
-            .bind(status)
-            .bind(next)
-            .bind(delivered)
-            .bind(s.result.status_code.map(i64::from))
-            .bind(&s.result.error)
-            .bind(s.attempt)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let (event_id, endpoint_id) = match row {
-                Some(r) => r,
-                None => {
-                    // Not ours any more (or gone): still record what this attempt saw.
-                    let r: Option<(String, String)> = sqlx::query_as(
-                        "SELECT event_id, endpoint_id FROM deliveries WHERE id = ?1",
-                    )
-                    .bind(&s.delivery_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    match r {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                }
-            };
-            sqlx::query(
-                "INSERT INTO delivery_attempts (id, delivery_id, event_id, endpoint_id, attempt, \
-                 attempted_at, status_code, duration_ms, error, response) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .bind(random_id("att"))
-            .bind(&s.delivery_id)
-            .bind(event_id)
-            .bind(endpoint_id)
-            .bind(s.attempt)
-            .bind(now)
-            .bind(s.result.status_code.map(i64::from))
-            .bind(s.result.duration_ms)
-            .bind(&s.result.error)
-            .bind(&s.result.response)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        // Only a delivery still held by this attempt moves; every attempt is recorded (one
+        // whose delivery was taken over, or settled, still says what the receiver answered).
+        sqlx::query(
+            "UPDATE deliveries SET status = s.st, next_attempt_at = s.n, delivered_at = s.d, \
+             last_status = s.code, last_error = s.err, lease_until = NULL \
+             FROM (SELECT value ->> '$.id' AS id, value ->> '$.a' AS a, value ->> '$.st' AS st, \
+                 value ->> '$.n' AS n, value ->> '$.d' AS d, value ->> '$.code' AS code, \
+                 value ->> '$.err' AS err FROM json_each(?1)) AS s \
+             WHERE deliveries.id = s.id AND deliveries.status = 'delivering' \
+             AND deliveries.attempts = s.a",
+        )
+        .bind(&rows)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (id, delivery_id, event_id, endpoint_id, attempt, \
+             attempted_at, status_code, duration_ms, error, response) \
+             SELECT j.value ->> '$.att', d.id, d.event_id, d.endpoint_id, j.value ->> '$.a', ?2, \
+             j.value ->> '$.code', j.value ->> '$.ms', j.value ->> '$.err', j.value ->> '$.resp' \
+             FROM json_each(?1) j JOIN deliveries d ON d.id = j.value ->> '$.id' ORDER BY j.key",
+        )
+        .bind(&rows)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
 
     async fn next_due(&self) -> Result<Option<Millis>> {
         // Only what a claim could take: a delivery waiting behind an earlier one of its
         // resource is not due, or the worker would wake for nothing.
+        // Two index lookups, not a scan of the backlog: a due delivery that cannot be claimed
+        // (behind an earlier one of its resource, its endpoint paused or at its limit) shows
+        // here as due now, and the worker then waits for a settlement or a change to wake it.
         sqlx::query_scalar(
-            "SELECT MIN(CASE WHEN d.status = 'pending' THEN d.next_attempt_at ELSE d.lease_until END) \
-             FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             WHERE w.disabled = 0 AND d.status IN ('pending', 'delivering') \
-             AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
-                 AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering'))",
+            "SELECT MIN(t) FROM ( \
+                 SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending' \
+                 UNION ALL \
+                 SELECT MIN(lease_until) FROM deliveries WHERE status = 'delivering')",
         )
         .fetch_one(&self.pool)
         .await

@@ -234,11 +234,10 @@ pub async fn outbox_keeps_order_per_resource_and_settles(db: TestDb) {
         .map(|d| settle(d, ok(200), Settle::Delivered))
         .collect();
     s.settle_deliveries(&rest).await.unwrap();
-    assert_eq!(
-        s.next_due().await.unwrap(),
-        Some(later),
-        "the retry; the update behind it is not due"
-    );
+    // A lower bound, read from the due index: the update held behind the retry counts as due
+    // now (the worker then waits for a settlement to wake it), never later than the retry.
+    let at = s.next_due().await.unwrap().expect("something is pending");
+    assert!(at <= later, "{at} > {later}");
     assert_eq!(
         s.get_event(&e3.id).await.unwrap().unwrap().status,
         "delivered"
