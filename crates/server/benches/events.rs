@@ -2,7 +2,10 @@
 //! delivered to an app's receiver on loopback, signed; against a receiver-only baseline (the
 //! same bodies POSTed straight to the receiver, same concurrency) measured in the same run.
 //!
-//! `cargo bench -p dpc-server --bench events [-- --events 20000 --concurrency 32]`
+//! `cargo bench -p dpc-server --bench events [-- --events 20000 --concurrency 32 --rates 2000,5000]`
+//! First as fast as the hook answers (closed loop: the most it sustains), then at each offered
+//! rate on a fixed schedule (open loop: the latency at that load, from each POST's scheduled
+//! time).
 //! `cargo bench -p dpc-server --bench events -- --pending 100000`: the memory check instead
 //! (events for a receiver that is down wait in the store; RSS printed).
 //! (PostgreSQL too when `TEST_DATABASE_URL` is set: a fresh database, dropped afterwards.)
@@ -34,6 +37,8 @@ struct Opts {
     concurrency: usize,
     /// With `--pending N`: the memory check instead (N events for a receiver that is down).
     pending: usize,
+    /// Offered loads for the open-loop runs (`--rates 2000,5000`; `--rates none` for none).
+    rates: Vec<f64>,
 }
 
 fn opts() -> Opts {
@@ -41,11 +46,18 @@ fn opts() -> Opts {
         events: 20_000,
         concurrency: 32,
         pending: 0,
+        rates: vec![2000.0, 5000.0],
     };
     let args: Vec<String> = std::env::args().collect();
     for w in args.windows(2) {
         match w[0].as_str() {
             "--events" => o.events = w[1].parse().unwrap_or(o.events),
+            "--rates" => {
+                o.rates = w[1]
+                    .split(',')
+                    .filter_map(|r| r.trim().parse().ok())
+                    .collect()
+            }
             "--concurrency" => o.concurrency = w[1].parse().unwrap_or(o.concurrency),
             "--pending" => o.pending = w[1].parse().unwrap_or(o.pending),
             _ => {}
@@ -129,8 +141,17 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// POSTs `bodies` to `url` with `concurrency` workers; answers each one's send time by index.
-async fn blast(url: &str, bodies: Arc<Vec<(String, String)>>, concurrency: usize) -> Vec<Instant> {
+/// POSTs `bodies` to `url` with `concurrency` workers, as fast as they are answered, or (with
+/// `rate`) each at its place in a fixed schedule of `rate` per second (an open loop: a slow
+/// answer does not slow the offered load, and latency counts from the scheduled time, so a
+/// backlog is not hidden); answers each one's send time by index.
+async fn blast(
+    url: &str,
+    bodies: Arc<Vec<(String, String)>>,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> Vec<Instant> {
+    let start = Instant::now();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -152,7 +173,15 @@ async fn blast(url: &str, bodies: Arc<Vec<(String, String)>>, concurrency: usize
                 if i >= bodies.len() {
                     break;
                 }
-                sent.lock()[i] = Instant::now();
+                let at = match rate {
+                    Some(r) => {
+                        let at = start + Duration::from_secs_f64(i as f64 / r);
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
+                };
+                sent.lock()[i] = at;
                 let r = http.post(&url).body(bodies[i].1.clone()).send().await;
                 match r {
                     Ok(r) if r.status().is_success() => {}
@@ -187,10 +216,11 @@ async fn measure(
     seen: &Seen,
     concurrency: usize,
     store: Option<&Arc<dyn dpc_store::Store>>,
+    rate: Option<f64>,
 ) -> Run {
     seen.lock().clear();
     let start = Instant::now();
-    let sent = blast(url, bodies.clone(), concurrency).await;
+    let sent = blast(url, bodies.clone(), concurrency, rate).await;
     let posted = start.elapsed();
     if let Some(store) = store {
         // Where the backlog waits when the last POST is answered: raw events not yet
@@ -231,14 +261,18 @@ async fn bench(backend: &str, db_url: &str, o: &Opts) {
     let (addr, _store) = serve(db_url, &recv_url).await;
 
     let base_ms = chrono::Utc::now().timestamp_millis();
-    let bodies: Arc<Vec<(String, String)>> = Arc::new(
-        (0..o.events)
-            .map(|i| {
-                let c = call_event(i, base_ms);
-                (c["call_id"].to_string(), sign(&c))
-            })
-            .collect(),
-    );
+    // Each run its own calls (the same ones again would be duplicates).
+    let make = |run: usize| -> Arc<Vec<(String, String)>> {
+        Arc::new(
+            (0..o.events)
+                .map(|i| {
+                    let c = call_event(run * o.events + i, base_ms);
+                    (c["call_id"].to_string(), sign(&c))
+                })
+                .collect(),
+        )
+    };
+    let bodies = make(0);
     // Baseline: the receiver alone, the same bodies (it answers whatever it is sent).
     let baseline_bodies: Arc<Vec<(String, String)>> = Arc::new(
         bodies
@@ -246,11 +280,27 @@ async fn bench(backend: &str, db_url: &str, o: &Opts) {
             .map(|(id, _)| (id.clone(), json!({"id": id}).to_string()))
             .collect(),
     );
-    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency, None).await;
+    let base = measure(&recv_url, baseline_bodies, &seen, o.concurrency, None, None).await;
     let hook = format!("http://{addr}/v1/hooks/dialpad/{ROUTE}");
-    let run = measure(&hook, bodies, &seen, o.concurrency, Some(&_store)).await;
-    println!(
-        "| {backend} | {} | {:.0}/s | {:.0}/s | {} | {} | {:.0}/s | {} | {} | {:.2} | {:.0} MB |",
+    let mut runs = vec![(
+        "as fast as answered".to_owned(),
+        measure(&hook, bodies, &seen, o.concurrency, Some(&_store), None).await,
+    )];
+    for (k, r) in o.rates.iter().enumerate() {
+        let run = measure(
+            &hook,
+            make(k + 1),
+            &seen,
+            o.concurrency,
+            Some(&_store),
+            Some(*r),
+        )
+        .await;
+        runs.push((format!("{r:.0}/s offered"), run));
+    }
+    for (load, run) in runs {
+        println!(
+        "| {backend} | {load} | {} | {:.0}/s | {:.0}/s | {} | {} | {:.0}/s | {} | {} | {:.2} | {:.0} MB |",
         o.events,
         run.accepted,
         run.rate,
@@ -262,6 +312,7 @@ async fn bench(backend: &str, db_url: &str, o: &Opts) {
         base.rate / run.rate,
         rss_mb()
     );
+    }
 }
 
 /// The process's peak resident set (VmHWM), MB.
@@ -450,8 +501,8 @@ fn main() {
             "\nEvents: hook → delivered ({} events, {} concurrent POSTs)\n",
             o.events, o.concurrency
         );
-        println!("| store | events | accepted | delivered (sustained) | p50 | p99 | receiver-only | p50 | p99 | slowdown | RSS |");
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!("| store | load | events | accepted | delivered (sustained) | p50 | p99 | receiver-only | p50 | p99 | slowdown | RSS |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}", dir.path().join("events.db").display());
         bench("SQLite", &db, &o).await;

@@ -1,12 +1,13 @@
 //! A short-lived read-through cache in front of any [`Store`], for the two reads every proxied
-//! request makes: verifying the API secret key and loading the connection. Without it each
+//! request makes: verifying the API secret key and loading the connection (and the one every
+//! Dialpad event at the hook makes: its route's intake and secret). Without it each
 //! request costs two database round trips, which dominated the proxy's CPU per request.
 //!
 //! What it trades: a write made by *this* process is seen at once (every write through the
 //! cache invalidates or refreshes the entry), but a write made by *another* instance sharing the
 //! database (a key revoked, a connection deleted or re-authorized there) is seen here within
 //! `ttl` at the latest. Misses are never cached (a new connection or key works immediately, and
-//! random wrong keys cannot fill memory), and both maps are bounded.
+//! random wrong keys cannot fill memory), and the maps are bounded.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -111,6 +112,9 @@ pub struct CachedStore {
     /// Keyed by the SHA-256 of the presented key, so no secret is held as a map key.
     api_keys: TtlMap<String, ApiKeyRecord>,
     connections: TtlMap<(String, String), Connection>,
+    /// The hook's lookup, keyed by the SHA-256 of the route token (the token is a credential;
+    /// only known routes are cached). Every Dialpad event reads it.
+    intakes: TtlMap<String, IntakeSecret>,
 }
 
 impl CachedStore {
@@ -122,6 +126,7 @@ impl CachedStore {
             inner,
             api_keys: TtlMap::new(ttl),
             connections: TtlMap::new(ttl),
+            intakes: TtlMap::new(ttl),
         })
     }
 }
@@ -252,6 +257,8 @@ impl crate::events::EventStore for CachedStore {
     }
 
     async fn create_intake(&self, new: &NewIntake<'_>) -> Result<Intake> {
+        self.intakes
+            .remove_where(|i| i.connection_id == new.connection_id);
         self.inner.create_intake(new).await
     }
 
@@ -264,7 +271,16 @@ impl crate::events::EventStore for CachedStore {
     }
 
     async fn intake_by_route(&self, route_token: &str) -> Result<Option<IntakeSecret>> {
-        self.inner.intake_by_route(route_token).await
+        let key = sha256_hex(route_token);
+        if let Some(i) = self.intakes.get(&key) {
+            return Ok(Some(i));
+        }
+        let generation = self.intakes.generation();
+        let found = self.inner.intake_by_route(route_token).await?;
+        if let Some(i) = &found {
+            self.intakes.fill(generation, key, i.clone());
+        }
+        Ok(found)
     }
 
     async fn intake_secret(&self, connection_id: &str) -> Result<Option<SecretString>> {
@@ -276,7 +292,12 @@ impl crate::events::EventStore for CachedStore {
     }
 
     async fn delete_intake(&self, connection_id: &str) -> Result<bool> {
-        self.inner.delete_intake(connection_id).await
+        self.intakes
+            .remove_where(|i| i.connection_id == connection_id);
+        let out = self.inner.delete_intake(connection_id).await;
+        self.intakes
+            .remove_where(|i| i.connection_id == connection_id);
+        out
     }
 
     async fn insert_inbound(&self, events: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>> {
@@ -317,15 +338,15 @@ impl crate::events::EventStore for CachedStore {
         self.inner.recap_parts(connection_id, call_id).await
     }
 
-    async fn resource_seen(
+    async fn resources_seen(
         &self,
         connector_id: &str,
         owner_id: &str,
         model: &str,
-        resource_id: &str,
-    ) -> Result<bool> {
+        resource_ids: &[String],
+    ) -> Result<Vec<String>> {
         self.inner
-            .resource_seen(connector_id, owner_id, model, resource_id)
+            .resources_seen(connector_id, owner_id, model, resource_ids)
             .await
     }
 
@@ -620,6 +641,8 @@ impl Store for CachedStore {
     async fn delete_connection(&self, connector_id: &str, owner_id: &str) -> Result<()> {
         let key = conn_key(connector_id, owner_id);
         self.connections.remove(&key);
+        // Its intake goes with it (the cache does not know its id here: all are dropped).
+        self.intakes.clear();
         let deleted = self.inner.delete_connection(connector_id, owner_id).await;
         self.connections.remove(&key);
         deleted

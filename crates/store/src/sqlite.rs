@@ -30,6 +30,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// One connection for the events outbox's writes: SQLite has one writer, and writers that
+    /// queue here take turns at once, where several pooled connections contending for the
+    /// lock sleep in SQLite's busy handler (milliseconds at a time). Reads stay on `pool`
+    /// (WAL: they never wait for the writer). Another process on the same file still meets
+    /// the busy handler.
+    pub(crate) writer: SqlitePool,
     pub(crate) cipher: Cipher,
     locks: LockMap,
 }
@@ -84,23 +90,40 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         // An in-memory database exists per connection: keep exactly one, forever.
         let memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
-        let pool = if memory {
-            SqlitePoolOptions::new()
+        let open = |e: sqlx::Error| StoreError::Config(format!("cannot open SQLite database: {e}"));
+        if memory {
+            let pool = SqlitePoolOptions::new()
                 .min_connections(1)
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(8)
+                .connect_with(opts)
+                .await
+                .map_err(open)?;
+            return Ok(Self::from_pool(pool, cipher));
         }
-        .connect_with(opts)
-        .await
-        .map_err(|e| StoreError::Config(format!("cannot open SQLite database: {e}")))?;
-        Ok(Self::from_pool(pool, cipher))
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.clone())
+            .await
+            .map_err(open)?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(open)?;
+        Ok(SqliteStore {
+            pool,
+            writer,
+            cipher,
+            locks: LockMap::default(),
+        })
     }
 
+    /// A store on one pool (reads and writes).
     pub fn from_pool(pool: SqlitePool, cipher: Cipher) -> Self {
         SqliteStore {
+            writer: pool.clone(),
             pool,
             cipher,
             locks: LockMap::default(),

@@ -49,12 +49,50 @@ pub async fn run(state: AppState) {
 }
 
 async fn process(state: &AppState, worker: &str, batch: Vec<InboundEvent>) {
-    // Calls this batch already created (their first state is earlier in the batch).
+    // Calls known to exist: published before, or created by an earlier state in this batch.
     let mut created: HashSet<(String, String)> = HashSet::new();
     let mut connections: std::collections::HashMap<String, Option<Connection>> =
         std::collections::HashMap::new();
     let mut done: Vec<(String, Vec<NewEvent>)> = Vec::with_capacity(batch.len());
-    for ev in batch {
+    // Each payload parsed once; the calls the store has published events about before, asked
+    // for in one statement per connection (a call's first state creates it).
+    let parsed: Vec<Result<Value, String>> = batch
+        .iter()
+        .map(|ev| serde_json::from_str(&ev.payload).map_err(|e| format!("stored payload: {e}")))
+        .collect();
+    let mut calls_of: std::collections::HashMap<&str, Vec<String>> =
+        std::collections::HashMap::new();
+    for (ev, claims) in batch.iter().zip(&parsed) {
+        if let (EventKind::Call, Ok(c)) = (EventKind::parse(&ev.kind), claims) {
+            if let Ok(i) = dpc_core::events::classify(c) {
+                calls_of.entry(&ev.connection_id).or_default().push(i.id);
+            }
+        }
+    }
+    for (connection_id, ids) in calls_of {
+        let conn = state
+            .store
+            .get_connection_by_id(connection_id)
+            .await
+            .ok()
+            .flatten();
+        if let Some(c) = &conn {
+            match state
+                .store
+                .resources_seen(&c.connector_id, &c.owner_id, "telephonyCall", &ids)
+                .await
+            {
+                Ok(seen) => created.extend(seen.into_iter().map(|id| (c.id.clone(), id))),
+                Err(e) => {
+                    // Retried after the lease: deciding created/updated needs this.
+                    tracing::warn!(error = %e, "reading which calls were seen failed");
+                    return;
+                }
+            }
+        }
+        connections.insert(connection_id.to_owned(), conn);
+    }
+    for (ev, claims) in batch.into_iter().zip(parsed) {
         let conn = match connections.get(&ev.connection_id) {
             Some(c) => c.clone(),
             None => {
@@ -73,7 +111,11 @@ async fn process(state: &AppState, worker: &str, batch: Vec<InboundEvent>) {
             done.push((ev.id, Vec::new()));
             continue;
         };
-        match normalize_one(state, &conn, &ev, &mut created).await {
+        let result = match claims {
+            Ok(claims) => normalize_one(state, &conn, &ev, claims, &mut created).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(events) => done.push((ev.id, events)),
             Err(why) => {
                 let give_up = ev.attempts >= GIVE_UP_AFTER;
@@ -98,30 +140,17 @@ async fn normalize_one(
     state: &AppState,
     conn: &Connection,
     ev: &InboundEvent,
+    claims: Value,
     created: &mut HashSet<(String, String)>,
 ) -> Result<Vec<NewEvent>, String> {
-    let claims: Value =
-        serde_json::from_str(&ev.payload).map_err(|e| format!("stored payload: {e}"))?;
     let kind = EventKind::parse(&ev.kind);
     let ctx = crate::resources::map_context(conn);
     let first_seen = if kind == EventKind::Call {
         let call_id = dpc_core::events::classify(&claims)
             .map(|i| i.id)
             .unwrap_or_default();
-        let key = (conn.id.clone(), call_id.clone());
-        let seen_before = created.contains(&key)
-            || state
-                .store
-                .resource_seen(
-                    &conn.connector_id,
-                    &conn.owner_id,
-                    "telephonyCall",
-                    &call_id,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-        created.insert(key);
-        !seen_before
+        // Known: published before (read for the whole batch) or created earlier in it.
+        created.insert((conn.id.clone(), call_id))
     } else {
         false
     };

@@ -124,6 +124,7 @@ pub struct NewIntake<'a> {
 }
 
 /// What the hook needs to verify an event: whose it is and the secret.
+#[derive(Clone)]
 pub struct IntakeSecret {
     pub connection_id: String,
     pub secret: SecretString,
@@ -427,15 +428,15 @@ pub trait EventStore: Send + Sync {
     ) -> Result<()>;
     /// The recap parts kept for a call (their JSON bodies), in part order.
     async fn recap_parts(&self, connection_id: &str, call_id: &str) -> Result<Vec<String>>;
-    /// Whether an event about this resource was published before (a call's first state
-    /// creates it; later ones update it).
-    async fn resource_seen(
+    /// Which of these resources an event was published about before (a call's first state
+    /// creates it; later ones update it): one statement for a batch of raw events.
+    async fn resources_seen(
         &self,
         connector_id: &str,
         owner_id: &str,
         model: &str,
-        resource_id: &str,
-    ) -> Result<bool>;
+        resource_ids: &[String],
+    ) -> Result<Vec<String>>;
 
     // --- unified events and the outbox
     /// Publishes events not made from a raw one (polling, tests): stored with their

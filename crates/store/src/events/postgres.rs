@@ -600,25 +600,27 @@ impl EventStore for PgStore {
         .map_err(db_err)
     }
 
-    async fn resource_seen(
+    async fn resources_seen(
         &self,
         connector_id: &str,
         owner_id: &str,
         model: &str,
-        resource_id: &str,
-    ) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE connector_id = $1 AND owner_id = $2 \
-             AND model = $3 AND resource_id = $4 LIMIT 1) s",
+        resource_ids: &[String],
+    ) -> Result<Vec<String>> {
+        if resource_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "SELECT DISTINCT resource_id FROM events WHERE connector_id = $1 AND owner_id = $2 \
+             AND model = $3 AND resource_id = ANY($4)",
         )
         .bind(connector_id)
         .bind(owner_id)
         .bind(model)
-        .bind(resource_id)
-        .fetch_one(&self.pool)
+        .bind(resource_ids)
+        .fetch_all(&self.pool)
         .await
-        .map_err(db_err)?;
-        Ok(n > 0)
+        .map_err(db_err)
     }
 
     async fn publish_events(&self, events: &[NewEvent]) -> Result<u64> {

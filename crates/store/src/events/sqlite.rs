@@ -11,7 +11,7 @@ use crate::sqlite::SqliteStore;
 
 impl SqliteStore {
     async fn begin_immediate(&self) -> Result<Transaction<'_, Sqlite>> {
-        self.pool
+        self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_err)
@@ -54,7 +54,7 @@ impl SqliteStore {
              source, body, occurred_at, created_at) \
              SELECT value ->> '$.id', value ->> '$.t', value ->> '$.c', value ->> '$.o', \
              value ->> '$.m', value ->> '$.r', value ->> '$.s', value ->> '$.b', \
-             value ->> '$.at', ?2 FROM json_each(?1) ORDER BY key RETURNING id, seq",
+             value ->> '$.at', ?2 FROM json_each(jsonb(?1)) ORDER BY key RETURNING id, seq",
         )
         .bind(serde_json::Value::Array(rows).to_string())
         .bind(now)
@@ -84,7 +84,7 @@ impl SqliteStore {
             "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, \
              status, next_attempt_at, created_at) \
              SELECT value ->> '$.id', value ->> '$.e', value ->> '$.s', value ->> '$.ep', \
-             value ->> '$.k', 'pending', ?2, ?2 FROM json_each(?1) ORDER BY key",
+             value ->> '$.k', 'pending', ?2, ?2 FROM json_each(jsonb(?1)) ORDER BY key",
         )
         .bind(serde_json::Value::Array(deliveries).to_string())
         .bind(now)
@@ -133,7 +133,7 @@ impl SqliteStore {
                 .bind(new)
                 .bind(&id)
                 .bind(blob)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(db_err)?
                 .rows_affected();
@@ -160,7 +160,7 @@ impl SqliteStore {
             .bind(new)
             .bind(&id)
             .bind(blob)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -193,7 +193,7 @@ impl EventStore for SqliteStore {
         .bind(new.disabled)
         .bind(sealed)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(db_err)?;
         row.into_endpoint()
@@ -270,7 +270,7 @@ impl EventStore for SqliteStore {
         .bind(patch.description.clone().flatten())
         .bind(patch.disabled)
         .bind(now_ms())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
         row.ok_or(StoreError::NotFound)?.into_endpoint()
@@ -279,7 +279,7 @@ impl EventStore for SqliteStore {
     async fn delete_endpoint(&self, id: &str) -> Result<bool> {
         let n = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -349,7 +349,7 @@ impl EventStore for SqliteStore {
         .bind(id)
         .bind(reason)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)
         .map(drop)
@@ -363,7 +363,7 @@ impl EventStore for SqliteStore {
         )
         .bind(id)
         .bind(at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(since.flatten())
@@ -382,7 +382,7 @@ impl EventStore for SqliteStore {
         .bind(sealed)
         .bind(new.mode)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(row.into())
@@ -449,7 +449,7 @@ impl EventStore for SqliteStore {
         .bind(&remote.status)
         .bind(&remote.last_error)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -459,7 +459,7 @@ impl EventStore for SqliteStore {
     async fn delete_intake(&self, connection_id: &str) -> Result<bool> {
         let n = sqlx::query("DELETE FROM event_intakes WHERE connection_id = ?1")
             .bind(connection_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -488,12 +488,12 @@ impl EventStore for SqliteStore {
             "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
              received_at, status) \
              SELECT value ->> '$.id', value ->> '$.c', value ->> '$.k', value ->> '$.t', \
-             value ->> '$.p', ?2, 'pending' FROM json_each(?1) WHERE true ORDER BY key \
+             value ->> '$.p', ?2, 'pending' FROM json_each(jsonb(?1)) WHERE true ORDER BY key \
              ON CONFLICT (connection_id, dedup_key) DO NOTHING RETURNING id",
         )
         .bind(serde_json::Value::Array(rows).to_string())
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
         let stored: std::collections::HashSet<String> = stored.into_iter().collect();
@@ -531,7 +531,7 @@ impl EventStore for SqliteStore {
         .bind(now)
         .bind(lease_ms)
         .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
         // RETURNING gives no order: normalize in arrival order.
@@ -578,7 +578,7 @@ impl EventStore for SqliteStore {
         .bind(worker)
         .bind(give_up)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)
         .map(drop)
@@ -603,7 +603,7 @@ impl EventStore for SqliteStore {
         .bind(part)
         .bind(body)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(())
@@ -621,25 +621,27 @@ impl EventStore for SqliteStore {
         .map_err(db_err)
     }
 
-    async fn resource_seen(
+    async fn resources_seen(
         &self,
         connector_id: &str,
         owner_id: &str,
         model: &str,
-        resource_id: &str,
-    ) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE connector_id = ?1 AND owner_id = ?2 \
-             AND model = ?3 AND resource_id = ?4 LIMIT 1)",
+        resource_ids: &[String],
+    ) -> Result<Vec<String>> {
+        if resource_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "SELECT DISTINCT resource_id FROM events WHERE connector_id = ?1 AND owner_id = ?2 \
+             AND model = ?3 AND resource_id IN (SELECT value FROM json_each(?4))",
         )
         .bind(connector_id)
         .bind(owner_id)
         .bind(model)
-        .bind(resource_id)
-        .fetch_one(&self.pool)
+        .bind(list_to_json(resource_ids))
+        .fetch_all(&self.pool)
         .await
-        .map_err(db_err)?;
-        Ok(n > 0)
+        .map_err(db_err)
     }
 
     async fn publish_events(&self, events: &[NewEvent]) -> Result<u64> {
@@ -668,7 +670,7 @@ impl EventStore for SqliteStore {
              WHERE status = 'delivering' AND lease_until < ?1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
         // Walks the due index in order and stops at 4 × limit candidates (no sort of the whole
@@ -698,7 +700,7 @@ impl EventStore for SqliteStore {
         .bind(lease_ms)
         .bind(i64::from(per_endpoint.max(1)))
         .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
         if claimed.is_empty() {
@@ -746,7 +748,7 @@ impl EventStore for SqliteStore {
              last_status = s.code, last_error = s.err, lease_until = NULL \
              FROM (SELECT value ->> '$.id' AS id, value ->> '$.a' AS a, value ->> '$.st' AS st, \
                  value ->> '$.n' AS n, value ->> '$.d' AS d, value ->> '$.code' AS code, \
-                 value ->> '$.err' AS err FROM json_each(?1)) AS s \
+                 value ->> '$.err' AS err FROM json_each(jsonb(?1))) AS s \
              WHERE deliveries.id = s.id AND deliveries.status = 'delivering' \
              AND deliveries.attempts = s.a",
         )
@@ -759,7 +761,7 @@ impl EventStore for SqliteStore {
              attempted_at, status_code, duration_ms, error, response) \
              SELECT j.value ->> '$.att', d.id, d.event_id, d.endpoint_id, j.value ->> '$.a', ?2, \
              j.value ->> '$.code', j.value ->> '$.ms', j.value ->> '$.err', j.value ->> '$.resp' \
-             FROM json_each(?1) j JOIN deliveries d ON d.id = j.value ->> '$.id' ORDER BY j.key",
+             FROM json_each(jsonb(?1)) j JOIN deliveries d ON d.id = j.value ->> '$.id' ORDER BY j.key",
         )
         .bind(&rows)
         .bind(now)
@@ -931,7 +933,7 @@ impl EventStore for SqliteStore {
         .bind(endpoint_id)
         .bind(since)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?
         .rows_affected();
@@ -1142,7 +1144,7 @@ impl EventStore for SqliteStore {
         .bind(worker)
         .bind(next_at)
         .bind(error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)
         .map(drop)

@@ -532,14 +532,22 @@ pub async fn inbound_events_dedup_lease_and_publish_once(db: TestDb) {
         .unwrap(),
         0
     );
+    assert_eq!(
+        s.resources_seen(
+            "dialpad",
+            "o1",
+            "telephonyCall",
+            &["1".into(), "404".into()]
+        )
+        .await
+        .unwrap(),
+        vec!["1".to_string()]
+    );
     assert!(s
-        .resource_seen("dialpad", "o1", "telephonyCall", "1")
+        .resources_seen("dialpad", "o2", "telephonyCall", &["1".into()])
         .await
-        .unwrap());
-    assert!(!s
-        .resource_seen("dialpad", "o2", "telephonyCall", "1")
-        .await
-        .unwrap());
+        .unwrap()
+        .is_empty());
 
     // A failure puts it back (or gives up).
     s.fail_inbound("A", &a2[0].id, "Dialpad was down", false)
