@@ -39,9 +39,24 @@ fn refused(message: impl Into<String>) -> ApiError {
 pub async fn receive(
     State(state): State<AppState>,
     ApiPath(route_token): ApiPath<String>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<HookAnswer>)> {
     crate::metrics::event_received("webhook");
+    // Over the router's body limit (or cut off): the same JSON answer and count as any body
+    // over the hook's own limit, not axum's plain-text rejection.
+    let body = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            crate::metrics::event_rejected("too_large");
+            return Err(too_large());
+        }
+        Err(r) => {
+            crate::metrics::event_rejected("unreadable");
+            return Err(ApiError::invalid(format!(
+                "the event body could not be read: {r}"
+            )));
+        }
+    };
     if body.len() > MAX_EVENT_BYTES {
         crate::metrics::event_rejected("too_large");
         return Err(too_large());

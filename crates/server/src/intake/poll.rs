@@ -166,7 +166,7 @@ async fn poll_one(state: &AppState, worker: &str, claim: &PollClaim, endpoints: 
                     return;
                 }
                 Ok(false) => {
-                    tracing::warn!(connection = %conn.id, model = %model, "a poll outlived its lease; its findings are dropped (the next poll finds them again)");
+                    tracing::info!(connection = %conn.id, model = %model, "the poll's lease was lost (the connection deleted, or the lease ran out): its findings are dropped; the next poll, if any, finds them again");
                     return;
                 }
                 Err(e) => format!("storing the poll: {e}"),

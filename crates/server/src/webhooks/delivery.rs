@@ -21,6 +21,8 @@ use super::WebhooksConfig;
 const RESPONSE_KEEP: usize = 1024;
 /// How long an endpoint's secrets are reused from memory (rotation and deletion clear it).
 const SECRETS_TTL: Duration = Duration::from_secs(10);
+/// The shortest wait a `Retry-After` may ask for.
+const RETRY_AFTER_MIN: Duration = Duration::from_secs(1);
 /// The longest a `Retry-After` may push a retry back.
 const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 /// The worker looks at the outbox at least this often (another instance may have added to it).
@@ -278,7 +280,8 @@ pub fn next_attempt(
     let jitter = 0.8 + rand::random::<f64>() * 0.4;
     let wait = base.mul_f64(jitter);
     Some(match retry_after {
-        Some(ra) => ra.clamp(Duration::from_millis(1), RETRY_AFTER_MAX),
+        // At least a second: `Retry-After: 0` would otherwise spend the whole schedule at once.
+        Some(ra) => ra.clamp(RETRY_AFTER_MIN, RETRY_AFTER_MAX),
         None => wait,
     })
 }
@@ -406,9 +409,11 @@ mod tests {
         assert_eq!(w, Duration::from_secs(120));
         let w = next_attempt(&c, 1, Some(Duration::from_secs(86_400))).unwrap();
         assert_eq!(w, RETRY_AFTER_MAX);
-        // A Retry-After shorter than the schedule is taken as the receiver asks.
+        // A Retry-After shorter than the schedule is taken as the receiver asks, down to 1 s.
         let w = next_attempt(&c, 3, Some(Duration::from_secs(1))).unwrap();
         assert_eq!(w, Duration::from_secs(1));
+        let w = next_attempt(&c, 3, Some(Duration::ZERO)).unwrap();
+        assert_eq!(w, RETRY_AFTER_MIN);
         assert_eq!(next_attempt(&c, 8, Some(Duration::from_secs(1))), None);
     }
 }

@@ -198,7 +198,13 @@ fn check_events(events: &[String], errors: &mut Vec<(String, String)>) {
 
 fn check_text(name: &str, v: Option<&str>, max: usize, errors: &mut Vec<(String, String)>) {
     if let Some(v) = v {
-        if v.chars().count() > max {
+        // An empty owner filter would match no connection: a silent no-op endpoint.
+        if name == "ownerId" && v.trim().is_empty() {
+            errors.push((
+                name.into(),
+                "must not be empty (leave it out for every owner)".into(),
+            ));
+        } else if v.chars().count() > max {
             errors.push((name.into(), format!("at most {max} characters")));
         }
     }
