@@ -24,53 +24,80 @@ impl PgStore {
     }
 
     /// Stores events and one delivery per endpoint that wants each; answers the deliveries made.
+    /// Two statements whatever the number of events (columns passed as arrays, `UNNEST … WITH
+    /// ORDINALITY` keeping their order, so sequence numbers follow arrival).
     async fn publish_in(
         tx: &mut Transaction<'_, Postgres>,
         endpoints: &[Endpoint],
         events: &[NewEvent],
         now: Millis,
     ) -> Result<u64> {
-        let mut made = 0;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let col = |f: fn(&NewEvent) -> &String| {
+            events.iter().map(|e| f(e).clone()).collect::<Vec<String>>()
+        };
+        let seqs: Vec<(String, i64)> = sqlx::query_as(
+            "INSERT INTO events (id, event_type, connector_id, owner_id, model, resource_id, \
+             source, body, occurred_at, created_at) \
+             SELECT u.id, u.t, u.c, u.o, u.m, u.r, u.s, u.b, u.at, $10 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[], $9::bigint[]) \
+                 WITH ORDINALITY AS u(id, t, c, o, m, r, s, b, at, ord) \
+             ORDER BY u.ord RETURNING id, seq",
+        )
+        .bind(col(|e| &e.id))
+        .bind(col(|e| &e.event_type))
+        .bind(col(|e| &e.connector_id))
+        .bind(col(|e| &e.owner_id))
+        .bind(col(|e| &e.model))
+        .bind(col(|e| &e.resource_id))
+        .bind(col(|e| &e.source))
+        .bind(col(|e| &e.body))
+        .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<i64>>())
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let seq_of: std::collections::HashMap<String, i64> = seqs.into_iter().collect();
+        let (mut ids, mut event_ids, mut event_seqs, mut endpoint_ids, mut keys) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for e in events {
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO events (id, event_type, connector_id, owner_id, model, resource_id, \
-                 source, body, occurred_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
-            )
-            .bind(&e.id)
-            .bind(&e.event_type)
-            .bind(&e.connector_id)
-            .bind(&e.owner_id)
-            .bind(&e.model)
-            .bind(&e.resource_id)
-            .bind(&e.source)
-            .bind(&e.body)
-            .bind(e.occurred_at)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_err)?;
+            let Some(seq) = seq_of.get(&e.id) else {
+                continue;
+            };
             for ep in endpoints
                 .iter()
                 .filter(|ep| ep.wants(&e.event_type, &e.owner_id))
             {
-                sqlx::query(
-                    "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, \
-                     status, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
-                )
-                .bind(random_id("dlv"))
-                .bind(&e.id)
-                .bind(seq)
-                .bind(&ep.id)
-                .bind(order_key(&ep.id, e))
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_err)?;
-                made += 1;
+                ids.push(random_id("dlv"));
+                event_ids.push(e.id.clone());
+                event_seqs.push(*seq);
+                endpoint_ids.push(ep.id.clone());
+                keys.push(order_key(&ep.id, e));
             }
         }
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let made = sqlx::query(
+            "INSERT INTO deliveries (id, event_id, event_seq, endpoint_id, order_key, \
+             status, next_attempt_at, created_at) \
+             SELECT u.id, u.e, u.s, u.ep, u.k, 'pending', $6, $6 \
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) \
+                 WITH ORDINALITY AS u(id, e, s, ep, k, ord) ORDER BY u.ord",
+        )
+        .bind(ids)
+        .bind(event_ids)
+        .bind(event_seqs)
+        .bind(endpoint_ids)
+        .bind(keys)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
         Ok(made)
     }
 }
@@ -453,33 +480,42 @@ impl EventStore for PgStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let mut tx = self.begin_immediate().await?;
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            let id = random_id("in");
-            let n = sqlx::query(
-                "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
-                 received_at, status) VALUES ($1, $2, $3, $4, $5, $6, 'pending') \
-                 ON CONFLICT (connection_id, dedup_key) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(e.connection_id)
-            .bind(e.dedup_key)
-            .bind(e.kind)
-            .bind(e.payload)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            out.push(if n == 1 {
-                InboundOutcome::Stored(id)
-            } else {
-                InboundOutcome::Duplicate
-            });
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(out)
+        let ids: Vec<String> = events.iter().map(|_| random_id("in")).collect();
+        let col = |f: for<'x> fn(&'x NewInbound<'x>) -> &'x str| {
+            events
+                .iter()
+                .map(|e| f(e).to_owned())
+                .collect::<Vec<String>>()
+        };
+        // One statement for the batch, in order (a key repeated in it: the first is stored).
+        let stored: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
+             received_at, status) \
+             SELECT u.id, u.c, u.k, u.t, u.p, $6, 'pending' \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 WITH ORDINALITY AS u(id, c, k, t, p, ord) ORDER BY u.ord \
+             ON CONFLICT (connection_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&ids)
+        .bind(col(|e| e.connection_id))
+        .bind(col(|e| e.dedup_key))
+        .bind(col(|e| e.kind))
+        .bind(col(|e| e.payload))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                if stored.contains(&id) {
+                    InboundOutcome::Stored(id)
+                } else {
+                    InboundOutcome::Duplicate
+                }
+            })
+            .collect())
     }
 
     async fn claim_inbound(
@@ -526,24 +562,26 @@ impl EventStore for PgStore {
             return Ok(0);
         }
         let now = now_ms();
+        let ids: Vec<String> = done.iter().map(|(id, _)| id.clone()).collect();
         let mut tx = self.begin_immediate().await?;
         let endpoints = Self::endpoints_in(&mut tx).await?;
-        let mut made = 0;
-        for (id, events) in done {
-            let n = sqlx::query(
-                "UPDATE inbound_events SET status = 'done', lease_until = NULL, error = NULL \
-                 WHERE id = $1 AND status = 'pending' AND lease_owner = $2",
-            )
-            .bind(id)
-            .bind(worker)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            if n == 1 {
-                made += Self::publish_in(&mut tx, &endpoints, events, now).await?;
-            }
-        }
+        // The raw events still ours (a lease lost meanwhile: another worker publishes them).
+        let ours: Vec<String> = sqlx::query_scalar(
+            "UPDATE inbound_events SET status = 'done', lease_until = NULL, error = NULL \
+             WHERE id = ANY($1) AND status = 'pending' AND lease_owner = $2 RETURNING id",
+        )
+        .bind(&ids)
+        .bind(worker)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let ours: std::collections::HashSet<String> = ours.into_iter().collect();
+        let events: Vec<NewEvent> = done
+            .iter()
+            .filter(|(id, _)| ours.contains(id))
+            .flat_map(|(_, events)| events.iter().cloned())
+            .collect();
+        let made = Self::publish_in(&mut tx, &endpoints, &events, now).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(made)
     }
@@ -699,61 +737,61 @@ impl EventStore for PgStore {
             return Ok(());
         }
         let now = now_ms();
-        let mut tx = self.begin_immediate().await?;
+        let (mut ids, mut attempts, mut statuses, mut nexts, mut delivered) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut codes, mut errors, mut durations, mut responses, mut att_ids) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for s in done {
-            let (status, next, delivered) = settle_columns(s.settle, now);
-            let row: Option<(String, String)> = sqlx::query_as(
-                "UPDATE deliveries SET status = $2, next_attempt_at = $3, delivered_at = $4, \
-                 last_status = $5, last_error = $6, lease_until = NULL \
-                 WHERE id = $1 AND status = 'delivering' AND attempts = $7 \
-                 RETURNING event_id, endpoint_id",
-            )
-            .bind(&s.delivery_id)
-            .bind(status)
-            .bind(next)
-            .bind(delivered)
-            .bind(s.result.status_code.map(i64::from))
-            .bind(&s.result.error)
-            .bind(s.attempt)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let (event_id, endpoint_id) = match row {
-                Some(r) => r,
-                None => {
-                    // Not ours any more (or gone): still record what this attempt saw.
-                    let r: Option<(String, String)> = sqlx::query_as(
-                        "SELECT event_id, endpoint_id FROM deliveries WHERE id = $1",
-                    )
-                    .bind(&s.delivery_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    match r {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                }
-            };
-            sqlx::query(
-                "INSERT INTO delivery_attempts (id, delivery_id, event_id, endpoint_id, attempt, \
-                 attempted_at, status_code, duration_ms, error, response) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(random_id("att"))
-            .bind(&s.delivery_id)
-            .bind(event_id)
-            .bind(endpoint_id)
-            .bind(s.attempt)
-            .bind(now)
-            .bind(s.result.status_code.map(i64::from))
-            .bind(s.result.duration_ms)
-            .bind(&s.result.error)
-            .bind(&s.result.response)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            let (status, next, at) = settle_columns(s.settle, now);
+            ids.push(s.delivery_id.clone());
+            attempts.push(s.attempt);
+            statuses.push(status.to_owned());
+            nexts.push(next);
+            delivered.push(at);
+            codes.push(s.result.status_code.map(i64::from));
+            errors.push(s.result.error.clone());
+            durations.push(s.result.duration_ms);
+            responses.push(s.result.response.clone());
+            att_ids.push(random_id("att"));
         }
+        let mut tx = self.begin_immediate().await?;
+        // Only a delivery still held by this attempt moves; every attempt is recorded.
+        sqlx::query(
+            "UPDATE deliveries d SET status = s.st, next_attempt_at = s.n, delivered_at = s.dl, \
+             last_status = s.code, last_error = s.err, lease_until = NULL \
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], \
+                 $6::bigint[], $7::text[]) AS s(id, a, st, n, dl, code, err) \
+             WHERE d.id = s.id AND d.status = 'delivering' AND d.attempts = s.a",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&statuses)
+        .bind(&nexts)
+        .bind(&delivered)
+        .bind(&codes)
+        .bind(&errors)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (id, delivery_id, event_id, endpoint_id, attempt, \
+             attempted_at, status_code, duration_ms, error, response) \
+             SELECT s.att, d.id, d.event_id, d.endpoint_id, s.a, $8, s.code, s.ms, s.err, s.resp \
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
+                 $6::bigint[], $7::text[]) WITH ORDINALITY AS s(id, att, a, code, err, ms, resp, ord) \
+             JOIN deliveries d ON d.id = s.id ORDER BY s.ord",
+        )
+        .bind(&ids)
+        .bind(&att_ids)
+        .bind(&attempts)
+        .bind(&codes)
+        .bind(&errors)
+        .bind(&durations)
+        .bind(&responses)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
 
