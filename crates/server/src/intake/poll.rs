@@ -56,7 +56,16 @@ const MAX_RECORDS: usize = 100_000;
 const MAX_CONFIRM: usize = 50;
 const SOURCE: &str = "poll";
 
-fn model_names() -> Vec<&'static str> {
+/// The poll interval in force (ms): the connection's own, else the configured default.
+pub fn interval_ms(config: &crate::Config, own: Option<Millis>) -> Millis {
+    own.map_or(
+        Millis::try_from(config.events_poll_interval.as_millis()).unwrap_or(Millis::MAX),
+        |ms| ms.max(1),
+    )
+}
+
+/// The polled models' names (the store's `model` column).
+pub fn model_names() -> Vec<&'static str> {
     MODELS.iter().map(|m| m.as_str()).collect()
 }
 
@@ -118,11 +127,7 @@ pub fn wanted(endpoints: &[Endpoint], model: Model, owner_id: &str) -> bool {
 }
 
 async fn poll_one(state: &AppState, worker: &str, claim: &PollClaim, endpoints: &[Endpoint]) {
-    let interval = claim.interval_ms.map_or(
-        i64::try_from(state.config.events_poll_interval.as_millis()).unwrap_or(i64::MAX),
-        |ms| ms.max(1),
-    );
-    let next_at = now_ms().saturating_add(interval);
+    let next_at = now_ms().saturating_add(interval_ms(&state.config, claim.interval_ms));
     let conn = match state.store.get_connection_by_id(&claim.connection_id).await {
         Ok(Some(c)) => c,
         // Deleted meanwhile: its rows went with it.
@@ -250,7 +255,8 @@ async fn poll(
 
     // What is new or changed since the snapshot (a record Dialpad listed twice counts once).
     let mut present: HashSet<String> = HashSet::with_capacity(records.len());
-    let mut changed = Vec::new();
+    let mut changed: Vec<resources::Record> = Vec::new();
+    let mut fingerprints = Vec::new();
     let mut kinds = Vec::new();
     for r in records {
         if r.mapped.id.is_empty() || !present.insert(r.mapped.id.clone()) {
@@ -262,33 +268,14 @@ async fn poll(
             Some(old) if *old != fp => "updated",
             Some(_) => continue,
         };
-        changed.push((r, fp));
+        changed.push(r);
+        fingerprints.push(fp);
         kinds.push(kind);
-    }
-    let changed_records: Vec<resources::Record> = changed.iter().map(|(r, _)| r.clone()).collect();
-    let seen = crate::resources::seen_times(state, conn, model, &changed_records).await;
-    drop(changed_records);
-
-    let now = now_ms();
-    let mut changes = Vec::with_capacity(changed.len());
-    let mut events = Vec::new();
-    for (((r, fp), kind), seen) in changed.into_iter().zip(kinds).zip(seen) {
-        let id = r.mapped.id.clone();
-        let data = resources::resource_json(r, &Render::default(), seen);
-        changes.push(SnapshotChange {
-            resource_id: id.clone(),
-            seen: Some(SnapshotRecord {
-                fingerprint: fp,
-                body: data.to_string(),
-            }),
-        });
-        if claim.baselined {
-            events.push(event(conn, model, kind, id, data, now));
-        }
     }
     // Missing from the list is not yet gone: Dialpad pages by offset, so a record deleted
     // while the pages were read shifts another one past the cursor. Each missing record is
-    // asked for by id; only a 404 (or a `deleted` state) is a deletion.
+    // asked for by id; only a 404 (or a `deleted` state) is a deletion, and a live one that
+    // changed is an update like any other.
     let missing: Vec<String> = snapshot
         .keys()
         .filter(|id| !present.contains(*id))
@@ -304,28 +291,36 @@ async fn poll(
             Ok(r) => {
                 let fp = resources::fingerprint(&r.raw);
                 if snapshot.get(&id) != Some(&fp) {
-                    let seen =
-                        crate::resources::seen_times(state, conn, model, std::slice::from_ref(&r))
-                            .await
-                            .pop()
-                            .flatten();
-                    let data = resources::resource_json(r, &Render::default(), seen);
-                    changes.push(SnapshotChange {
-                        resource_id: id.clone(),
-                        seen: Some(SnapshotRecord {
-                            fingerprint: fp,
-                            body: data.to_string(),
-                        }),
-                    });
-                    if claim.baselined {
-                        events.push(event(conn, model, "updated", id, data, now));
-                    }
+                    changed.push(r);
+                    fingerprints.push(fp);
+                    kinds.push("updated");
                 }
             }
             // Not known either way: asked again at the next poll.
             Err(e) => {
                 tracing::debug!(connection = %conn.id, %model, error = %e, "confirming a missing record failed");
             }
+        }
+    }
+
+    // The times the connector keeps for these models, for the changed records only (one store
+    // statement).
+    let seen = crate::resources::seen_times(state, conn, model, &changed).await;
+    let now = now_ms();
+    let mut changes = Vec::with_capacity(changed.len() + gone.len());
+    let mut events = Vec::new();
+    for (((r, fp), kind), seen) in changed.into_iter().zip(fingerprints).zip(kinds).zip(seen) {
+        let id = r.mapped.id.clone();
+        let data = resources::resource_json(r, &Render::default(), seen);
+        changes.push(SnapshotChange {
+            resource_id: id.clone(),
+            seen: Some(SnapshotRecord {
+                fingerprint: fp,
+                body: data.to_string(),
+            }),
+        });
+        if claim.baselined {
+            events.push(event(conn, model, kind, id, data, now));
         }
     }
     if claim.baselined && !gone.is_empty() {

@@ -760,8 +760,10 @@ pub fn intake_json(intake: Option<&Intake>, mode: IntakeMode) -> EventsIntakeObj
 async fn intake_with_polls(state: &AppState, conn: &Connection) -> ApiResult<EventsIntakeObject> {
     let intake = state.store.get_intake(&conn.id).await?;
     let mut out = intake_json(intake.as_ref(), state.config.events_intake);
-    let default = u64::try_from(state.config.events_poll_interval.as_millis()).unwrap_or(u64::MAX);
-    out.poll_default_interval_ms = default;
+    let in_force = |own: Option<i64>| {
+        u64::try_from(crate::intake::poll::interval_ms(&state.config, own)).unwrap_or(0)
+    };
+    out.poll_default_interval_ms = in_force(None);
     let polls = state.store.poll_status(&conn.id).await?;
     out.poll_interval_ms = polls
         .iter()
@@ -771,10 +773,7 @@ async fn intake_with_polls(state: &AppState, conn: &Connection) -> ApiResult<Eve
         .into_iter()
         .map(|p| PollObject {
             model: p.model,
-            interval_ms: p
-                .interval_ms
-                .and_then(|ms| u64::try_from(ms).ok())
-                .unwrap_or(default),
+            interval_ms: in_force(p.interval_ms),
             next_poll_at: iso_ms(p.next_poll_at),
             last_polled_at: p.last_polled_at.map(iso_ms),
             baselined_at: p.baselined_at.map(iso_ms),
@@ -824,18 +823,15 @@ pub async fn patch_route(
             ));
         }
     }
-    let models: Vec<&str> = crate::intake::poll::MODELS
-        .iter()
-        .map(|m| m.as_str())
-        .collect();
+    // In range (checked above), so it fits.
+    let own = interval.map(|ms| ms as i64);
     state
         .store
         .set_poll_interval(
             &conn.id,
-            &models,
-            interval.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
-            i64::try_from(interval.unwrap_or(state.config.events_poll_interval.as_millis() as u64))
-                .unwrap_or(i64::MAX),
+            &crate::intake::poll::model_names(),
+            own,
+            crate::intake::poll::interval_ms(&state.config, own),
         )
         .await?;
     Ok(Json(intake_with_polls(&state, &conn).await?))

@@ -283,7 +283,7 @@ async fn sim_send(app: &TestApp, method: reqwest::Method, path: &str, body: Opti
     assert!(r.status().is_success(), "{path}: {}", r.status());
 }
 
-async fn intake(app: &TestApp, owner: &str) -> Value {
+pub(crate) async fn intake(app: &TestApp, owner: &str) -> Value {
     let r = app
         .get(&format!("/v1/connections/dialpad/{owner}/events-intake"))
         .await;
@@ -961,12 +961,8 @@ async fn subscriptions_no_endpoint_wants_are_removed() {
     }
 }
 
-/// An event is a read: a connection granted only contacts gets the contact subscription at
-/// Dialpad and no call one, whatever its endpoint wants; the simulator's calls reach the app for
-/// the connection that may read calls, and none for the other.
-#[tokio::test]
-async fn events_follow_the_connection_s_grants() {
-    let app = spawn_app_with_env(SETTINGS).await;
+/// A receiver and an endpoint for every event on it; answers the endpoint as created.
+async fn endpoint_for_all(app: &TestApp) -> (Receiver, Value) {
     let (rx, url) = Receiver::start().await;
     let r = app
         .post_json(
@@ -975,6 +971,16 @@ async fn events_follow_the_connection_s_grants() {
         )
         .await;
     assert_eq!(r.status(), 201);
+    (rx, r.json().await.unwrap())
+}
+
+/// An event is a read: a connection granted only contacts gets the contact subscription at
+/// Dialpad and no call one, whatever its endpoint wants; the simulator's calls reach the app for
+/// the connection that may read calls, and none for the other.
+#[tokio::test]
+async fn events_follow_the_connection_s_grants() {
+    let app = spawn_app_with_env(SETTINGS).await;
+    let (rx, _) = endpoint_for_all(&app).await;
     app.connect(
         "contacts-only",
         &["genericContact::list", "genericUser::list"],
@@ -1006,11 +1012,7 @@ async fn events_follow_the_connection_s_grants() {
             g.body
         );
     }
-    assert_eq!(requests(&app, "GET /api/v2/transcripts/{call_id}"), 0);
-}
-
-fn requests(app: &TestApp, key: &str) -> u64 {
-    app.sim.stats().requests.get(key).copied().unwrap_or(0)
+    assert_eq!(app.sim_requests("GET /api/v2/transcripts/{call_id}"), 0);
 }
 
 /// A paused (disabled) endpoint keeps its events: the Dialpad subscription stays, what happens
@@ -1018,15 +1020,7 @@ fn requests(app: &TestApp, key: &str) -> u64 {
 #[tokio::test]
 async fn a_paused_endpoint_gets_what_happened_meanwhile() {
     let app = spawn_app_with_env(SETTINGS).await;
-    let (rx, url) = Receiver::start().await;
-    let r = app
-        .post_json(
-            "/v1/webhook-endpoints",
-            json!({"url": url, "events": ["*"]}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let ep: Value = r.json().await.unwrap();
+    let (rx, ep) = endpoint_for_all(&app).await;
     let id = ep["id"].as_str().unwrap().to_owned();
     app.connect("paused", &["genericContact::list"]).await;
     intake_active(&app, "paused").await;

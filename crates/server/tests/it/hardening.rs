@@ -6,10 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn requests(app: &TestApp, key: &str) -> u64 {
-    app.sim.stats().requests.get(key).copied().unwrap_or(0)
-}
-
 async fn inject(app: &TestApp, fault: Value) {
     let r = app
         .http
@@ -88,14 +84,14 @@ async fn a_refused_refresh_is_not_retried_by_the_requests_behind_it() {
     app.connect("dead", &["genericUser::retrieve"]).await;
     app.sim.sim.db().write().oauth.refresh_tokens.clear();
     app.expire_sim_tokens().await;
-    let before = requests(&app, "POST /oauth2/token");
+    let before = app.sim_requests("POST /oauth2/token");
     let calls = (0..20).map(|_| app.proxy("dead", Method::GET, "/api/v2/users/me"));
     for r in futures::future::join_all(calls).await {
         let (status, v) = error_code(r).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(v["error"], "CONNECTION::REFRESH_FAILED");
     }
-    assert_eq!(requests(&app, "POST /oauth2/token"), before + 1);
+    assert_eq!(app.sim_requests("POST /oauth2/token"), before + 1);
     assert_eq!(app.connection("dead").await["status"], "refreshFailed");
 }
 
@@ -143,7 +139,7 @@ async fn deleting_one_connection_keeps_others_of_the_same_dialpad_user() {
         app.delete("/v1/connections/dialpad/share-a").await.status(),
         StatusCode::OK
     );
-    assert_eq!(requests(&app, "POST /oauth2/deauthorize"), 0);
+    assert_eq!(app.sim_requests("POST /oauth2/deauthorize"), 0);
     for o in ["share-b", "share-c"] {
         let r = app.proxy(o, Method::GET, "/api/v2/users/me").await;
         assert_eq!(r.status(), StatusCode::OK, "{o} still works");
@@ -152,10 +148,9 @@ async fn deleting_one_connection_keeps_others_of_the_same_dialpad_user() {
     // The last one of that user's grant: now deauthorized at Dialpad (after the answer).
     app.delete("/v1/connections/dialpad/share-c").await;
     assert!(
-        eventually(std::time::Duration::from_secs(5), || requests(
-            &app,
-            "POST /oauth2/deauthorize"
-        ) == 1)
+        eventually(std::time::Duration::from_secs(5), || app
+            .sim_requests("POST /oauth2/deauthorize")
+            == 1)
         .await
     );
 }

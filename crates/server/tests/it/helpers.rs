@@ -290,6 +290,12 @@ impl TestApp {
         loc
     }
 
+    /// How many requests the simulator answered for `key` (`"GET /api/v2/users"`: method and
+    /// route template).
+    pub fn sim_requests(&self, key: &str) -> u64 {
+        self.sim.stats().requests.get(key).copied().unwrap_or(0)
+    }
+
     /// Create → authorize → consent → callback: an authorized connection.
     pub async fn connect(&self, owner: &str, operations: &[&str]) {
         self.create_connection(owner, operations).await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::events_e2e::{verify_with_python, Receiver};
+use crate::events_e2e::{intake, verify_with_python, Receiver};
 use crate::helpers::{spawn_on_with_env, spawn_server_with_env, with_postgres, TestApp};
 
 const SETTINGS: &[(&str, &str)] = &[
@@ -21,14 +21,6 @@ const SETTINGS: &[(&str, &str)] = &[
 ];
 
 const OPERATIONS: &[&str] = &["genericUser::list", "genericWorkspace::list"];
-
-async fn intake(app: &TestApp, owner: &str) -> Value {
-    let r = app
-        .get(&format!("/v1/connections/dialpad/{owner}/events-intake"))
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
 
 /// Waits until both models of `owner` have a baseline (and answers the intake object).
 async fn baselined(app: &TestApp, owner: &str) -> Value {
@@ -45,10 +37,6 @@ async fn baselined(app: &TestApp, owner: &str) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn requests(app: &TestApp, op: &str) -> u64 {
-    app.sim.stats().requests.get(op).copied().unwrap_or(0)
 }
 
 async fn flow(app: TestApp, db_url: String) {
@@ -226,10 +214,10 @@ async fn flow(app: TestApp, db_url: String) {
     }
     // Only `nolist`'s workspace poll and acme's (now slow) ones remain: fewer user lists.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let before = requests(&app, "GET /api/v2/users");
+    let before = app.sim_requests("GET /api/v2/users");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        requests(&app, "GET /api/v2/users"),
+        app.sim_requests("GET /api/v2/users"),
         before,
         "nobody lists users while acme's interval is a minute and nolist may not"
     );
@@ -269,9 +257,9 @@ async fn flow(app: TestApp, db_url: String) {
         assert!(start.elapsed() < Duration::from_secs(10), "{v}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let before = requests(&app, "GET /api/v2/offices");
+    let before = app.sim_requests("GET /api/v2/offices");
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(requests(&app, "GET /api/v2/offices"), before);
+    assert_eq!(app.sim_requests("GET /api/v2/offices"), before);
     let _ = second.shutdown.send(());
 }
 

@@ -3,10 +3,6 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn requests(app: &TestApp, key: &str) -> u64 {
-    app.sim.stats().requests.get(key).copied().unwrap_or(0)
-}
-
 #[tokio::test]
 async fn hundred_concurrent_calls_on_an_expired_token_refresh_once() {
     let app = spawn_app().await;
@@ -78,17 +74,17 @@ async fn refused_refresh_marks_the_connection_and_never_loops() {
     // Dialpad forgets every refresh token (revoked by the customer), and the access token expires.
     app.sim.sim.db().write().oauth.refresh_tokens.clear();
     app.expire_sim_tokens().await;
-    let token_calls = requests(&app, "POST /oauth2/token");
+    let token_calls = app.sim_requests("POST /oauth2/token");
     let (status, v) = error_code(app.proxy("revoked", Method::GET, "/api/v2/users/me").await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"], "CONNECTION::REFRESH_FAILED");
     assert_eq!(app.connection("revoked").await["status"], "refreshFailed");
-    assert_eq!(requests(&app, "POST /oauth2/token"), token_calls + 1);
+    assert_eq!(app.sim_requests("POST /oauth2/token"), token_calls + 1);
     // Later calls answer at once without asking Dialpad again.
     let (status, v) = error_code(app.proxy("revoked", Method::GET, "/api/v2/users/me").await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"], "CONNECTION::REFRESH_FAILED");
-    assert_eq!(requests(&app, "POST /oauth2/token"), token_calls + 1);
+    assert_eq!(app.sim_requests("POST /oauth2/token"), token_calls + 1);
     // Authorizing again repairs it.
     let url = app.authorization_url("revoked").await;
     let callback = app.consent(&url).await;
@@ -115,7 +111,7 @@ async fn missing_permission_before_and_after_asking_dialpad() {
     );
     let url = v["details"]["authorizationUrl"].as_str().unwrap();
     assert!(url.contains("calls%3Alist"), "{url}");
-    assert_eq!(requests(&app, "GET /api/v2/call"), 0);
+    assert_eq!(app.sim_requests("GET /api/v2/call"), 0);
 
     // The connection believes it has the scopes, Dialpad says 403 naming the one it lacks:
     // recorded, no refresh.
@@ -140,14 +136,14 @@ async fn missing_permission_before_and_after_asking_dialpad() {
         v["details"]["missingScopes"],
         serde_json::json!(["calls:list"])
     );
-    assert_eq!(requests(&app, "GET /api/v2/call"), 1);
+    assert_eq!(app.sim_requests("GET /api/v2/call"), 1);
     assert_eq!(app.sim.stats().tokens_refreshed, refreshed);
     let c: Value = app.connection("scoped").await;
     assert_eq!(c["missingScopes"], serde_json::json!(["calls:list"]));
     // One 403 does not block the operation: Dialpad's next answer decides again.
     let (status, _) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(requests(&app, "GET /api/v2/call"), 2);
+    assert_eq!(app.sim_requests("GET /api/v2/call"), 2);
     // Each refusal reuses one authorization URL: no new OAuth state row per request.
     let (_, again) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;
     let (_, again2) = error_code(app.proxy("scoped", Method::GET, "/api/v2/call").await).await;

@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn requests(app: &TestApp, key: &str) -> u64 {
-    app.sim.stats().requests.get(key).copied().unwrap_or(0)
-}
-
 async fn inject(app: &TestApp, fault: Value) {
     let r = app
         .http
@@ -256,7 +252,7 @@ async fn deleting_a_connection_spares_a_sibling_whose_dialpad_user_is_unknown() 
     );
     // Deauthorizing happens after the answer: give it time to (wrongly) happen.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(requests(&app, "POST /oauth2/deauthorize"), 0);
+    assert_eq!(app.sim_requests("POST /oauth2/deauthorize"), 0);
     let r = app.proxy("k1", Method::GET, "/api/v2/users/me").await;
     assert_eq!(r.status(), StatusCode::OK, "k1 still works");
 }
@@ -287,10 +283,9 @@ async fn deleting_a_connection_does_not_wait_for_a_slow_deauthorize() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // The deauthorization was still tried.
     assert!(
-        eventually(Duration::from_secs(5), || requests(
-            &app,
-            "POST /oauth2/deauthorize"
-        ) >= 1)
+        eventually(Duration::from_secs(5), || app
+            .sim_requests("POST /oauth2/deauthorize")
+            >= 1)
         .await
     );
 }
@@ -324,10 +319,9 @@ async fn deleted_on_another_instance(db_url: String, dir: tempfile::TempDir) {
     );
     // Dialpad revoked the token (the only connection of that Dialpad user).
     assert!(
-        eventually(Duration::from_secs(5), || requests(
-            &app,
-            "POST /oauth2/deauthorize"
-        ) == 1)
+        eventually(Duration::from_secs(5), || app
+            .sim_requests("POST /oauth2/deauthorize")
+            == 1)
         .await
     );
     for _ in 0..2 {
@@ -386,10 +380,10 @@ async fn a_refresh_gives_up_before_its_lease_expires() {
         took < dpc_store::REFRESH_LEASE_TTL - Duration::from_secs(15),
         "the refresh held its lease for {took:?}"
     );
-    let sent = requests(&app, "POST /oauth2/token");
+    let sent = app.sim_requests("POST /oauth2/token");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        requests(&app, "POST /oauth2/token"),
+        app.sim_requests("POST /oauth2/token"),
         sent,
         "nothing more sent"
     );
@@ -577,7 +571,7 @@ async fn the_proxy_forwards_only_an_apis_methods() {
             allow.as_deref(),
             Some("GET, HEAD, POST, PUT, PATCH, DELETE")
         );
-        assert_eq!(requests(&app, &format!("{m} /api/v2/users/me")), 0, "{m}");
+        assert_eq!(app.sim_requests(&format!("{m} /api/v2/users/me")), 0, "{m}");
     }
     // CONNECT cannot be sent by an HTTP client library: raw bytes.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -595,7 +589,7 @@ async fn the_proxy_forwards_only_an_apis_methods() {
         head.starts_with("HTTP/1.1 405") && head.contains("REQUEST::METHOD_NOT_ALLOWED"),
         "{head}"
     );
-    assert_eq!(requests(&app, "CONNECT /api/v2/users/me"), 0);
+    assert_eq!(app.sim_requests("CONNECT /api/v2/users/me"), 0);
     // The allowed ones still pass.
     let r = app.proxy("methods", Method::HEAD, "/api/v2/users/me").await;
     assert_eq!(r.status(), StatusCode::OK);

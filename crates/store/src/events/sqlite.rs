@@ -996,7 +996,7 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<PollClaim>> {
         let now = now_ms();
         let models = list_to_json(&models.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>());
-        let mut tx = self.begin_immediate().await?;
+        // Each statement is atomic on its own (as on PostgreSQL): no transaction around them.
         if add_missing {
             sqlx::query(
                 "INSERT INTO poll_state (connection_id, model, next_poll_at) \
@@ -1006,7 +1006,7 @@ impl EventStore for SqliteStore {
             )
             .bind(&models)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         }
@@ -1024,10 +1024,9 @@ impl EventStore for SqliteStore {
         .bind(lease_ms)
         .bind(i64::from(limit.max(1)))
         .bind(&models)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
