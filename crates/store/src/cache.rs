@@ -304,6 +304,10 @@ impl crate::events::EventStore for CachedStore {
         self.inner.insert_inbound(events).await
     }
 
+    async fn latest_inbound_key(&self, connection_id: &str, chain: &str) -> Result<Option<String>> {
+        self.inner.latest_inbound_key(connection_id, chain).await
+    }
+
     async fn claim_inbound(
         &self,
         worker: &str,

@@ -71,6 +71,48 @@ pub struct Inbound {
     /// The Dialpad id the event is about: the call id (to tell the call's first event from
     /// later ones), the contact's, the message's, the agent's; empty for [`EventKind::Other`].
     pub id: String,
+    /// Set when `dedup_key` is made from the content (a contact event without a time): then a
+    /// repeat is an event equal to the *latest* one stored whose key starts with this prefix
+    /// (the same contact), and the key stored is [`chained_key`]'s, so that a contact changed
+    /// and changed back (A → B → A) is three events, not two.
+    pub chain_prefix: Option<String>,
+}
+
+/// The key to store for a content-keyed event ([`Inbound::chain_prefix`]) given the key of the
+/// latest event stored for the same resource (`latest`), or `None` when the event repeats that
+/// latest one (a Dialpad retry: a duplicate). The stored key is the content key followed by a
+/// hash of the latest key, so two deliveries of one change made after the same predecessor
+/// still share a key (the store's unique key settles a race between two instances), while a
+/// return to an earlier content follows a different predecessor and gets a new key.
+///
+/// The trade-off, with no time in the payload: a retry of A that Dialpad sends only after B
+/// arrived reads as a change back to A (delivered again: at least once, never lost).
+pub fn chained_key(content_key: &str, latest: Option<&str>) -> Option<String> {
+    if latest.is_some_and(|l| content_of(l) == content_key) {
+        return None;
+    }
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(latest.unwrap_or("").as_bytes());
+    let mut k = String::with_capacity(content_key.len() + 18);
+    k.push_str(content_key);
+    k.push_str(":p");
+    for b in &h[..8] {
+        k.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        k.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    Some(k)
+}
+
+/// The content key inside a stored key: [`chained_key`]'s without its predecessor part; any
+/// other key (with a time, or stored before keys were chained) is its own content key.
+fn content_of(stored: &str) -> &str {
+    match stored.rsplit_once(':') {
+        Some((head, last)) if last.starts_with('p') => match head.rsplit_once(':') {
+            Some((_, h)) if h.starts_with('h') => head,
+            _ => stored,
+        },
+        _ => stored,
+    }
 }
 
 /// An event that cannot be told apart from others of its kind.
@@ -132,8 +174,9 @@ fn missing(kind: EventKind, field: &'static str) -> ClassifyError {
 ///
 /// Note on contacts: without a time in the payload, a contact that is changed and then changed
 /// back to exactly what an earlier event of the same type showed (A → B → A, or deleted and
-/// recreated with the same id and fields) has the key of that earlier event. Keep contact keys
-/// for a bounded window (Dialpad's retries come within minutes), not forever.
+/// recreated with the same id and fields) has the content key of that earlier event; such a
+/// key comes with [`Inbound::chain_prefix`], and what is stored is [`chained_key`]'s key, a
+/// repeat being told against the contact's latest event only.
 pub fn classify(claims: &Value) -> Result<Inbound, ClassifyError> {
     if !claims.is_object() {
         return Err(ClassifyError::NotAnObject);
@@ -151,6 +194,7 @@ pub fn classify(claims: &Value) -> Result<Inbound, ClassifyError> {
             kind: k,
             dedup_key: key("call", &[&id, &state, &at]),
             id,
+            chain_prefix: None,
         });
     }
     if let Some(contact) = claims.get("contact").filter(|_| has(claims, "event")) {
@@ -159,14 +203,18 @@ pub fn classify(claims: &Value) -> Result<Inbound, ClassifyError> {
         let id = Reader::new(contact)
             .id("id", "id")
             .ok_or(missing(k, "contact.id"))?;
-        let t = match r.time("event_timestamp", "event_timestamp") {
-            Some(t) => t.as_millis().to_string(),
-            None => format!("h{}", crate::resources::fingerprint(contact)),
+        let (t, chain_prefix) = match r.time("event_timestamp", "event_timestamp") {
+            Some(t) => (t.as_millis().to_string(), None),
+            None => (
+                format!("h{}", crate::resources::fingerprint(contact)),
+                Some(format!("{}:", key("contact", &[&id]))),
+            ),
         };
         return Ok(Inbound {
             kind: k,
             dedup_key: key("contact", &[&id, &event, &t]),
             id,
+            chain_prefix,
         });
     }
     if has(claims, "message_status")
@@ -187,6 +235,7 @@ pub fn classify(claims: &Value) -> Result<Inbound, ClassifyError> {
             kind: k,
             dedup_key: key("sms", &[&id, &direction, &status, &result]),
             id,
+            chain_prefix: None,
         });
     }
     if has(claims, "on_duty_status") || has(claims, "availability_status") {
@@ -210,12 +259,14 @@ pub fn classify(claims: &Value) -> Result<Inbound, ClassifyError> {
             kind: k,
             dedup_key: key("agent", &[&id, &duty, &availability, &at]),
             id,
+            chain_prefix: None,
         });
     }
     Ok(Inbound {
         kind: EventKind::Other,
         dedup_key: key("other", &[&crate::resources::fingerprint(claims)]),
         id: String::new(),
+        chain_prefix: None,
     })
 }
 
@@ -340,6 +391,37 @@ mod tests {
             classify(&timed).unwrap().dedup_key,
             "contact:5:Updated:1704164645000"
         );
+    }
+
+    #[test]
+    fn content_keys_chain_so_a_change_back_is_a_new_event() {
+        let a = json!({"event": "Updated", "contact": {"id": "5", "first_name": "Ada"}});
+        let b = json!({"event": "Updated", "contact": {"id": "5", "first_name": "Ada L."}});
+        let (a, b) = (classify(&a).unwrap(), classify(&b).unwrap());
+        assert_eq!(a.chain_prefix.as_deref(), Some("contact:5:"));
+        let timed = json!({"event": "Updated", "event_timestamp": 1, "contact": {"id": 5}});
+        assert_eq!(classify(&timed).unwrap().chain_prefix, None);
+        // A, a retry of A, B, A again, a retry of that.
+        let a1 = chained_key(&a.dedup_key, None).unwrap();
+        assert!(a1.starts_with(&format!("{}:p", a.dedup_key)));
+        assert_eq!(
+            chained_key(&a.dedup_key, Some(&a1)),
+            None,
+            "a retry of the latest"
+        );
+        let b1 = chained_key(&b.dedup_key, Some(&a1)).unwrap();
+        let a2 = chained_key(&a.dedup_key, Some(&b1)).unwrap();
+        assert_ne!(a2, a1, "A after B is a new event");
+        assert_eq!(chained_key(&a.dedup_key, Some(&a2)), None);
+        // Two instances that saw the same predecessor make the same key (the store's unique key
+        // then keeps one).
+        assert_eq!(chained_key(&b.dedup_key, Some(&a1)), Some(b1.clone()));
+        // A key stored before chaining, or one with a time, is its own content.
+        assert_eq!(chained_key(&a.dedup_key, Some(&a.dedup_key)), None);
+        assert!(chained_key(&a.dedup_key, Some("contact:5:Updated:17")).is_some());
+        // An id or content that happens to look like the suffix is not mistaken for it.
+        assert_eq!(content_of("contact:p1:Updated:17"), "contact:p1:Updated:17");
+        assert_eq!(content_of("contact:h1:p2"), "contact:h1");
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod recap;
 pub mod sms;
 mod webhook;
 
-pub use classify::{classify, ClassifyError, EventKind, Inbound};
+pub use classify::{chained_key, classify, ClassifyError, EventKind, Inbound};
 pub use jwt::{parse_unsigned, verify_dialpad_jwt, JwtError};
 pub use normalize::{
     normalize, normalize_at, recap_event, transcript_event, Fetch, Normalized, RecapUpdate,

@@ -6,6 +6,7 @@
 //! and lifts that ceiling. An idle intake commits each event alone, at once: nothing waits for
 //! a batch to fill.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use dpc_store::events::{InboundOutcome, NewInbound};
@@ -24,6 +25,9 @@ struct Pending {
     dedup_key: String,
     kind: &'static str,
     payload: String,
+    /// A content key's resource (`Inbound::chain_prefix`): the key stored is chained to that
+    /// resource's latest event (`dpc_core::events::chained_key`).
+    chain: Option<String>,
     done: oneshot::Sender<Result<InboundOutcome, StoreError>>,
 }
 
@@ -42,6 +46,7 @@ impl Batcher {
         dedup_key: &str,
         kind: &'static str,
         payload: String,
+        chain: Option<String>,
     ) -> Result<InboundOutcome, StoreError> {
         let tx = self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
@@ -54,6 +59,7 @@ impl Batcher {
             dedup_key: dedup_key.to_owned(),
             kind,
             payload,
+            chain,
             done,
         };
         let gone = || StoreError::Database("the intake writer stopped".into());
@@ -65,6 +71,10 @@ impl Batcher {
 async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        resolve_chains(&store, &mut batch).await;
+        if batch.is_empty() {
+            continue;
+        }
         let rows: Vec<NewInbound<'_>> = batch
             .iter()
             .map(|p| NewInbound {
@@ -72,6 +82,7 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
                 dedup_key: &p.dedup_key,
                 kind: p.kind,
                 payload: &p.payload,
+                chain: p.chain.as_deref(),
             })
             .collect();
         let result = store.insert_inbound(&rows).await;
@@ -101,4 +112,45 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
             }
         }
     }
+}
+
+/// Gives each content-keyed event (a contact's, which has no time) the key chained to its
+/// resource's latest event, in arrival order (an earlier one in this batch counts), and answers
+/// the repeats of that latest event as duplicates, taking them out of the batch. These events
+/// are rare next to calls: one indexed read per resource and batch.
+async fn resolve_chains(store: &Arc<dyn Store>, batch: &mut Vec<Pending>) {
+    if batch.iter().all(|p| p.chain.is_none()) {
+        return;
+    }
+    let mut latest: HashMap<(String, String), Option<String>> = HashMap::new();
+    let mut kept = Vec::with_capacity(batch.len());
+    for mut p in batch.drain(..) {
+        let Some(chain) = p.chain.clone() else {
+            kept.push(p);
+            continue;
+        };
+        let slot = (p.connection_id.clone(), chain);
+        let prev = match latest.get(&slot) {
+            Some(prev) => prev.clone(),
+            None => match store.latest_inbound_key(&slot.0, &slot.1).await {
+                Ok(prev) => prev,
+                Err(e) => {
+                    let _ = p.done.send(Err(e));
+                    continue;
+                }
+            },
+        };
+        match dpc_core::events::chained_key(&p.dedup_key, prev.as_deref()) {
+            None => {
+                let _ = p.done.send(Ok(InboundOutcome::Duplicate));
+                latest.insert(slot, prev);
+            }
+            Some(key) => {
+                p.dedup_key.clone_from(&key);
+                latest.insert(slot, Some(key));
+                kept.push(p);
+            }
+        }
+    }
+    *batch = kept;
 }

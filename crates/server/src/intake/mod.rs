@@ -95,6 +95,7 @@ async fn accept(
             &inbound.dedup_key,
             inbound.kind.as_str(),
             payload,
+            inbound.chain_prefix,
         )
         .await?;
     match out {

@@ -730,6 +730,43 @@ async fn refused_and_replayed(app: &TestApp, rx: &Receiver, hook_url: &str, dial
         [("genericContact::created".to_owned(), "668".to_owned())],
         "only the replayed event, once"
     );
+    // Contact events carry no time: a contact changed and changed back (A → B → A) is three
+    // events, while a retry of the latest one is still a duplicate.
+    let updated = |first: &str| {
+        let mut c = contact_claims("670", first);
+        c["event"] = json!("Updated");
+        token(&hs, &c, dialpad_secret.as_bytes())
+    };
+    for (first, want) in [
+        ("Ada", 202),
+        ("Ada", 200),
+        ("Bea", 202),
+        ("Ada", 202),
+        ("Ada", 200),
+    ] {
+        let (status, body) = post_hook(app, hook_url, updated(first)).await;
+        assert_eq!(status, want, "{first}: {body}");
+    }
+    let got = rx
+        .wait_for(Duration::from_secs(20), |g| {
+            g.iter().filter(|g| g.resource() == "670").count() >= 3
+        })
+        .await;
+    let names: Vec<String> = got
+        .iter()
+        .filter(|g| g.resource() == "670")
+        .map(|g| format!("{} {}", g.event(), g.json()["data"]["fields"]["firstName"]))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "genericContact::updated \"Ada\"",
+            "genericContact::updated \"Bea\"",
+            "genericContact::updated \"Ada\""
+        ],
+        "in order, the change back included"
+    );
+
     // A concurrent burst (the intake's group commit): 40 events, each POSTed twice at once.
     // Exactly one of each pair is stored, and each is delivered once.
     let ids: Vec<String> = (0..40).map(|i| format!("7{i:03}")).collect();

@@ -158,6 +158,9 @@ pub struct NewInbound<'a> {
     pub kind: &'a str,
     /// The JWT's claims, as JSON text.
     pub payload: &'a str,
+    /// For a key made from the content (a contact event, which has no time): the resource it
+    /// belongs to, so that [`EventStore::latest_inbound_key`] finds the latest one.
+    pub chain: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -398,6 +401,9 @@ pub trait EventStore: Send + Sync {
     /// Stores verified raw events (one transaction: the hook batches concurrent requests),
     /// each `Duplicate` when its idempotency key was seen on its connection.
     async fn insert_inbound(&self, events: &[NewInbound<'_>]) -> Result<Vec<InboundOutcome>>;
+    /// The idempotency key of the latest raw event of `connection_id` stored with this `chain`
+    /// (see [`NewInbound::chain`]), if any is kept.
+    async fn latest_inbound_key(&self, connection_id: &str, chain: &str) -> Result<Option<String>>;
     /// Claims up to `limit` pending raw events (oldest first) for `lease_ms` as `worker`,
     /// skipping connections whose events another worker holds: one connection's events are
     /// normalized by one worker at a time, in order (a call's first state creates it).

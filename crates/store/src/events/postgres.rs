@@ -490,10 +490,10 @@ impl EventStore for PgStore {
         // One statement for the batch, in order (a key repeated in it: the first is stored).
         let stored: Vec<String> = sqlx::query_scalar(
             "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
-             received_at, status) \
-             SELECT u.id, u.c, u.k, u.t, u.p, $6, 'pending' \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-                 WITH ORDINALITY AS u(id, c, k, t, p, ord) ORDER BY u.ord \
+             received_at, status, chain) \
+             SELECT u.id, u.c, u.k, u.t, u.p, $6, 'pending', u.h \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $7::text[]) WITH ORDINALITY AS u(id, c, k, t, p, h, ord) ORDER BY u.ord \
              ON CONFLICT (connection_id, dedup_key) DO NOTHING RETURNING id",
         )
         .bind(&ids)
@@ -502,6 +502,12 @@ impl EventStore for PgStore {
         .bind(col(|e| e.kind))
         .bind(col(|e| e.payload))
         .bind(now)
+        .bind(
+            events
+                .iter()
+                .map(|e| e.chain.map(str::to_owned))
+                .collect::<Vec<Option<String>>>(),
+        )
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -516,6 +522,18 @@ impl EventStore for PgStore {
                 }
             })
             .collect())
+    }
+
+    async fn latest_inbound_key(&self, connection_id: &str, chain: &str) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT dedup_key FROM inbound_events WHERE connection_id = $1 AND chain = $2 \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(connection_id)
+        .bind(chain)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)
     }
 
     async fn claim_inbound(

@@ -478,7 +478,7 @@ impl EventStore for SqliteStore {
             .map(|(e, id)| {
                 serde_json::json!({
                     "id": id, "c": e.connection_id, "k": e.dedup_key, "t": e.kind,
-                    "p": e.payload,
+                    "p": e.payload, "h": e.chain,
                 })
             })
             .collect();
@@ -486,9 +486,10 @@ impl EventStore for SqliteStore {
         // stored, the later ones are duplicates, as one by one).
         let stored: Vec<String> = sqlx::query_scalar(
             "INSERT INTO inbound_events (id, connection_id, dedup_key, kind, payload, \
-             received_at, status) \
+             received_at, status, chain) \
              SELECT value ->> '$.id', value ->> '$.c', value ->> '$.k', value ->> '$.t', \
-             value ->> '$.p', ?2, 'pending' FROM json_each(jsonb(?1)) WHERE true ORDER BY key \
+             value ->> '$.p', ?2, 'pending', value ->> '$.h' \
+             FROM json_each(jsonb(?1)) WHERE true ORDER BY key \
              ON CONFLICT (connection_id, dedup_key) DO NOTHING RETURNING id",
         )
         .bind(serde_json::Value::Array(rows).to_string())
@@ -507,6 +508,18 @@ impl EventStore for SqliteStore {
                 }
             })
             .collect())
+    }
+
+    async fn latest_inbound_key(&self, connection_id: &str, chain: &str) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT dedup_key FROM inbound_events WHERE connection_id = ?1 AND chain = ?2 \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(connection_id)
+        .bind(chain)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)
     }
 
     async fn claim_inbound(

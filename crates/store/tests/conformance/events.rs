@@ -463,6 +463,7 @@ pub async fn inbound_events_dedup_lease_and_publish_once(db: TestDb) {
             dedup_key: key,
             kind: "call",
             payload: "{\"call_id\":1}",
+            chain: None,
         }
     }
     let out = s
@@ -559,6 +560,48 @@ pub async fn inbound_events_dedup_lease_and_publish_once(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(s.outbox_stats().await.unwrap().inbound_pending, 1, "c2's");
+
+    // Content-keyed events: the latest key of a chain, per connection, in arrival order.
+    assert_eq!(
+        s.latest_inbound_key(&c1.id, "contact:9:").await.unwrap(),
+        None
+    );
+    fn contact<'a>(conn: &'a str, key: &'a str) -> NewInbound<'a> {
+        NewInbound {
+            connection_id: conn,
+            dedup_key: key,
+            kind: "contact",
+            payload: "{}",
+            chain: Some("contact:9:"),
+        }
+    }
+    let (k1, k2) = (c1.id.as_str(), c2.id.as_str());
+    s.insert_inbound(&[contact(k1, "contact:9:a:p1"), contact(k1, "contact:9:b:p2")])
+        .await
+        .unwrap();
+    s.insert_inbound(&[contact(k2, "contact:9:c:p1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.latest_inbound_key(&c1.id, "contact:9:")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("contact:9:b:p2")
+    );
+    assert_eq!(
+        s.latest_inbound_key(&c2.id, "contact:9:")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("contact:9:c:p1")
+    );
+    assert_eq!(
+        s.latest_inbound_key(&c1.id, "contact:8:").await.unwrap(),
+        None
+    );
+    // Keys without a chain are not in one.
+    assert_eq!(s.latest_inbound_key(&c1.id, "").await.unwrap(), None);
 }
 
 pub async fn intakes_route_secrets_and_cascade(db: TestDb) {
