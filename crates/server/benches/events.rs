@@ -404,8 +404,12 @@ async fn serve(
         ("DPC_WEBHOOKS_MAX_IN_FLIGHT", "128".to_owned()),
         ("DPC_WEBHOOKS_PER_ENDPOINT", "64".to_owned()),
     ];
+    // The delivery settings may be tried from the environment (`DPC_WEBHOOKS_PER_ENDPOINT=…`).
     let config = dpc_server::Config::from_sources(None, |k| {
-        env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        k.starts_with("DPC_WEBHOOKS_")
+            .then(|| std::env::var(k).ok())
+            .flatten()
+            .or_else(|| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
     })
     .expect("config");
     let store = dpc_server::connect_store(&config).await.expect("store");

@@ -120,8 +120,9 @@ pub async fn run(store: Arc<dyn Store>, handle: Arc<DeliveryHandle>, config: Web
             }
             continue;
         }
+        let asked = free.min(256);
         let due = match store
-            .claim_deliveries(free.min(256) as u32, config.per_endpoint, lease_ms)
+            .claim_deliveries(asked as u32, config.per_endpoint, lease_ms)
             .await
         {
             Ok(d) => d,
@@ -131,43 +132,66 @@ pub async fn run(store: Arc<dyn Store>, handle: Arc<DeliveryHandle>, config: Web
                 continue;
             }
         };
-        if due.is_empty() {
-            // Nothing claimable: due later (sleep until then), or due now but held back (behind
-            // an earlier delivery of its resource, its endpoint paused or at its limit), which
-            // a settlement or an endpoint change wakes the worker for.
-            let wait = match store.next_due().await {
-                Ok(Some(at)) if at > now_ms() => Duration::from_millis((at - now_ms()) as u64),
-                _ => IDLE_POLL,
+        // Fewer than asked: nothing more is claimable now. Claiming again at once would take
+        // the writer for a row or none (the endpoints at their limit until a settlement), so
+        // the worker waits as when it found nothing.
+        let short = due.len() < asked;
+        let claimed_some = !due.is_empty();
+        spawn_attempts(due, &slots, &http, &store, &handle, &tx, &config).await;
+        if settler.is_finished() {
+            tracing::error!("the delivery settler stopped; the worker stops too");
+            return;
+        }
+        if short {
+            // Nothing (more) claimable: due later (sleep until then), or due now but held back
+            // (behind an earlier delivery of its resource, its endpoint paused or at its
+            // limit), which a settlement, a new event or an endpoint change wakes the worker
+            // for.
+            // (When some were claimed, their settlement is the wake-up.)
+            let wait = match claimed_some {
+                true => IDLE_POLL,
+                false => match store.next_due().await {
+                    Ok(Some(at)) if at > now_ms() => Duration::from_millis((at - now_ms()) as u64),
+                    _ => IDLE_POLL,
+                },
             }
             .min(IDLE_POLL);
             tokio::select! {
                 () = handle.notify.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
-            continue;
         }
-        for d in due {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                break;
-            };
-            let (http, store, handle, tx, config) = (
-                http.clone(),
-                store.clone(),
-                handle.clone(),
-                tx.clone(),
-                config.clone(),
-            );
-            tokio::spawn(async move {
-                let outcome = attempt(&http, store.as_ref(), &handle, &config, d).await;
-                // The settler only stops when the worker does.
-                let _ = tx.send(outcome).await;
-                drop(permit);
-            });
-        }
-        if settler.is_finished() {
-            tracing::error!("the delivery settler stopped; the worker stops too");
-            return;
-        }
+    }
+}
+
+/// Starts one task per claimed delivery, each holding a slot until its outcome is handed to
+/// the settler.
+async fn spawn_attempts(
+    due: Vec<DueDelivery>,
+    slots: &Arc<Semaphore>,
+    http: &reqwest::Client,
+    store: &Arc<dyn Store>,
+    handle: &Arc<DeliveryHandle>,
+    tx: &mpsc::Sender<Outcome>,
+    config: &WebhooksConfig,
+) {
+    for d in due {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let (http, store, handle, tx, config) = (
+            http.clone(),
+            store.clone(),
+            handle.clone(),
+            tx.clone(),
+            config.clone(),
+        );
+        tokio::spawn(async move {
+            let outcome = attempt(&http, store.as_ref(), &handle, &config, d).await;
+            // The settler only stops when the worker does.
+            let _ = tx.send(outcome).await;
+            drop(permit);
+        });
     }
 }
 

@@ -675,19 +675,11 @@ impl EventStore for SqliteStore {
         lease_ms: i64,
     ) -> Result<Vec<DueDelivery>> {
         let now = now_ms();
-        // A lease that ran out (its worker died) makes the delivery pending again, due now; the
-        // claim below then takes it like any other (its attempt count moves on, so the dead
-        // worker's late settlement is ignored).
-        sqlx::query(
-            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, lease_until = NULL \
-             WHERE status = 'delivering' AND lease_until < ?1",
-        )
-        .bind(now)
-        .execute(&self.writer)
-        .await
-        .map_err(db_err)?;
         // Walks the due index in order and stops at 4 × limit candidates (no sort of the whole
-        // backlog); the endpoints' in-flight counts are read once, not per candidate.
+        // backlog); the endpoints' in-flight counts are read once, not per candidate. A lease
+        // that ran out (its worker died) makes its delivery a candidate again, first in line
+        // (its attempt count moves on, so the dead worker's late settlement is ignored): one
+        // statement, one turn of the writer, per claim.
         let claimed: Vec<DueRow> = sqlx::query_as(
             "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
              lease_until = ?1 + ?2 \
@@ -695,16 +687,27 @@ impl EventStore for SqliteStore {
                  SELECT r.id, r.next_attempt_at, ROW_NUMBER() OVER \
                      (PARTITION BY r.endpoint_id ORDER BY r.next_attempt_at, r.seq) \
                      + COALESCE(f.n, 0) AS rank \
-                 FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
-                     FROM deliveries d INDEXED BY deliveries_due \
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
-                     AND EXISTS (SELECT 1 FROM webhook_endpoints w \
-                         WHERE w.id = d.endpoint_id AND w.disabled = 0) \
-                     AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
-                         AND p.event_seq < d.event_seq AND p.status IN ('pending', 'delivering')) \
-                     ORDER BY d.next_attempt_at LIMIT ?4 * 4) r \
+                 FROM (SELECT * FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
+                         FROM deliveries d INDEXED BY deliveries_due \
+                         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
+                         AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                             WHERE w.id = d.endpoint_id AND w.disabled = 0) \
+                         AND NOT EXISTS (SELECT 1 FROM deliveries p \
+                             WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
+                             AND p.status IN ('pending', 'delivering')) \
+                         ORDER BY d.next_attempt_at LIMIT ?4 * 4) \
+                     UNION ALL \
+                     SELECT * FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
+                         FROM deliveries d INDEXED BY deliveries_due \
+                         WHERE d.status = 'delivering' AND d.lease_until < ?1 \
+                         AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                             WHERE w.id = d.endpoint_id AND w.disabled = 0) \
+                         AND NOT EXISTS (SELECT 1 FROM deliveries p \
+                             WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
+                             AND p.status IN ('pending', 'delivering')) \
+                         LIMIT ?4 * 4)) r \
                  LEFT JOIN (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
-                     WHERE status = 'delivering' GROUP BY endpoint_id) f \
+                     WHERE status = 'delivering' AND lease_until >= ?1 GROUP BY endpoint_id) f \
                      ON f.endpoint_id = r.endpoint_id \
              ) c WHERE c.rank <= ?3 ORDER BY c.next_attempt_at LIMIT ?4) \
              RETURNING id, event_id, endpoint_id, attempts",
