@@ -147,6 +147,7 @@ conformance!(
     failed_deliveries_release_the_next_and_replay,
     expired_leases_are_claimed_again_and_stale_settlements_ignored,
     per_endpoint_concurrency_is_bounded,
+    an_endpoint_at_its_limit_does_not_starve_the_others,
     two_stores_never_claim_one_delivery_twice,
     inbound_events_dedup_lease_and_publish_once,
     intakes_route_secrets_and_cascade,

@@ -699,13 +699,17 @@ impl EventStore for PgStore {
         let now = now_ms();
         // Candidates are locked with SKIP LOCKED (another instance's claim skips them), then
         // ranked per endpoint for its concurrency limit; FOR UPDATE cannot sit beside a window
-        // function, hence the two steps. The candidate set is oversampled so a busy endpoint
-        // does not starve the others.
+        // function, hence the two steps. The candidate set is oversampled, and an endpoint at
+        // its limit is left out of it, so a slow endpoint's backlog does not starve the others.
         let claimed: Vec<DueRow> = sqlx::query_as(
-            "WITH due AS ( \
+            "WITH at_limit AS (SELECT endpoint_id FROM deliveries \
+                 WHERE status = 'delivering' AND lease_until >= $1 \
+                 GROUP BY endpoint_id HAVING COUNT(*) >= $3), \
+             due AS ( \
                  SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
                  FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
                  WHERE NOT w.disabled \
+                 AND d.endpoint_id NOT IN (SELECT endpoint_id FROM at_limit) \
                  AND ((d.status = 'pending' AND d.next_attempt_at <= $1) \
                      OR (d.status = 'delivering' AND d.lease_until < $1)) \
                  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \

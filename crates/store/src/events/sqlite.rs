@@ -676,12 +676,17 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<DueDelivery>> {
         let now = now_ms();
         // Walks the due index in order and stops at 4 × limit candidates (no sort of the whole
-        // backlog); the endpoints' in-flight counts are read once, not per candidate. A lease
+        // backlog); the endpoints' in-flight counts are read once, not per candidate, and an
+        // endpoint at its limit is passed over in the walk (else a slow endpoint's backlog fills
+        // the candidates and starves every other endpoint until it settles). A lease
         // that ran out (its worker died) makes its delivery a candidate again, first in line
         // (its attempt count moves on, so the dead worker's late settlement is ignored): one
         // statement, one turn of the writer, per claim.
         let claimed: Vec<DueRow> = sqlx::query_as(
-            "UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
+            "WITH at_limit AS (SELECT endpoint_id FROM deliveries \
+                 WHERE status = 'delivering' AND lease_until >= ?1 \
+                 GROUP BY endpoint_id HAVING COUNT(*) >= ?3) \
+             UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
              lease_until = ?1 + ?2 \
              WHERE id IN (SELECT c.id FROM ( \
                  SELECT r.id, r.next_attempt_at, ROW_NUMBER() OVER \
@@ -692,6 +697,7 @@ impl EventStore for SqliteStore {
                          WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
                          AND EXISTS (SELECT 1 FROM webhook_endpoints w \
                              WHERE w.id = d.endpoint_id AND w.disabled = 0) \
+                         AND d.endpoint_id NOT IN (SELECT endpoint_id FROM at_limit) \
                          AND NOT EXISTS (SELECT 1 FROM deliveries p \
                              WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
                              AND p.status IN ('pending', 'delivering')) \
@@ -702,6 +708,7 @@ impl EventStore for SqliteStore {
                          WHERE d.status = 'delivering' AND d.lease_until < ?1 \
                          AND EXISTS (SELECT 1 FROM webhook_endpoints w \
                              WHERE w.id = d.endpoint_id AND w.disabled = 0) \
+                         AND d.endpoint_id NOT IN (SELECT endpoint_id FROM at_limit) \
                          AND NOT EXISTS (SELECT 1 FROM deliveries p \
                              WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
                              AND p.status IN ('pending', 'delivering')) \

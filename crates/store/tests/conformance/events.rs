@@ -412,6 +412,60 @@ pub async fn per_endpoint_concurrency_is_bounded(db: TestDb) {
     assert_eq!(kept[0].status, "pending");
 }
 
+pub async fn an_endpoint_at_its_limit_does_not_starve_the_others(db: TestDb) {
+    let s = db.store().await;
+    let slow = s
+        .create_endpoint(
+            &endpoint("https://slow.example/h", &["genericContact::created"]),
+            &secret("whsec_a"),
+        )
+        .await
+        .unwrap();
+    // The slow endpoint's backlog comes first in the due order, far more than a claim's
+    // candidate window (4 × its limit).
+    let backlog: Vec<NewEvent> = (0..200)
+        .map(|i| event("genericContact::created", "o1", &format!("s{i}")))
+        .collect();
+    s.publish_events(&backlog).await.unwrap();
+    let fast = s
+        .create_endpoint(
+            &endpoint("https://fast.example/h", &["genericUser::created"]),
+            &secret("whsec_b"),
+        )
+        .await
+        .unwrap();
+    let later: Vec<NewEvent> = (0..5)
+        .map(|i| event("genericUser::created", "o1", &format!("f{i}")))
+        .collect();
+    s.publish_events(&later).await.unwrap();
+    let first = s.claim_deliveries(4, 2, 30_000).await.unwrap();
+    assert_eq!(
+        first.iter().filter(|d| d.endpoint_id == slow.id).count(),
+        2,
+        "the slow endpoint up to its limit"
+    );
+    // The slow endpoint is at its limit (its two still in flight): the next claims take the
+    // fast endpoint's deliveries, though 198 of the slow one's come before them.
+    let mut fast_got: Vec<DueDelivery> = first
+        .into_iter()
+        .filter(|d| d.endpoint_id == fast.id)
+        .collect();
+    for _ in 0..5 {
+        let next = s.claim_deliveries(4, 2, 30_000).await.unwrap();
+        assert!(
+            next.iter().all(|d| d.endpoint_id == fast.id),
+            "nothing more of the slow endpoint"
+        );
+        for d in &next {
+            s.settle_deliveries(&[settle(d, ok(200), Settle::Delivered)])
+                .await
+                .unwrap();
+        }
+        fast_got.extend(next);
+    }
+    assert_eq!(fast_got.len(), 5, "every delivery of the fast endpoint");
+}
+
 pub async fn two_stores_never_claim_one_delivery_twice(db: TestDb) {
     let a = db.store().await;
     let b = db.store().await;
