@@ -83,6 +83,12 @@ pub enum AuthorizationStatus {
 /// Scopes the connection's operations (plus `extra`) need, with `offline_access`.
 pub fn wanted_scopes(conn: &Connection, extra: &[String]) -> BTreeSet<String> {
     let mut s = operations::scopes_for(&conn.operations);
+    // A connection that lists no operations is as wide as its scopes, and nothing else says
+    // what it needs: authorizing it again keeps what it was granted (else each authorization
+    // would take away the scopes the previous one added).
+    if conn.operations.is_empty() {
+        s.extend(conn.scopes.iter().cloned());
+    }
     s.extend(extra.iter().cloned());
     s
 }
@@ -185,7 +191,10 @@ pub async fn missing_permission(
     missing: &[String],
 ) -> ApiError {
     let required: Vec<String> = op.scopes.iter().map(|s| (*s).to_owned()).collect();
-    let wanted = wanted_scopes(conn, &required);
+    // The URL adds this operation's scopes to what the connection holds, never narrows it:
+    // following it for one operation must not cost another one its scopes.
+    let mut wanted = wanted_scopes(conn, &required);
+    wanted.extend(conn.scopes.iter().cloned());
     let url = match state
         .reusable_authorization_url(conn, &wanted, None, None)
         .await

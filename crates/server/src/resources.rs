@@ -316,8 +316,14 @@ pub(crate) async fn upstream(
                 )
             }
         },
-        dialpad::Error::Unauthorized { .. } => ApiError::refresh_failed().with_message(
-            "Dialpad refused the connection's credentials: the customer must authorize again",
+        // Not a refused refresh (that is `CONNECTION::REFRESH_FAILED`, from the token
+        // provider): Dialpad refused an access token it had just issued or that is still valid.
+        dialpad::Error::Unauthorized { message, .. } => ApiError::of(
+            ErrorCode::UpstreamForbidden,
+            format!(
+                "Dialpad refused the connection's current access token ({message}); if this \
+                 persists, the customer should authorize again"
+            ),
         ),
         _ => upstream_error(e),
     }

@@ -152,9 +152,17 @@ pub struct ConnectionTokens {
     connection_id: String,
     cached: parking_lot::Mutex<Option<Cached>>,
     failed: parking_lot::Mutex<Option<Remembered>>,
+    /// The token a 401 last made this process refresh to, and when: Dialpad refusing that
+    /// very token within [`REFRESH_AFTER_401_EVERY`] is not cured by another refresh, so it is
+    /// given up on at once (else every request refreshed once more). Requests still holding
+    /// the older token go through the single-flight refresh as before.
+    refreshed_for_401: parking_lot::Mutex<Option<(SecretString, std::time::Instant)>>,
     /// Single flight inside this process.
     refreshing: tokio::sync::Mutex<()>,
 }
+
+/// At most one refresh a minute for a connection whose fresh tokens Dialpad still refuses.
+const REFRESH_AFTER_401_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl ConnectionTokens {
     pub fn new(store: Arc<dyn Store>, oauth: OAuthApp, connection_id: &str) -> Self {
@@ -164,6 +172,7 @@ impl ConnectionTokens {
             connection_id: connection_id.to_owned(),
             cached: parking_lot::Mutex::new(None),
             failed: parking_lot::Mutex::new(None),
+            refreshed_for_401: parking_lot::Mutex::new(None),
             refreshing: tokio::sync::Mutex::new(()),
         }
     }
@@ -423,10 +432,22 @@ impl TokenProvider for ConnectionTokens {
             // An API key Dialpad refuses: nothing to try.
             return Ok(None);
         }
-        self.refresh(&c)
-            .await
-            .map(Some)
-            .map_err(TokenFailure::into_error)
+        let just_issued = self
+            .refreshed_for_401
+            .lock()
+            .as_ref()
+            .is_some_and(|(t, at)| {
+                t.expose_secret() == rejected.expose_secret()
+                    && at.elapsed() < REFRESH_AFTER_401_EVERY
+            });
+        if just_issued {
+            // Refused again soon after a refresh made for a 401: the request fails with
+            // Dialpad's 401.
+            return Ok(None);
+        }
+        let fresh = self.refresh(&c).await.map_err(TokenFailure::into_error)?;
+        *self.refreshed_for_401.lock() = Some((fresh.clone(), std::time::Instant::now()));
+        Ok(Some(fresh))
     }
 }
 

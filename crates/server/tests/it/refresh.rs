@@ -153,6 +153,135 @@ async fn missing_permission_before_and_after_asking_dialpad() {
     );
 }
 
+/// Outside review: a connection that lists no operations is as wide as its scopes. Following a
+/// missing-permission URL for one operation used to ask for that operation's scopes only, so
+/// each authorization took away what the previous one added (calls ↔ transcripts, forever).
+#[tokio::test]
+async fn authorizing_again_never_takes_scopes_away_from_a_connection_without_operations() {
+    let app = spawn_app().await;
+    app.create_connection("wide", &[]).await;
+    let r = app
+        .post_json(
+            "/v1/connections/dialpad/wide/authorization",
+            serde_json::json!({"scopes": ["calls:list", "recordings_export"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let callback = app.consent(v["authorizationUrl"].as_str().unwrap()).await;
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let calls = app
+        .http
+        .get(format!(
+            "{}/v1/resources/telephonyCall?limit=1",
+            app.base_url
+        ))
+        .header("x-api-secret", &app.api_key)
+        .header("x-connector-id", "dialpad")
+        .header("x-owner-id", "wide")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calls.status(), StatusCode::OK);
+    // Transcripts need ai_recap too: the URL asks for it and keeps the calls' scopes.
+    let transcripts = app
+        .http
+        .get(format!(
+            "{}/v1/resources/telephonyCallTranscript?limit=1",
+            app.base_url
+        ))
+        .header("x-api-secret", &app.api_key)
+        .header("x-connector-id", "dialpad")
+        .header("x-owner-id", "wide")
+        .send()
+        .await
+        .unwrap();
+    let (status, v) = error_code(transcripts).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let url = v["details"]["authorizationUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for scope in [
+        "ai_recap",
+        "calls%3Alist",
+        "recordings_export",
+        "offline_access",
+    ] {
+        assert!(url.contains(scope), "{scope} in {url}");
+    }
+    let callback = app.consent(&url).await;
+    assert_eq!(
+        app.http.get(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let scopes = app.connection("wide").await["scopes"].clone();
+    assert_eq!(
+        scopes,
+        serde_json::json!([
+            "ai_recap",
+            "calls:list",
+            "offline_access",
+            "recordings_export"
+        ])
+    );
+    // Both models read now.
+    for model in ["telephonyCall", "telephonyCallTranscript"] {
+        let r = app
+            .http
+            .get(format!("{}/v1/resources/{model}?limit=1", app.base_url))
+            .header("x-api-secret", &app.api_key)
+            .header("x-connector-id", "dialpad")
+            .header("x-owner-id", "wide")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{model}");
+    }
+}
+
+/// Outside review: Dialpad refusing tokens it has just issued made every request refresh once
+/// more and answered `CONNECTION::REFRESH_FAILED` though the refresh had worked and the
+/// connection stayed authorized. Now: one refresh, then Dialpad's refusal as
+/// `UPSTREAM::FORBIDDEN`, no refresh per request.
+#[tokio::test]
+async fn a_401_on_fresh_tokens_refreshes_once_and_is_not_called_a_refused_refresh() {
+    let app = spawn_app().await;
+    app.connect("refused", &["genericUser::list"]).await;
+    let r = app
+        .http
+        .post(format!("{}/_sim/faults", app.sim.base_url))
+        .json(&serde_json::json!({"path": "/api/v2/users", "error_rate": 1, "status": 401}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let refreshed = app.sim.stats().tokens_refreshed;
+    for _ in 0..6 {
+        let r = app
+            .http
+            .get(format!("{}/v1/resources/genericUser?limit=1", app.base_url))
+            .header("x-api-secret", &app.api_key)
+            .header("x-connector-id", "dialpad")
+            .header("x-owner-id", "refused")
+            .send()
+            .await
+            .unwrap();
+        let (status, v) = error_code(r).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+        assert_eq!(v["error"], "UPSTREAM::FORBIDDEN");
+    }
+    assert_eq!(
+        app.sim.stats().tokens_refreshed,
+        refreshed + 1,
+        "one refresh, not one per request"
+    );
+    assert_eq!(app.connection("refused").await["status"], "authorized");
+}
+
 /// Defect 5: a 403 that names no scope (here an injected one: an admin-only answer, say) is
 /// passed through with Dialpad's body and marks nothing; and scopes once marked missing are
 /// cleared by the next success with the same token.
