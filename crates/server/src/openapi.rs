@@ -1066,6 +1066,7 @@ macro_rules! resource_ops {
                 (status = 404, description = "`RESOURCE::MODEL_NOT_FOUND`, `CONNECTION::NOT_FOUND`", body = ErrorBody),
                 (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
                 (status = 429, description = "`UPSTREAM::RATE_LIMITED` (`Retry-After`)", body = ErrorBody),
+                (status = 501, description = "`OPERATION::NOT_SUPPORTED` (a custom model without a list endpoint)", body = ErrorBody),
                 (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
         fn $list() {}
 
@@ -1098,6 +1099,7 @@ macro_rules! resource_ops {
                 (status = 404, description = "`RESOURCE::NOT_FOUND`, `RESOURCE::MODEL_NOT_FOUND`", body = ErrorBody),
                 (status = 409, description = "`CONNECTION::NOT_AUTHORIZED`", body = ErrorBody),
                 (status = 429, description = "`UPSTREAM::RATE_LIMITED`", body = ErrorBody),
+                (status = 501, description = "`OPERATION::NOT_SUPPORTED` (a custom model without a retrieve endpoint)", body = ErrorBody),
                 (status = 502, description = "`UPSTREAM::UNAVAILABLE`, `UPSTREAM::ERROR`", body = ErrorBody)))]
         fn $retrieve() {}
 

@@ -67,15 +67,33 @@ async fn caller_from_session(state: &AppState, s: SessionAuth) -> ApiResult<Call
     })
 }
 
+/// A unified model (field mappings apply to these only).
 pub(crate) fn model_of(name: &str) -> ApiResult<Model> {
+    Model::parse(name).ok_or_else(|| model_not_found(name, &[]))
+}
+
+/// A unified model, for the routes that serve the custom models too (checked before this):
+/// the not-found answer lists both.
+fn model_of_any(state: &AppState, name: &str) -> ApiResult<Model> {
     Model::parse(name).ok_or_else(|| {
-        let models: Vec<&str> = Model::ALL.iter().map(|m| m.as_str()).collect();
-        ApiError::of(
-            ErrorCode::ResourceModelNotFound,
-            format!("no model `{name}`: the models are {}", models.join(", ")),
-        )
-        .with_details(json!({"model": name, "models": models}))
+        let custom: Vec<&str> = state
+            .config
+            .custom_models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        model_not_found(name, &custom)
     })
+}
+
+fn model_not_found(name: &str, custom: &[&str]) -> ApiError {
+    let mut models: Vec<&str> = Model::ALL.iter().map(|m| m.as_str()).collect();
+    models.extend_from_slice(custom);
+    ApiError::of(
+        ErrorCode::ResourceModelNotFound,
+        format!("no model `{name}`: the models are {}", models.join(", ")),
+    )
+    .with_details(json!({"model": name, "models": models}))
 }
 
 /// An expansion reads another model's records: it needs that model's `retrieve` granted, so
@@ -587,7 +605,7 @@ pub(crate) async fn list(
     if let Some(m) = state.config.custom_model(model) {
         return crate::custom_resources::list(&state, c, m, raw_query).await;
     }
-    let model = model_of(model)?;
+    let model = model_of_any(&state, model)?;
     let q = parse_query(raw_query.as_deref())?;
     if q.return_resource {
         return Err(ApiError::invalid(
@@ -678,7 +696,7 @@ pub(crate) async fn retrieve(
     if let Some(m) = state.config.custom_model(model) {
         return crate::custom_resources::retrieve(&state, c, m, id, raw_query).await;
     }
-    let model = model_of(model)?;
+    let model = model_of_any(&state, model)?;
     let q = parse_query(raw_query.as_deref())?;
     if q.limit.is_some()
         || q.cursor.is_some()
@@ -756,7 +774,7 @@ pub(crate) async fn create(
         return crate::custom_resources::write(&state, c, m, Op::Create, None, raw_query, body)
             .await;
     }
-    let model = model_of(model)?;
+    let model = model_of_any(&state, model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Create).await?;
     let (body, extra, maps) = write_mappings(&state, &c, model, body).await?;
@@ -821,7 +839,7 @@ pub(crate) async fn update(
             .await
             .map(|(_, v)| v);
     }
-    let model = model_of(model)?;
+    let model = model_of_any(&state, model)?;
     let q = parse_query(raw_query.as_deref())?;
     authorize(&state, &c, model, Op::Update).await?;
     let (body, extra, maps) = write_mappings(&state, &c, model, body).await?;
@@ -877,7 +895,7 @@ pub(crate) async fn delete(state: AppState, c: Caller, model: &str, id: &str) ->
         .await
         .map(|(_, v)| v);
     }
-    let model = model_of(model)?;
+    let model = model_of_any(&state, model)?;
     authorize(&state, &c, model, Op::Delete).await?;
     let cc = state.connection_client(&c.conn)?;
     let seen_source = Seen {
@@ -1052,7 +1070,7 @@ async fn fields(state: &AppState, model: &str, raw_query: Option<String>) -> Api
     if let Some(m) = state.config.custom_model(model) {
         return Ok(crate::custom_resources::fields(m));
     }
-    let model = model_of(model)?;
+    let model = model_of_any(state, model)?;
     // `isCustom` is Morph's listFields option (its SDK's own test sends it).
     let mut is_custom = None;
     let mut rest = url::form_urlencoded::Serializer::new(String::new());

@@ -1397,6 +1397,19 @@ async fn custom_models_are_served_like_the_unified_ones(db: Db) {
         .as_array()
         .unwrap()
         .contains(&json!("dialpadCallLabel::list")));
+    // An unknown model's answer lists the custom models with the unified ones.
+    let (s, v) = app.res_get("nope").await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["error"], "RESOURCE::MODEL_NOT_FOUND");
+    for m in ["genericContact", "dialpadChannel", "dialpadCallLabel"] {
+        assert!(
+            v["details"]["models"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(m)),
+            "{m}: {v}"
+        );
+    }
 
     // Pagination to the end equals Dialpad's list, for several limits.
     let want: BTreeSet<String> = app
