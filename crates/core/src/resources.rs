@@ -1067,10 +1067,14 @@ pub fn fingerprint(raw: &Value) -> String {
     let mut h = Hashing(Sha256::new());
     // Writing a `Value` into an infallible writer cannot fail.
     let _ = serde_json::to_writer(&mut h, raw);
-    let d = h.0.finalize();
+    hex(&h.0.finalize()[..16])
+}
+
+/// Lower-case hex, written digit by digit (no `format!` per byte: this runs per record).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for b in &d[..16] {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         out.push(HEX[usize::from(b >> 4)] as char);
         out.push(HEX[usize::from(b & 15)] as char);
     }

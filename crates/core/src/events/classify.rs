@@ -93,14 +93,7 @@ pub fn chained_key(content_key: &str, latest: Option<&str>) -> Option<String> {
     }
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(latest.unwrap_or("").as_bytes());
-    let mut k = String::with_capacity(content_key.len() + 18);
-    k.push_str(content_key);
-    k.push_str(":p");
-    for b in &h[..8] {
-        k.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        k.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    Some(k)
+    Some(format!("{content_key}:p{}", crate::resources::hex(&h[..8])))
 }
 
 /// The content key inside a stored key: [`chained_key`]'s without its predecessor part; any

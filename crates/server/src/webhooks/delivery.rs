@@ -146,16 +146,17 @@ pub async fn run(store: Arc<dyn Store>, handle: Arc<DeliveryHandle>, config: Web
             // Nothing (more) claimable: due later (sleep until then), or due now but held back
             // (behind an earlier delivery of its resource, its endpoint paused or at its
             // limit), which a settlement, a new event or an endpoint change wakes the worker
-            // for.
-            // (When some were claimed, their settlement is the wake-up.)
-            let wait = match claimed_some {
-                true => IDLE_POLL,
-                false => match store.next_due().await {
-                    Ok(Some(at)) if at > now_ms() => Duration::from_millis((at - now_ms()) as u64),
-                    _ => IDLE_POLL,
-                },
-            }
-            .min(IDLE_POLL);
+            // for. When some were claimed, their settlement is the wake-up.
+            let due_at = match claimed_some {
+                true => None,
+                false => store.next_due().await.ok().flatten(),
+            };
+            let wait = due_at
+                .filter(|at| *at > now_ms())
+                .map_or(IDLE_POLL, |at| {
+                    Duration::from_millis((at - now_ms()) as u64)
+                })
+                .min(IDLE_POLL);
             tokio::select! {
                 () = handle.notify.notified() => {}
                 () = tokio::time::sleep(wait) => {}

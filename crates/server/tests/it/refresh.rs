@@ -174,31 +174,13 @@ async fn authorizing_again_never_takes_scopes_away_from_a_connection_without_ope
         StatusCode::OK
     );
     let calls = app
-        .http
-        .get(format!(
-            "{}/v1/resources/telephonyCall?limit=1",
-            app.base_url
-        ))
-        .header("x-api-secret", &app.api_key)
-        .header("x-connector-id", "dialpad")
-        .header("x-owner-id", "wide")
-        .send()
-        .await
-        .unwrap();
+        .res("wide", Method::GET, "telephonyCall?limit=1", None)
+        .await;
     assert_eq!(calls.status(), StatusCode::OK);
     // Transcripts need ai_recap too: the URL asks for it and keeps the calls' scopes.
     let transcripts = app
-        .http
-        .get(format!(
-            "{}/v1/resources/telephonyCallTranscript?limit=1",
-            app.base_url
-        ))
-        .header("x-api-secret", &app.api_key)
-        .header("x-connector-id", "dialpad")
-        .header("x-owner-id", "wide")
-        .send()
-        .await
-        .unwrap();
+        .res("wide", Method::GET, "telephonyCallTranscript?limit=1", None)
+        .await;
     let (status, v) = error_code(transcripts).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     let url = v["details"]["authorizationUrl"]
@@ -231,14 +213,8 @@ async fn authorizing_again_never_takes_scopes_away_from_a_connection_without_ope
     // Both models read now.
     for model in ["telephonyCall", "telephonyCallTranscript"] {
         let r = app
-            .http
-            .get(format!("{}/v1/resources/{model}?limit=1", app.base_url))
-            .header("x-api-secret", &app.api_key)
-            .header("x-connector-id", "dialpad")
-            .header("x-owner-id", "wide")
-            .send()
-            .await
-            .unwrap();
+            .res("wide", Method::GET, &format!("{model}?limit=1"), None)
+            .await;
         assert_eq!(r.status(), StatusCode::OK, "{model}");
     }
 }
@@ -262,14 +238,8 @@ async fn a_401_on_fresh_tokens_refreshes_once_and_is_not_called_a_refused_refres
     let refreshed = app.sim.stats().tokens_refreshed;
     for _ in 0..6 {
         let r = app
-            .http
-            .get(format!("{}/v1/resources/genericUser?limit=1", app.base_url))
-            .header("x-api-secret", &app.api_key)
-            .header("x-connector-id", "dialpad")
-            .header("x-owner-id", "refused")
-            .send()
-            .await
-            .unwrap();
+            .res("refused", Method::GET, "genericUser?limit=1", None)
+            .await;
         let (status, v) = error_code(r).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
         assert_eq!(v["error"], "UPSTREAM::FORBIDDEN");

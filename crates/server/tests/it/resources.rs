@@ -115,7 +115,7 @@ on_both_backends!(
 );
 
 impl TestApp {
-    async fn res(
+    pub(crate) async fn res(
         &self,
         owner: &str,
         method: reqwest::Method,

@@ -702,14 +702,13 @@ impl EventStore for PgStore {
         // function, hence the two steps. The candidate set is oversampled, and an endpoint at
         // its limit is left out of it, so a slow endpoint's backlog does not starve the others.
         let claimed: Vec<DueRow> = sqlx::query_as(
-            "WITH at_limit AS (SELECT endpoint_id FROM deliveries \
-                 WHERE status = 'delivering' AND lease_until >= $1 \
-                 GROUP BY endpoint_id HAVING COUNT(*) >= $3), \
+            "WITH inflight AS (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
+                 WHERE status = 'delivering' AND lease_until >= $1 GROUP BY endpoint_id), \
              due AS ( \
                  SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
                  FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
                  WHERE NOT w.disabled \
-                 AND d.endpoint_id NOT IN (SELECT endpoint_id FROM at_limit) \
+                 AND d.endpoint_id NOT IN (SELECT endpoint_id FROM inflight WHERE n >= $3) \
                  AND ((d.status = 'pending' AND d.next_attempt_at <= $1) \
                      OR (d.status = 'delivering' AND d.lease_until < $1)) \
                  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.order_key = d.order_key \
@@ -718,8 +717,6 @@ impl EventStore for PgStore {
                  FOR UPDATE OF d SKIP LOCKED), \
              ranked AS (SELECT id, endpoint_id, next_attempt_at, ROW_NUMBER() OVER \
                  (PARTITION BY endpoint_id ORDER BY next_attempt_at, seq) AS rn FROM due), \
-             inflight AS (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
-                 WHERE status = 'delivering' AND lease_until >= $1 GROUP BY endpoint_id), \
              chosen AS (SELECT r.id FROM ranked r \
                  LEFT JOIN inflight f ON f.endpoint_id = r.endpoint_id \
                  WHERE r.rn + COALESCE(f.n, 0) <= $3 \

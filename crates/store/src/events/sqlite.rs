@@ -174,6 +174,19 @@ const EVENT_SELECT: &str = "SELECT e.seq, e.id, e.event_type, e.connector_id, e.
      (SELECT group_concat(d.status, ',') FROM deliveries d WHERE d.event_id = e.id) AS statuses \
      FROM events e";
 
+/// What makes a due delivery (`d`) claimable in `claim_deliveries`: its endpoint enabled and
+/// not at its limit (`inflight`, `?3`), and no earlier delivery of its resource unsettled.
+macro_rules! claimable {
+    () => {
+        "AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+             WHERE w.id = d.endpoint_id AND w.disabled = 0) \
+         AND d.endpoint_id NOT IN (SELECT endpoint_id FROM inflight WHERE n >= ?3) \
+         AND NOT EXISTS (SELECT 1 FROM deliveries p \
+             WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
+             AND p.status IN ('pending', 'delivering')) "
+    };
+}
+
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn create_endpoint(&self, new: &NewEndpoint, secret: &SecretString) -> Result<Endpoint> {
@@ -682,10 +695,9 @@ impl EventStore for SqliteStore {
         // that ran out (its worker died) makes its delivery a candidate again, first in line
         // (its attempt count moves on, so the dead worker's late settlement is ignored): one
         // statement, one turn of the writer, per claim.
-        let claimed: Vec<DueRow> = sqlx::query_as(
-            "WITH at_limit AS (SELECT endpoint_id FROM deliveries \
-                 WHERE status = 'delivering' AND lease_until >= ?1 \
-                 GROUP BY endpoint_id HAVING COUNT(*) >= ?3) \
+        let claimed: Vec<DueRow> = sqlx::query_as(concat!(
+            "WITH inflight AS (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
+                 WHERE status = 'delivering' AND lease_until >= ?1 GROUP BY endpoint_id) \
              UPDATE deliveries SET status = 'delivering', attempts = attempts + 1, \
              lease_until = ?1 + ?2 \
              WHERE id IN (SELECT c.id FROM ( \
@@ -694,31 +706,19 @@ impl EventStore for SqliteStore {
                      + COALESCE(f.n, 0) AS rank \
                  FROM (SELECT * FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
                          FROM deliveries d INDEXED BY deliveries_due \
-                         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 \
-                         AND EXISTS (SELECT 1 FROM webhook_endpoints w \
-                             WHERE w.id = d.endpoint_id AND w.disabled = 0) \
-                         AND d.endpoint_id NOT IN (SELECT endpoint_id FROM at_limit) \
-                         AND NOT EXISTS (SELECT 1 FROM deliveries p \
-                             WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
-                             AND p.status IN ('pending', 'delivering')) \
-                         ORDER BY d.next_attempt_at LIMIT ?4 * 4) \
+                         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ",
+            claimable!(),
+            "ORDER BY d.next_attempt_at LIMIT ?4 * 4) \
                      UNION ALL \
                      SELECT * FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.seq \
                          FROM deliveries d INDEXED BY deliveries_due \
-                         WHERE d.status = 'delivering' AND d.lease_until < ?1 \
-                         AND EXISTS (SELECT 1 FROM webhook_endpoints w \
-                             WHERE w.id = d.endpoint_id AND w.disabled = 0) \
-                         AND d.endpoint_id NOT IN (SELECT endpoint_id FROM at_limit) \
-                         AND NOT EXISTS (SELECT 1 FROM deliveries p \
-                             WHERE p.order_key = d.order_key AND p.event_seq < d.event_seq \
-                             AND p.status IN ('pending', 'delivering')) \
-                         LIMIT ?4 * 4)) r \
-                 LEFT JOIN (SELECT endpoint_id, COUNT(*) AS n FROM deliveries \
-                     WHERE status = 'delivering' AND lease_until >= ?1 GROUP BY endpoint_id) f \
-                     ON f.endpoint_id = r.endpoint_id \
+                         WHERE d.status = 'delivering' AND d.lease_until < ?1 ",
+            claimable!(),
+            "LIMIT ?4 * 4)) r \
+                 LEFT JOIN inflight f ON f.endpoint_id = r.endpoint_id \
              ) c WHERE c.rank <= ?3 ORDER BY c.next_attempt_at LIMIT ?4) \
              RETURNING id, event_id, endpoint_id, attempts",
-        )
+        ))
         .bind(now)
         .bind(lease_ms)
         .bind(i64::from(per_endpoint.max(1)))
