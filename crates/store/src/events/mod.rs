@@ -202,7 +202,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// A fresh event id (`evt_…`), which is also its `webhook-id`.
     pub fn new_id() -> String {
-        crate::common::random_id("evt")
+        crate::common::ordered_id("evt")
     }
 }
 

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use sqlx::{Postgres, Transaction};
 
 use super::*;
-use crate::common::{db_err, list_to_json, random_id, sha256_hex};
+use crate::common::{db_err, list_to_json, ordered_id, random_id, sha256_hex};
 use crate::postgres::PgStore;
 
 impl PgStore {
@@ -71,7 +71,7 @@ impl PgStore {
                 .iter()
                 .filter(|ep| ep.wants(&e.event_type, &e.owner_id))
             {
-                ids.push(random_id("dlv"));
+                ids.push(ordered_id("dlv"));
                 event_ids.push(e.id.clone());
                 event_seqs.push(*seq);
                 endpoint_ids.push(ep.id.clone());
@@ -480,7 +480,7 @@ impl EventStore for PgStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let ids: Vec<String> = events.iter().map(|_| random_id("in")).collect();
+        let ids: Vec<String> = events.iter().map(|_| ordered_id("in")).collect();
         let col = |f: for<'x> fn(&'x NewInbound<'x>) -> &'x str| {
             events
                 .iter()
@@ -771,7 +771,7 @@ impl EventStore for PgStore {
             errors.push(s.result.error.clone());
             durations.push(s.result.duration_ms);
             responses.push(s.result.response.clone());
-            att_ids.push(random_id("att"));
+            att_ids.push(ordered_id("att"));
         }
         let mut tx = self.begin_immediate().await?;
         // Only a delivery still held by this attempt moves; every attempt is recorded.
@@ -951,7 +951,7 @@ impl EventStore for PgStore {
                  next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) \
                  ON CONFLICT (event_id, endpoint_id) DO NOTHING",
             )
-            .bind(random_id("dlv"))
+            .bind(ordered_id("dlv"))
             .bind(event_id)
             .bind(seq)
             .bind(&ep.id)

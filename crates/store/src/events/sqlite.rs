@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use sqlx::{Sqlite, Transaction};
 
 use super::*;
-use crate::common::{db_err, list_to_json, random_id, sha256_hex};
+use crate::common::{db_err, list_to_json, ordered_id, random_id, sha256_hex};
 use crate::sqlite::SqliteStore;
 
 impl SqliteStore {
@@ -72,7 +72,7 @@ impl SqliteStore {
                 .filter(|ep| ep.wants(&e.event_type, &e.owner_id))
             {
                 deliveries.push(serde_json::json!({
-                    "id": random_id("dlv"), "e": e.id, "s": seq, "ep": ep.id,
+                    "id": ordered_id("dlv"), "e": e.id, "s": seq, "ep": ep.id,
                     "k": order_key(&ep.id, e),
                 }));
             }
@@ -484,7 +484,7 @@ impl EventStore for SqliteStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let ids: Vec<String> = events.iter().map(|_| random_id("in")).collect();
+        let ids: Vec<String> = events.iter().map(|_| ordered_id("in")).collect();
         let rows: Vec<serde_json::Value> = events
             .iter()
             .zip(&ids)
@@ -758,7 +758,7 @@ impl EventStore for SqliteStore {
                     "id": s.delivery_id, "a": s.attempt, "st": status, "n": next,
                     "d": delivered, "code": s.result.status_code, "err": s.result.error,
                     "ms": s.result.duration_ms, "resp": s.result.response,
-                    "att": random_id("att"),
+                    "att": ordered_id("att"),
                 })
             })
             .collect();
@@ -933,7 +933,7 @@ impl EventStore for SqliteStore {
                  next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) \
                  ON CONFLICT (event_id, endpoint_id) DO NOTHING",
             )
-            .bind(random_id("dlv"))
+            .bind(ordered_id("dlv"))
             .bind(event_id)
             .bind(seq)
             .bind(&ep.id)
