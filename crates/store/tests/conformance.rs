@@ -150,6 +150,7 @@ conformance!(
     an_endpoint_at_its_limit_does_not_starve_the_others,
     two_stores_never_claim_one_delivery_twice,
     inbound_events_dedup_lease_and_publish_once,
+    purge_goes_in_slices_and_takes_the_attempts,
     intakes_route_secrets_and_cascade,
     rotate_key_reseals_event_secrets,
     field_mappings_put_get_delete,

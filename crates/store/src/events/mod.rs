@@ -780,6 +780,9 @@ pub(crate) struct EndpointRow {
     pub updated_at: i64,
 }
 
+/// Events (and raw events) deleted per transaction by the retention purge.
+pub(crate) const PURGE_SLICE: i64 = 5_000;
+
 pub(crate) const ENDPOINT_COLUMNS: &str = "seq, id, url, events, owner_id, description, \
      disabled, disabled_reason, failing_since, created_at, updated_at";
 

@@ -1006,25 +1006,43 @@ impl EventStore for PgStore {
     }
 
     async fn purge_events(&self, before: Millis) -> Result<u64> {
-        let mut tx = self.begin_immediate().await?;
-        let n = sqlx::query("DELETE FROM events WHERE created_at < $1")
+        // In slices, each its own transaction: a month of events deleted at once would hold
+        // the writer (and, on SQLite, every hook and delivery) for as long as it takes.
+        let mut total = 0;
+        loop {
+            let mut tx = self.begin_immediate().await?;
+            let n = sqlx::query(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
+                 WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+            )
             .bind(before)
+            .bind(PURGE_SLICE)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?
             .rows_affected();
-        sqlx::query("DELETE FROM inbound_events WHERE received_at < $1 AND status <> 'pending'")
+            let raw = sqlx::query(
+                "DELETE FROM inbound_events WHERE seq IN (SELECT seq FROM inbound_events \
+                 WHERE received_at < $1 AND status <> 'pending' LIMIT $2)",
+            )
             .bind(before)
+            .bind(PURGE_SLICE)
             .execute(&mut *tx)
             .await
-            .map_err(db_err)?;
+            .map_err(db_err)?
+            .rows_affected();
+            tx.commit().await.map_err(db_err)?;
+            total += n;
+            if n < PURGE_SLICE as u64 && raw < PURGE_SLICE as u64 {
+                break;
+            }
+        }
         sqlx::query("DELETE FROM recap_parts WHERE updated_at < $1")
             .bind(before)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(n)
+        Ok(total)
     }
 
     async fn claim_polls(

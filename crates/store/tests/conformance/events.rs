@@ -945,3 +945,53 @@ pub async fn polls_claim_once_snapshot_and_publish(db: TestDb) {
         .unwrap()
         .is_empty());
 }
+
+/// The retention purge deletes more than one slice (5,000 per transaction), each event with
+/// its deliveries and their attempts, and leaves newer events alone.
+pub async fn purge_goes_in_slices_and_takes_the_attempts(db: TestDb) {
+    let s = db.store().await;
+    s.create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
+        .await
+        .unwrap();
+    let old: Vec<NewEvent> = (0..5_003)
+        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
+        .collect();
+    s.publish_events(&old).await.unwrap();
+    let due = s.claim_deliveries(50, 100, 30_000).await.unwrap();
+    assert_eq!(due.len(), 50);
+    let done: Vec<Settlement> = due
+        .iter()
+        .map(|d| settle(d, ok(200), Settle::Delivered))
+        .collect();
+    s.settle_deliveries(&done).await.unwrap();
+    let cutoff = now_ms() + 1;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let kept = event("genericContact::created", "o1", "new");
+    s.publish_events(std::slice::from_ref(&kept)).await.unwrap();
+
+    let (atts, _) = s
+        .list_attempts(None, Some(&due[0].event_id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(atts.len(), 1);
+    assert_eq!(s.purge_events(cutoff).await.unwrap(), 5_003);
+    let (atts, _) = s
+        .list_attempts(None, Some(&due[0].event_id), None, 10)
+        .await
+        .unwrap();
+    assert!(atts.is_empty(), "the attempts went with their deliveries");
+    assert!(s.get_event(&old[0].id).await.unwrap().is_none());
+    assert!(s.get_event(&old[5_002].id).await.unwrap().is_none());
+    assert!(s
+        .event_deliveries(&due[0].event_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.get_event(&kept.id).await.unwrap().is_some());
+    assert_eq!(
+        s.outbox_stats().await.unwrap().pending,
+        1,
+        "only the new one waits"
+    );
+    assert_eq!(s.purge_events(cutoff).await.unwrap(), 0);
+}
