@@ -29,15 +29,7 @@ pub(crate) fn random_token(n: usize) -> String {
 
 /// A random id with a readable prefix (`con_…`, `key_…`): 16 random bytes in hex.
 pub(crate) fn random_id(prefix: &str) -> String {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    let mut s = String::with_capacity(prefix.len() + 33);
-    s.push_str(prefix);
-    s.push('_');
-    for x in b {
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
+    hex_id(prefix, None)
 }
 
 /// An id for the outbox's high-volume rows (`evt_…`, `dlv_…`, `att_…`, `in_…`): 32 hex digits
@@ -46,15 +38,27 @@ pub(crate) fn random_id(prefix: &str) -> String {
 /// each insert on a random page of it, so a batch of N events wrote N pages per index to the
 /// WAL (SQLite) or dirtied N B-tree pages (PostgreSQL); ordered keys append to the last page.
 pub(crate) fn ordered_id(prefix: &str) -> String {
+    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    hex_id(prefix, Some(ms))
+}
+
+/// `prefix_` and 32 hex digits: with `head`, its low 48 bits (12 digits) then 10 random bytes;
+/// without, 16 random bytes.
+fn hex_id(prefix: &str, head: Option<u64>) -> String {
     use std::fmt::Write;
-    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64 & 0xffff_ffff_ffff;
-    let mut b = [0u8; 10];
+    let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
     let mut s = String::with_capacity(prefix.len() + 33);
     s.push_str(prefix);
     s.push('_');
-    let _ = write!(s, "{ms:012x}");
-    for x in b {
+    let random = match head {
+        Some(h) => {
+            let _ = write!(s, "{:012x}", h & 0xffff_ffff_ffff);
+            &b[..10]
+        }
+        None => &b[..],
+    };
+    for x in random {
         let _ = write!(s, "{x:02x}");
     }
     s

@@ -783,6 +783,26 @@ pub(crate) struct EndpointRow {
 /// Events (and raw events) deleted per transaction by the retention purge.
 pub(crate) const PURGE_SLICE: i64 = 5_000;
 
+/// Runs `slice` (one transaction deleting up to `PURGE_SLICE` events and as many raw events,
+/// answering both counts) until neither was full; answers the events deleted. In slices: a
+/// month of events deleted at once would hold the writer (and, on SQLite, every hook and
+/// delivery) for as long as it takes.
+pub(crate) async fn purge_in_slices<F, Fut>(mut slice: F) -> Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(u64, u64)>>,
+{
+    let full = PURGE_SLICE as u64;
+    let mut total = 0;
+    loop {
+        let (events, raw) = slice().await?;
+        total += events;
+        if events < full && raw < full {
+            return Ok(total);
+        }
+    }
+}
+
 pub(crate) const ENDPOINT_COLUMNS: &str = "seq, id, url, events, owner_id, description, \
      disabled, disabled_reason, failing_since, created_at, updated_at";
 

@@ -1006,12 +1006,9 @@ impl EventStore for PgStore {
     }
 
     async fn purge_events(&self, before: Millis) -> Result<u64> {
-        // In slices, each its own transaction: a month of events deleted at once would hold
-        // the writer (and, on SQLite, every hook and delivery) for as long as it takes.
-        let mut total = 0;
-        loop {
+        let purged = purge_in_slices(|| async {
             let mut tx = self.begin_immediate().await?;
-            let n = sqlx::query(
+            let events = sqlx::query(
                 "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
                  WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
             )
@@ -1023,7 +1020,7 @@ impl EventStore for PgStore {
             .rows_affected();
             let raw = sqlx::query(
                 "DELETE FROM inbound_events WHERE seq IN (SELECT seq FROM inbound_events \
-                 WHERE received_at < $1 AND status <> 'pending' LIMIT $2)",
+                 WHERE received_at < $1 AND status <> 'pending' ORDER BY seq LIMIT $2)",
             )
             .bind(before)
             .bind(PURGE_SLICE)
@@ -1032,17 +1029,15 @@ impl EventStore for PgStore {
             .map_err(db_err)?
             .rows_affected();
             tx.commit().await.map_err(db_err)?;
-            total += n;
-            if n < PURGE_SLICE as u64 && raw < PURGE_SLICE as u64 {
-                break;
-            }
-        }
+            Ok((events, raw))
+        })
+        .await?;
         sqlx::query("DELETE FROM recap_parts WHERE updated_at < $1")
             .bind(before)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        Ok(total)
+        Ok(purged)
     }
 
     async fn claim_polls(

@@ -37,6 +37,13 @@ fn event(event_type: &str, owner: &str, resource: &str) -> NewEvent {
     }
 }
 
+/// `n` contacts' creates for owner `o1` (`k0`, `k1`, …).
+fn contact_creates(n: usize) -> Vec<NewEvent> {
+    (0..n)
+        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
+        .collect()
+}
+
 fn ok(code: u16) -> AttemptResult {
     AttemptResult {
         status_code: Some(code),
@@ -383,9 +390,7 @@ pub async fn per_endpoint_concurrency_is_bounded(db: TestDb) {
         )
         .await
         .unwrap();
-    let events: Vec<NewEvent> = (0..20)
-        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
-        .collect();
+    let events = contact_creates(20);
     s.publish_events(&events).await.unwrap();
     let a = s.claim_deliveries(100, 3, 30_000).await.unwrap();
     assert_eq!(a.len(), 3);
@@ -477,9 +482,7 @@ pub async fn two_stores_never_claim_one_delivery_twice(db: TestDb) {
         .await
         .unwrap();
     }
-    let events: Vec<NewEvent> = (0..100)
-        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
-        .collect();
+    let events = contact_creates(100);
     a.publish_events(&events).await.unwrap();
     let claim = |s: Arc<dyn Store>| async move {
         let mut mine = Vec::new();
@@ -953,9 +956,7 @@ pub async fn purge_goes_in_slices_and_takes_the_attempts(db: TestDb) {
     s.create_endpoint(&endpoint("https://a.example/h", &["*"]), &secret("whsec_a"))
         .await
         .unwrap();
-    let old: Vec<NewEvent> = (0..5_003)
-        .map(|i| event("genericContact::created", "o1", &format!("k{i}")))
-        .collect();
+    let old = contact_creates(5_003);
     s.publish_events(&old).await.unwrap();
     let due = s.claim_deliveries(50, 100, 30_000).await.unwrap();
     assert_eq!(due.len(), 50);
